@@ -1,0 +1,269 @@
+"""Shopify order and refund webhooks → neutral OrderEvent / RefundEvent.
+
+Money is read as Decimal from the shop-money side of each `*_set` (falling back to the plain field,
+which is in shop currency too); the presentment side is carried alongside. Order ids exceed 2**53,
+so they are kept as text and never pass through a float.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from connector.errors import MalformedPayload
+from connector.platform import Customer, Money, OrderEvent, RefundEvent
+
+ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled"})
+REFUND_TOPICS = frozenset({"refunds/create"})
+# A Shopify order in one of these states has been paid (refunded orders were paid first).
+PAID_STATUSES = frozenset({"paid", "partially_paid", "partially_refunded", "refunded"})
+
+
+def load(body: bytes) -> dict[str, Any]:
+    """Parse a webhook body; numbers with a fraction become Decimal, never float."""
+    try:
+        data = json.loads(body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedPayload(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise MalformedPayload("body is not a JSON object")
+    return data
+
+
+def _id(value: Any, field: str) -> str:
+    if isinstance(value, bool) or value is None:
+        raise MalformedPayload(f"{field} is missing or not a number")
+    if isinstance(value, int) and value > 0:
+        return str(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return value.strip()
+    raise MalformedPayload(f"{field} is not a numeric id: {value!r}")
+
+
+def _optional_id(value: Any) -> str | None:
+    if isinstance(value, bool) or value in (None, ""):
+        return None
+    return str(value)
+
+
+def _amount(value: Any, field: str) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise MalformedPayload(f"{field} is missing")
+    try:
+        amount = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise MalformedPayload(f"{field} is not an amount: {value!r}") from None
+    if not amount.is_finite():
+        raise MalformedPayload(f"{field} is not a finite amount: {value!r}")
+    return amount
+
+
+def _money_set(obj: dict, name: str, side: str) -> tuple[Decimal, str | None] | None:
+    """`obj[name + "_set"][side]` as (amount, currency), or None when the set is absent."""
+    money_set = obj.get(f"{name}_set")
+    if not isinstance(money_set, dict) or not isinstance(money_set.get(side), dict):
+        return None
+    money = money_set[side]
+    return _amount(money.get("amount"), f"{name}_set.{side}.amount"), money.get("currency_code")
+
+
+def _shop_amount(obj: dict, name: str, where: str) -> Decimal:
+    found = _money_set(obj, name, "shop_money")
+    if found is not None:
+        return found[0]
+    return _amount(obj.get(name), f"{where}.{name}")
+
+
+def _time(value: Any, field: str) -> datetime:
+    if not isinstance(value, str):
+        raise MalformedPayload(f"{field} is missing")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedPayload(f"{field} is not an ISO 8601 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise MalformedPayload(f"{field} has no UTC offset: {value!r}")
+    return parsed.astimezone(timezone.utc)
+
+
+def _optional_time(value: Any, field: str) -> datetime | None:
+    return None if value in (None, "") else _time(value, field)
+
+
+def _list(obj: dict, name: str) -> list:
+    value = obj.get(name) or []
+    if not isinstance(value, list):
+        raise MalformedPayload(f"{name} is not a list")
+    return value
+
+
+def _objects(obj: dict, name: str) -> list[dict]:
+    """A list of JSON objects; anything else in it makes the payload malformed."""
+    items = _list(obj, name)
+    if not all(isinstance(item, dict) for item in items):
+        raise MalformedPayload(f"{name} holds something that is not an object")
+    return items
+
+
+def _amounts(obj: dict, name: str, where: str) -> tuple[Decimal, Decimal | None]:
+    """(shop amount, presentment amount or None) of one money field."""
+    present = _money_set(obj, name, "presentment_money")
+    return _shop_amount(obj, name, where), present[0] if present else None
+
+
+def commission_base(order: dict) -> tuple[Money, Money | None]:
+    """Line items after their discounts; shipping, taxes (even when prices include them) and tips out.
+
+    Returns the shop-currency base and, when every presentment amount is present, the presentment one.
+    """
+    shop_currency = order.get("currency")
+    if not isinstance(shop_currency, str) or not shop_currency:
+        raise MalformedPayload("currency is missing")
+    line_items = order.get("line_items")
+    if not isinstance(line_items, list):
+        raise MalformedPayload("line_items is missing")
+    taxes_included = order.get("taxes_included") is True
+
+    terms: list[tuple[Decimal, Decimal | None]] = []
+    for index, line in enumerate(line_items):
+        where = f"line_items[{index}]"
+        if not isinstance(line, dict):
+            raise MalformedPayload(f"{where} is not an object")
+        quantity = line.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            raise MalformedPayload(f"{where}.quantity is missing or not a whole number")
+        shop, present = _amounts(line, "price", where)
+        terms.append((shop * quantity, None if present is None else present * quantity))
+        for allocation in _objects(line, "discount_allocations"):
+            shop, present = _amounts(allocation, "amount", f"{where}.discount_allocations")
+            terms.append((-shop, None if present is None else -present))
+        if taxes_included:  # the line price holds its tax: take it out
+            for tax in _objects(line, "tax_lines"):
+                shop, present = _amounts(tax, "price", f"{where}.tax_lines")
+                terms.append((-shop, None if present is None else -present))
+
+    shop_total = sum((shop for shop, _ in terms), Decimal(0))
+    presentment = None
+    presentment_currency = order.get("presentment_currency")
+    if all(present is not None for _, present in terms) and isinstance(presentment_currency, str) and presentment_currency:
+        presentment = Money(sum((present for _, present in terms), Decimal(0)), presentment_currency)
+    return Money(shop_total, shop_currency), presentment
+
+
+def _customer(order: dict) -> Customer:
+    customer = order.get("customer") if isinstance(order.get("customer"), dict) else {}
+    email = customer.get("email") or order.get("email") or order.get("contact_email")
+    orders_count = customer.get("orders_count")
+    first_order = orders_count == 1 if isinstance(orders_count, int) and not isinstance(orders_count, bool) else None
+    return Customer(
+        id=_optional_id(customer.get("id")),
+        email=email if isinstance(email, str) and email.strip() else None,
+        first_order=first_order,
+    )
+
+
+def _discount_codes(order: dict) -> tuple[str, ...]:
+    codes: list[str] = []
+    for entry in _list(order, "discount_codes"):
+        if isinstance(entry, dict) and isinstance(entry.get("code"), str):
+            codes.append(entry["code"])
+    for entry in _list(order, "discount_applications"):
+        if isinstance(entry, dict) and entry.get("type") == "discount_code" and isinstance(entry.get("code"), str):
+            codes.append(entry["code"])
+    seen: dict[str, str] = {}
+    for code in codes:
+        seen.setdefault(code.strip().lower(), code)
+    return tuple(seen.values())
+
+
+def _cart_attributes(order: dict) -> dict[str, str]:
+    attributes: dict[str, str] = {}
+    for entry in _list(order, "note_attributes"):
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry.get("value") is not None:
+            attributes[entry["name"]] = str(entry["value"])
+    return attributes
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def refund_event(refund: dict, order_id: str | None = None) -> RefundEvent:
+    """A Shopify Refund (refunds/create, or an entry of an order's `refunds`) as a RefundEvent.
+
+    The refunded commission base is the refunded line items' subtotals (after their discounts, tax
+    out) plus any amount-only refund (`refund_discrepancy` adjustment); refunded shipping is not in it.
+    """
+    refund_id = _id(refund.get("id"), "refund id")
+    owner = _id(refund.get("order_id"), "refund order_id") if refund.get("order_id") is not None else order_id
+    if owner is None:
+        raise MalformedPayload("refund order_id is missing")
+    occurred_at = _time(refund.get("processed_at") or refund.get("created_at"), "refund created_at")
+
+    terms: list[tuple[Decimal, Decimal | None]] = []
+    currencies: list[tuple[str | None, str | None]] = []
+    for index, line in enumerate(_objects(refund, "refund_line_items")):
+        terms.append(_amounts(line, "subtotal", f"refund_line_items[{index}]"))
+        shop, present = _money_set(line, "subtotal", "shop_money"), _money_set(line, "subtotal", "presentment_money")
+        currencies.append((shop[1] if shop else None, present[1] if present else None))
+    for index, adjustment in enumerate(_objects(refund, "order_adjustments")):
+        if adjustment.get("kind") == "refund_discrepancy":
+            # Adjustments are recorded as negative amounts on the order.
+            shop, present = _amounts(adjustment, "amount", f"order_adjustments[{index}]")
+            terms.append((-shop, None if present is None else -present))
+    currencies += [(t.get("currency"), None) for t in _objects(refund, "transactions")]
+
+    currency = next((shop for shop, _ in currencies if isinstance(shop, str) and shop), "")
+    presentment_currency = next((p for _, p in currencies if isinstance(p, str) and p), None)
+    presentment = None
+    if terms and all(p is not None for _, p in terms) and presentment_currency:
+        presentment = Money(sum((p for _, p in terms), Decimal(0)), presentment_currency)
+    return RefundEvent(
+        refund_id=refund_id,
+        order_id=owner,
+        occurred_at=occurred_at,
+        commission_base=Money(sum((shop for shop, _ in terms), Decimal(0)), currency),
+        presentment_base=presentment,
+    )
+
+
+def order_event(topic: str, order: dict) -> OrderEvent:
+    """A Shopify Order resource (any orders/* topic) as an OrderEvent."""
+    order_id = _id(order.get("id"), "order id")
+    base, presentment = commission_base(order)
+    financial_status = _text(order.get("financial_status"))
+    cancelled_at = _optional_time(order.get("cancelled_at"), "cancelled_at")
+    refunds = tuple(
+        refund_event(entry, order_id) for entry in _list(order, "refunds") if isinstance(entry, dict)
+    )
+    name = order.get("name")
+    return OrderEvent(
+        order_id=order_id,
+        order_name=str(name) if name is not None else None,
+        topic=topic,
+        occurred_at=_time(order.get("processed_at") or order.get("created_at"), "created_at"),
+        financial_status=financial_status,
+        paid=topic == "orders/paid" or financial_status in PAID_STATUSES,
+        cancelled=cancelled_at is not None or topic == "orders/cancelled",
+        cancelled_at=cancelled_at,
+        test=order.get("test") is True,
+        customer=_customer(order),
+        discount_codes=_discount_codes(order),
+        cart_attributes=_cart_attributes(order),
+        landing_url=_text(order.get("landing_site")),
+        landing_ref=_text(order.get("landing_site_ref")),
+        commission_base=base,
+        presentment_base=presentment,
+        refunds=refunds,
+    )
+
+
+def normalise(topic: str, body: bytes) -> OrderEvent | RefundEvent | None:
+    """The neutral event for a stored delivery; None for a topic the worker has nothing to do with."""
+    if topic in ORDER_TOPICS:
+        return order_event(topic, load(body))
+    if topic in REFUND_TOPICS:
+        return refund_event(load(body))
+    return None

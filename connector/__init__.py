@@ -1,0 +1,36 @@
+"""The connector: store orders in, signed influencer conversions out."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .db import make_engine, make_sessionmaker
+from .inbox import StoreCache
+from .settings import Settings, load_settings
+
+__all__ = ["create_app"]
+
+
+class Services:
+    """What the request handlers share: settings, the engine, sessions and the store cache."""
+
+    def __init__(self, settings: Settings, engine=None):
+        self.settings = settings
+        self.engine = engine if engine is not None else make_engine(settings.database_url)
+        self.sessions = make_sessionmaker(self.engine)
+        self.stores = StoreCache(self.engine, settings.secret_key)
+
+
+def create_app(settings: Settings | None = None, *, engine=None) -> Flask:
+    """The web app. Settings are read from the environment when none are passed."""
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    # Werkzeug refuses larger bodies with 413 before any handler reads them, chunked uploads included.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_webhook_bytes
+    app.extensions["connector"] = Services(settings, engine)
+
+    from .web import health, webhooks
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(webhooks.bp)
+    return app

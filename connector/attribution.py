@@ -1,0 +1,201 @@
+"""Attribution (pure): which influencers an order's signals point to, which signal wins, and the credits.
+
+Every signal the order carried is kept in the result with what became of it, so an operator can
+see why an order was (or was not) credited to someone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from typing import Iterable, Mapping, Sequence
+from urllib.parse import parse_qs, urlsplit
+
+from .platform import OrderEvent
+from .rules import is_self_referral
+
+PROMO_CODE, CLICK, LANDING_PAGE = "promo_code", "click", "landing_page"
+SIGNAL_KINDS = (PROMO_CODE, CLICK, LANDING_PAGE)
+DEFAULT_PRECEDENCE = SIGNAL_KINDS
+# Cart attributes a theme or another tool may set (contract: `_ref` and `_click_id`).
+REF_ATTRIBUTE, CLICK_ID_ATTRIBUTE = "_ref", "_click_id"
+SHARE_PLACES = Decimal("0.0001")
+
+
+@dataclass(frozen=True)
+class InfluencerRef:
+    tracking_id: str
+    campaign_id: str | None = None
+    promo_code: str | None = None
+    email_sha256: str | None = None
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Directory:
+    """A store's influencers, keyed the way signals are matched: trimmed and lower-cased."""
+
+    by_code: Mapping[str, InfluencerRef] = field(default_factory=dict)
+    by_tracking_id: Mapping[str, InfluencerRef] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, influencers: Iterable[InfluencerRef]) -> "Directory":
+        influencers = list(influencers)
+        return cls(
+            by_code={match_key(i.promo_code): i for i in influencers if i.promo_code},
+            by_tracking_id={match_key(i.tracking_id): i for i in influencers},
+        )
+
+
+@dataclass(frozen=True)
+class Signal:
+    kind: str
+    #: where it was read: discount_codes, note_attributes._ref, landing_site, landing_site_ref
+    source: str
+    value: str
+    influencer: InfluencerRef | None
+    click_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    signal: Signal
+    #: won, lost (an eligible signal that another beat) or ignored (not eligible)
+    status: str
+    reason: str
+
+    def as_record(self) -> dict:
+        return {
+            "kind": self.signal.kind,
+            "source": self.signal.source,
+            "value": self.signal.value,
+            "tracking_id": self.signal.influencer.tracking_id if self.signal.influencer else None,
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Credit:
+    influencer: InfluencerRef
+    share: Decimal
+
+
+@dataclass(frozen=True)
+class Attribution:
+    method: str | None
+    credits: tuple[Credit, ...]
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def winner(self) -> InfluencerRef | None:
+        return self.credits[0].influencer if self.credits else None
+
+    @property
+    def winning_signals(self) -> tuple[Signal, ...]:
+        return tuple(o.signal for o in self.outcomes if o.status == "won")
+
+
+def match_key(value: str) -> str:
+    """Codes and tracking ids match case-insensitively, surrounding spaces ignored."""
+    return value.strip().lower()
+
+
+def ref_from_url(url: str | None) -> str | None:
+    """The `ref` query parameter of a landing URL (absolute, or path and query), if any."""
+    if not url:
+        return None
+    try:
+        query = urlsplit(url.strip()).query
+    except ValueError:
+        return None
+    values = [v.strip() for v in parse_qs(query, keep_blank_values=False).get("ref", []) if v.strip()]
+    return values[0] if values else None
+
+
+def collect_signals(order: OrderEvent, directory: Directory) -> list[Signal]:
+    """Every signal the order carries, matched to an influencer where one fits."""
+    signals = [
+        Signal(PROMO_CODE, "discount_codes", code, directory.by_code.get(match_key(code)))
+        for code in order.discount_codes
+        if code.strip()
+    ]
+    ref = order.cart_attributes.get(REF_ATTRIBUTE, "").strip()
+    if ref:
+        click_id = order.cart_attributes.get(CLICK_ID_ATTRIBUTE, "").strip() or None
+        signals.append(
+            Signal(CLICK, f"note_attributes.{REF_ATTRIBUTE}", ref, directory.by_tracking_id.get(match_key(ref)), click_id)
+        )
+    landing = ref_from_url(order.landing_url)
+    if landing:
+        signals.append(Signal(LANDING_PAGE, "landing_site", landing, directory.by_tracking_id.get(match_key(landing))))
+    if order.landing_ref and order.landing_ref.strip():
+        value = order.landing_ref.strip()
+        signals.append(Signal(LANDING_PAGE, "landing_site_ref", value, directory.by_tracking_id.get(match_key(value))))
+    return signals
+
+
+def split_equally(count: int) -> list[Decimal]:
+    """`count` shares of 1 with four decimals that add up to exactly 1 (the first takes the remainder)."""
+    if count < 1:
+        raise ValueError("at least one share")
+    share = (Decimal(1) / count).quantize(SHARE_PLACES, rounding=ROUND_DOWN)
+    shares = [share] * count
+    shares[0] += Decimal(1) - share * count
+    return shares
+
+
+def _within_kind(kind: str, signals: list[Signal]) -> tuple[list[Signal], dict[int, str]]:
+    """Which of one kind's eligible signals win, and why the rest lose."""
+    if kind == PROMO_CODE:
+        # Several influencers' codes on one order share the credit; a code twice counts once.
+        winners, losers, seen = [], {}, set()
+        for index, signal in enumerate(signals):
+            key = match_key(signal.influencer.tracking_id)
+            if key in seen:
+                losers[index] = "same influencer as another code on the order"
+            else:
+                seen.add(key)
+                winners.append(signal)
+        return winners, losers
+    # Clicks and landing refs: the first listed wins (landing_site's ref before landing_site_ref).
+    return [signals[0]], {
+        index: f"{signals[0].source} is preferred to {signal.source}" for index, signal in enumerate(signals) if index
+    }
+
+
+def attribute(order: OrderEvent, directory: Directory, precedence: Sequence[str] = DEFAULT_PRECEDENCE) -> Attribution:
+    """Decide who is credited for an order and record what became of every signal."""
+    signals = collect_signals(order, directory)
+    reasons: dict[int, tuple[str, str]] = {}
+    eligible: dict[str, list[int]] = {kind: [] for kind in SIGNAL_KINDS}
+    for index, signal in enumerate(signals):
+        if signal.influencer is None:
+            what = "code" if signal.kind == PROMO_CODE else "tracking id"
+            reasons[index] = ("ignored", f"no influencer of this store has this {what}")
+        elif is_self_referral(signal.influencer, order.customer):
+            reasons[index] = ("ignored", "self-referral: the customer is this influencer")
+        else:
+            eligible[signal.kind].append(index)
+
+    ordered = [kind for kind in precedence if kind in SIGNAL_KINDS]
+    ordered += [kind for kind in SIGNAL_KINDS if kind not in ordered]
+    method = next((kind for kind in ordered if eligible[kind]), None)
+    credits: tuple[Credit, ...] = ()
+    if method is not None:
+        indexes = eligible[method]
+        winners, losers = _within_kind(method, [signals[i] for i in indexes])
+        for position, index in enumerate(indexes):
+            if position in losers:
+                reasons[index] = ("lost", losers[position])
+            else:
+                reasons[index] = ("won", f"{method} is the strongest kind of signal on this order")
+        credits = tuple(Credit(s.influencer, share) for s, share in zip(winners, split_equally(len(winners))))
+        for kind in ordered:
+            if kind != method:
+                for index in eligible[kind]:
+                    reasons[index] = ("lost", f"{method} takes precedence over {kind}")
+
+    outcomes = tuple(Outcome(signal, *reasons[index]) for index, signal in enumerate(signals))
+    return Attribution(method=method, credits=credits, outcomes=outcomes)
+

@@ -1,0 +1,375 @@
+"""The `connector` command: one entry point for operators."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import signal
+import sys
+from datetime import datetime, timezone
+
+import click
+from sqlalchemy import func, select
+
+from . import directory, outbox
+from .attribution import SIGNAL_KINDS
+from .db import make_engine, make_sessionmaker, transaction
+from .errors import ConfigurationError, ConnectorError
+from .models import AttributionRecord, Conversion, DeliveryAttempt, Event, Influencer, Store
+from .rules import CREDIT_ON
+from .settings import Settings, load_settings
+
+
+class Context:
+    """Settings and database handles, made on first use so `--help` needs no configuration."""
+
+    def __init__(self):
+        self._settings: Settings | None = None
+        self._sessions = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings()
+            except ConfigurationError as exc:
+                raise click.ClickException(f"configuration: {exc}") from None
+        return self._settings
+
+    @property
+    def sessions(self):
+        if self._sessions is None:
+            self._sessions = make_sessionmaker(make_engine(self.settings.database_url))
+        return self._sessions
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+def _fail_on_connector_errors(function):
+    """Turn our own errors into one clear line and exit code 1, never a traceback."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except ConnectorError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Store orders in, signed influencer conversions out."""
+    ctx.ensure_object(Context)
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+# -- serving --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@pass_context
+def serve(obj: Context, host: str, port: int) -> None:
+    """Run the web app (development server; production runs gunicorn from the Procfile)."""
+    from . import create_app
+
+    _log_to_stderr()
+    create_app(obj.settings).run(host=host, port=port, threaded=True)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Do everything that is due now, then exit.")
+@pass_context
+def worker(obj: Context, burst: bool) -> None:
+    """Handle stored events and deliver due conversions (several may run at once on PostgreSQL)."""
+    from .worker import Worker
+
+    _log_to_stderr()
+    if not obj.settings.delivery_enabled:
+        click.echo("TRACKING_BACKEND_URL is not set: conversions are created and queue up undelivered.", err=True)
+    runner = Worker(obj.settings, obj.sessions)
+    # SIGTERM: finish the delivery in hand, release the claims, exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    signal.signal(signal.SIGINT, lambda *_: runner.stop())
+    runner.run(burst=burst)
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_context
+def db_upgrade(obj: Context, revision: str) -> None:
+    """Run the Alembic migrations up to head."""
+    from .migrate import upgrade
+
+    upgrade(obj.settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@main.command()
+@click.option("--keep", is_flag=True, help="Keep the temporary folder with the demo database.")
+def demo(keep: bool) -> None:
+    """A whole run on this machine: stand-in backend, app, worker, signed sample orders, verified conversions."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(keep=keep))
+
+
+# -- stores ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def stores() -> None:
+    """Stores by hand: custom apps, scripting, support."""
+
+
+def _store_options(function):
+    for option in reversed(
+        [
+            click.option("--credit-on", type=click.Choice(CREDIT_ON), default="paid", show_default=True,
+                         help="Credit a purchase when the order is first seen paid, or on creation."),
+            click.option("--forward-test-orders", is_flag=True, help="Forward test orders, flagged test: true."),
+            click.option("--precedence", default=",".join(SIGNAL_KINDS), show_default=True,
+                         help="Signal kinds, strongest first."),
+            click.option("--no-setup", is_flag=True, help="Do not register anything in the store."),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def _add_store(obj: Context, platform: str, key: str, no_setup: bool, **fields) -> None:
+    if not no_setup:
+        raise click.ClickException(
+            "remote setup (webhook registration) is not available yet: add the store with --no-setup "
+            "and create its webhooks by hand"
+        )
+    with transaction(obj.sessions) as session:
+        store = directory.add_store(session, obj.settings.secret_key, platform, key, **fields)
+        click.echo(f"store {store.id}: {store.platform} {store.domain} ({store.status})")
+
+
+@stores.group("add")
+def stores_add() -> None:
+    """Add a store (or update the one with that domain)."""
+
+
+@stores_add.command("shopify")
+@click.argument("shop")
+@click.option("--access-token", required=True, help="The Admin API access token of a custom app.")
+@_store_options
+@pass_context
+@_fail_on_connector_errors
+def stores_add_shopify(obj: Context, shop: str, access_token: str, no_setup: bool, **fields) -> None:
+    """Add a Shopify store by its shop domain (example.myshopify.com)."""
+    _add_store(obj, "shopify", shop, no_setup, access_token=access_token, **fields)
+
+
+@stores_add.command("woocommerce")
+@click.argument("url")
+@click.option("--consumer-key", required=True)
+@click.option("--consumer-secret", required=True)
+@click.option("--webhook-secret", required=True)
+@_store_options
+@pass_context
+@_fail_on_connector_errors
+def stores_add_woocommerce(obj: Context, url: str, consumer_key: str, consumer_secret: str, webhook_secret: str,
+                           no_setup: bool, **fields) -> None:
+    """Add a WooCommerce store by its URL."""
+    _add_store(obj, "woocommerce", url, no_setup, access_token=f"{consumer_key}:{consumer_secret}",
+               webhook_secret=webhook_secret, **fields)
+
+
+@stores.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def stores_list(obj: Context, as_json: bool) -> None:
+    """Every store with its settings and its last event."""
+    with obj.sessions() as session:
+        rows = session.scalars(select(Store).order_by(Store.id)).all()
+        influencer_counts = dict(session.execute(select(Influencer.store_id, func.count()).group_by(Influencer.store_id)).all())
+    listing = [
+        {
+            "id": s.id, "platform": s.platform, "store": s.domain, "status": s.status, "credit_on": s.credit_on,
+            "forward_test_orders": s.forward_test_orders, "precedence": s.precedence,
+            "influencers": influencer_counts.get(s.id, 0),
+            "last_event_at": s.last_event_at.isoformat() if s.last_event_at else None,
+        }
+        for s in rows
+    ]
+    if as_json:
+        click.echo(json.dumps(listing, indent=2))
+        return
+    if not listing:
+        click.echo("no stores")
+    for s in listing:
+        click.echo(f"{s['id']:>4}  {s['platform']:<11} {s['store']:<40} {s['status']:<9} credit on {s['credit_on']}, "
+                   f"{s['influencers']} influencers, last event {s['last_event_at'] or '-'}")
+
+
+# -- influencers ----------------------------------------------------------------------------------
+
+
+@main.group()
+def influencers() -> None:
+    """Influencers by hand."""
+
+
+@influencers.command("add")
+@click.argument("store")
+@click.argument("tracking_id")
+@click.option("--code", help="The influencer's promo code (with --no-setup: a code that already exists in the store).")
+@click.option("--campaign", "campaign_id")
+@click.option("--email", help="Kept only as a SHA-256 hash, for self-referral checks.")
+@click.option("--customer-id", help="The influencer's own customer id in the store, for self-referral checks.")
+@click.option("--no-setup", is_flag=True, help="Do not create the promo code in the store.")
+@pass_context
+@_fail_on_connector_errors
+def influencers_add(obj: Context, store: str, tracking_id: str, code, campaign_id, email, customer_id, no_setup) -> None:
+    """Add an influencer to STORE (its shop domain or URL, as it was added)."""
+    if code and not no_setup:
+        raise click.ClickException("creating promo codes in the store is not available yet: use --no-setup "
+                                   "with a code that already exists there")
+    with transaction(obj.sessions) as session:
+        found = directory.find_store(session, store)
+        influencer = directory.add_influencer(session, found, tracking_id, code=code, campaign_id=campaign_id,
+                                              email=email, customer_id=customer_id)
+        click.echo(f"influencer {influencer.tracking_id} in {found.domain}"
+                   + (f" with code {influencer.promo_code}" if influencer.promo_code else ""))
+
+
+@influencers.command("list")
+@click.argument("store")
+@pass_context
+@_fail_on_connector_errors
+def influencers_list(obj: Context, store: str) -> None:
+    """The influencers of STORE."""
+    with obj.sessions() as session:
+        found = directory.find_store(session, store)
+        rows = directory.influencers_of(session, found.id)
+    if not rows:
+        click.echo("no influencers")
+    for i in rows:
+        click.echo(f"{i.tracking_id:<24} code {i.promo_code or '-':<16} campaign {i.campaign_id or '-':<16}"
+                   f"{'' if i.active else ' (inactive)'}")
+
+
+# -- conversions and events -----------------------------------------------------------------------
+
+
+@main.group()
+def conversions() -> None:
+    """Conversions and their delivery to the tracking backend."""
+
+
+@conversions.command("list")
+@click.option("--status", type=click.Choice(["pending", "delivered", "failed"]))
+@click.option("--store", "store_key")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+@_fail_on_connector_errors
+def conversions_list(obj: Context, status, store_key, limit: int, as_json: bool) -> None:
+    """Newest conversions first, with their delivery state."""
+    with obj.sessions() as session:
+        query = select(Conversion, Store.domain).join(Store, Store.id == Conversion.store_id)
+        if status:
+            query = query.where(Conversion.status == status)
+        if store_key:
+            query = query.where(Conversion.store_id == directory.find_store(session, store_key).id)
+        rows = session.execute(query.order_by(Conversion.created_at.desc(), Conversion.id.desc()).limit(limit)).all()
+    listing = [
+        {
+            "id": c.id, "type": c.type, "store": domain, "amount": str(c.amount), "currency": c.currency,
+            "tracking_id": c.tracking_id, "status": c.status, "attempts": c.attempts, "reverses": c.reverses,
+            "next_attempt_at": c.next_attempt_at.isoformat() if c.status == "pending" else None,
+            "last_error": c.last_error,
+        }
+        for c, domain in rows
+    ]
+    if as_json:
+        click.echo(json.dumps(listing, indent=2))
+        return
+    if not listing:
+        click.echo("no conversions")
+    for c in listing:
+        click.echo(f"{c['id']}  {c['type']:<23} {c['amount']:>10} {c['currency']}  {c['tracking_id'] or '-':<14} "
+                   f"{c['status']:<9} attempts {c['attempts']}" + (f"  last error: {c['last_error'][:60]}" if c["last_error"] else ""))
+
+
+@conversions.command("show")
+@click.argument("conversion_id")
+@pass_context
+def conversions_show(obj: Context, conversion_id: str) -> None:
+    """One conversion: its body, its attempts and the attribution record of its order."""
+    with obj.sessions() as session:
+        conversion = session.get(Conversion, conversion_id)
+        if conversion is None:
+            raise click.ClickException(f"no conversion {conversion_id}")
+        attempts = session.scalars(select(DeliveryAttempt).where(DeliveryAttempt.conversion_id == conversion_id)
+                                   .order_by(DeliveryAttempt.id)).all()
+        record = session.get(AttributionRecord, conversion.order_id) if conversion.order_id else None
+    click.echo(json.dumps({
+        "status": conversion.status,
+        "body": json.loads(conversion.body),
+        "attempts": [{"at": a.attempted_at.isoformat(), "status_code": a.status_code, "error": a.error,
+                      "excerpt": a.excerpt, "duration_ms": a.duration_ms} for a in attempts],
+        "attribution": {"outcome": record.outcome, "method": record.method, "credits": record.credits,
+                        "signals": record.signals} if record else None,
+    }, indent=2))
+
+
+@conversions.command("replay")
+@click.argument("conversion_ids", nargs=-1)
+@click.option("--failed", is_flag=True, help="Replay every failed conversion.")
+@pass_context
+def conversions_replay(obj: Context, conversion_ids: tuple[str, ...], failed: bool) -> None:
+    """Send conversions again, same id and body: the named ones, or --failed."""
+    if bool(conversion_ids) == failed:
+        raise click.UsageError("name conversion ids or pass --failed (not both)")
+    with transaction(obj.sessions) as session:
+        replayed = outbox.replay(session, list(conversion_ids) or None, datetime.now(timezone.utc))
+    missing = set(conversion_ids) - set(replayed)
+    for conversion_id in replayed:
+        click.echo(f"queued {conversion_id}")
+    if missing:
+        raise click.ClickException(f"no conversion {', '.join(sorted(missing))}")
+    if not replayed:
+        click.echo("nothing to replay")
+
+
+@main.group()
+def events() -> None:
+    """Stored webhook deliveries."""
+
+
+@events.command("list")
+@click.option("--status", type=click.Choice(["pending", "handled", "rejected", "failed"]))
+@click.option("--limit", default=50, show_default=True)
+@pass_context
+def events_list(obj: Context, status, limit: int) -> None:
+    """Newest stored deliveries first; rejected and failed ones show their error."""
+    with obj.sessions() as session:
+        query = select(Event.id, Event.platform, Event.topic, Event.delivery_id, Event.status, Event.error,
+                       Event.received_at)
+        if status:
+            query = query.where(Event.status == status)
+        rows = session.execute(query.order_by(Event.id.desc()).limit(limit)).all()
+    if not rows:
+        click.echo("no events")
+    for row in rows:
+        click.echo(f"{row.id:>6}  {row.received_at:%Y-%m-%d %H:%M:%S}  {row.platform:<11} {row.topic:<18} "
+                   f"{row.status:<9} {row.error or ''}")

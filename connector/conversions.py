@@ -1,0 +1,261 @@
+"""Turns neutral events into conversion rows, in the caller's transaction (the one that marks the event handled).
+
+The order row is locked first, so two workers holding two deliveries of one order take turns, and
+each conversion has a unique dedupe key per store as the last line of defence against a double.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import payload
+from .attribution import PROMO_CODE, Attribution, attribute
+from .db import insert
+from .directory import load_directory
+from .models import AttributionRecord, Conversion, Order, Store
+from .platform import Money, NeutralEvent, OrderEvent, RefundEvent
+from .rules import StorePolicy, email_sha256, purchase_decision
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What handling one event did: the conversions it created and a line for the log."""
+
+    conversions: tuple[Conversion, ...]
+    note: str
+
+
+def _locked_order(session: Session, store: Store, order_id: str, now: datetime) -> Order:
+    stmt = (
+        insert(session, Order.__table__)
+        .values(store_id=store.id, platform_order_id=order_id, first_seen_at=now, test=False, cancelled=False)
+        .on_conflict_do_nothing(index_elements=["store_id", "platform_order_id"])
+    )
+    session.execute(stmt)
+    return session.scalars(
+        select(Order)
+        .where(Order.store_id == store.id, Order.platform_order_id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def _existing_order(session: Session, store: Store, order_id: str) -> Order | None:
+    return session.scalars(
+        select(Order)
+        .where(Order.store_id == store.id, Order.platform_order_id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _new_conversion(session: Session, store: Store, order: Order, dedupe_key: str, now: datetime, **fields) -> Conversion:
+    conversion_id = payload.new_conversion_id()
+    amount: Money = fields["amount"]
+    body = payload.conversion_body(
+        conversion_id=conversion_id, created_at=now, platform=store.platform, store=store.domain, **fields
+    )
+    conversion = Conversion(
+        id=conversion_id,
+        store_id=store.id,
+        order_id=order.id,
+        dedupe_key=dedupe_key,
+        type=fields["type"],
+        amount=amount.amount,
+        currency=amount.currency,
+        tracking_id=fields["tracking_id"],
+        reverses=fields["reverses"],
+        test=fields["test"],
+        body=body,
+        created_at=now,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+    )
+    session.add(conversion)
+    return conversion
+
+
+def _record(session: Session, order: Order, attribution: Attribution, outcome: str, now: datetime) -> None:
+    record = session.get(AttributionRecord, order.id)
+    if record is None:
+        record = AttributionRecord(order_id=order.id)
+        session.add(record)
+    record.decided_at = now
+    record.method = attribution.method
+    record.outcome = outcome
+    record.credits = [
+        {"tracking_id": c.influencer.tracking_id, "share": payload.format_share(c.share)} for c in attribution.credits
+    ]
+    record.signals = [o.as_record() for o in attribution.outcomes]
+
+
+def _purchase(session: Session, store: Store, order: Order, event: OrderEvent, attribution: Attribution, now: datetime) -> Conversion:
+    winner = attribution.winner
+    winning = attribution.winning_signals
+    # The code as the influencer registered it, not as the shopper typed it (" alice15 ").
+    codes = [s.influencer.promo_code for s in winning if s.kind == PROMO_CODE]
+    click_ids = [s.click_id for s in winning if s.click_id]
+    return _new_conversion(
+        session,
+        store,
+        order,
+        f"purchase:{order.platform_order_id}",
+        now,
+        type=payload.PURCHASE,
+        order_id=order.platform_order_id,
+        order_name=event.order_name,
+        occurred_at=event.occurred_at,
+        amount=event.commission_base,
+        presentment=event.presentment_base,
+        tracking_id=winner.tracking_id,
+        campaign_id=winner.campaign_id,
+        method=attribution.method,
+        promo_code=codes[0] if codes else None,
+        click_id=click_ids[0] if click_ids else None,
+        credits=[(c.influencer.tracking_id, c.share) for c in attribution.credits],
+        customer_email_sha256=order.customer_email_sha256,
+        first_order=event.customer.first_order,
+        reverses=None,
+        test=event.test,
+    )
+
+
+def _reversal(
+    session: Session, store: Store, order: Order, kind: str, dedupe_key: str, amount: Decimal,
+    occurred_at: datetime, now: datetime, presentment: Money | None = None,
+) -> Conversion:
+    """A refund or cancellation carrying the purchase's attribution, so the backend reverses the same shares."""
+    purchase = session.get(Conversion, order.purchase_conversion_id)
+    original = json.loads(purchase.body)["data"]
+    return _new_conversion(
+        session,
+        store,
+        order,
+        dedupe_key,
+        now,
+        type=kind,
+        order_id=order.platform_order_id,
+        order_name=original["order_name"],
+        occurred_at=occurred_at,
+        amount=Money(amount, purchase.currency),
+        presentment=presentment,
+        tracking_id=original["tracking_id"],
+        campaign_id=original["campaign_id"],
+        method=original["method"],
+        promo_code=original["promo_code"],
+        click_id=original["click_id"],
+        credits=[(c["tracking_id"], Decimal(c["share"])) for c in original["credits"]],
+        customer_email_sha256=original["customer"]["email_sha256"],
+        first_order=original["customer"]["first_order"],
+        reverses=purchase.id,
+        test=purchase.test,
+    )
+
+
+def _reversed_so_far(session: Session, order: Order) -> Decimal:
+    amounts = session.scalars(select(Conversion.amount).where(Conversion.reverses == order.purchase_conversion_id))
+    return sum(amounts, Decimal(0))
+
+
+def _refund(session: Session, store: Store, order: Order, refund: RefundEvent, now: datetime) -> tuple[Conversion | None, str]:
+    if order.purchase_conversion_id is None:
+        return None, f"refund {refund.refund_id}: the order was never credited, nothing to reverse"
+    if order.cancelled:
+        return None, f"refund {refund.refund_id}: the purchase was already cancelled"
+    dedupe_key = f"refund:{refund.refund_id}"
+    if session.scalar(select(Conversion.id).where(Conversion.store_id == store.id, Conversion.dedupe_key == dedupe_key)):
+        return None, f"refund {refund.refund_id}: already sent"
+    purchase = session.get(Conversion, order.purchase_conversion_id)
+    # Never reverse more than was credited: refunds of shipping or tax, or rounding, must not go negative.
+    remaining = purchase.amount - _reversed_so_far(session, order)
+    amount = min(refund.commission_base.amount, remaining)
+    if amount <= 0:
+        return None, f"refund {refund.refund_id}: no commission base refunded"
+    presentment = refund.presentment_base if amount == refund.commission_base.amount else None
+    conversion = _reversal(
+        session, store, order, payload.REFUND, dedupe_key, amount, refund.occurred_at, now, presentment
+    )
+    return conversion, f"refund {refund.refund_id}: reverses {amount} of {purchase.id}"
+
+
+def _cancellation(session: Session, store: Store, order: Order, event: OrderEvent, now: datetime) -> tuple[Conversion | None, str]:
+    first_time = not order.cancelled
+    order.cancelled = True
+    if order.purchase_conversion_id is None or not first_time:
+        return None, "cancelled; nothing credited to reverse" if first_time else "already cancelled"
+    purchase = session.get(Conversion, order.purchase_conversion_id)
+    # What the backend still holds for this purchase: the amount less what refunds already reversed.
+    remaining = max(purchase.amount - _reversed_so_far(session, order), Decimal(0))
+    conversion = _reversal(
+        session, store, order, payload.CANCELLATION, f"cancellation:{order.platform_order_id}", remaining,
+        event.cancelled_at or event.occurred_at, now,
+    )
+    return conversion, f"cancelled: voids {purchase.id}"
+
+
+def _apply_order(session: Session, store: Store, event: OrderEvent, now: datetime) -> Applied:
+    order = _locked_order(session, store, event.order_id, now)
+    order.order_name = event.order_name or order.order_name
+    order.currency = event.commission_base.currency
+    order.test = event.test
+    order.customer_id = event.customer.id or order.customer_id
+    order.customer_email_sha256 = email_sha256(event.customer.email) or order.customer_email_sha256
+    created: list[Conversion] = []
+    notes: list[str] = []
+
+    if event.cancelled:
+        conversion, note = _cancellation(session, store, order, event, now)
+        return Applied(tuple(c for c in [conversion] if c), note)
+
+    policy = StorePolicy(credit_on=store.credit_on, forward_test_orders=store.forward_test_orders)
+    decision = purchase_decision(
+        event, policy, already_credited=order.purchase_conversion_id is not None, cancelled=order.cancelled
+    )
+    if decision.outcome != "already_credited":
+        attribution = attribute(event, load_directory(session, store.id), store.precedence.split(","))
+        outcome = decision.outcome
+        if decision.credit and not attribution.credits:
+            outcome = "no_signal" if not attribution.outcomes else "no_eligible_signal"
+        _record(session, order, attribution, outcome, now)
+        if decision.credit and attribution.credits:
+            order.commission_base = event.commission_base.amount
+            conversion = _purchase(session, store, order, event, attribution, now)
+            session.flush()
+            order.purchase_conversion_id = conversion.id
+            order.credited_at = now
+            created.append(conversion)
+            notes.append(f"purchase credited to {attribution.winner.tracking_id} by {attribution.method}")
+        else:
+            notes.append(f"not credited: {decision.reason if not decision.credit else outcome}")
+    else:
+        notes.append("already credited")
+
+    # Refunds the order already shows (an order first seen refunded, or a refund whose own webhook was missed).
+    if order.purchase_conversion_id is not None:
+        for refund in event.refunds:
+            conversion, note = _refund(session, store, order, refund, now)
+            if conversion is not None:
+                session.flush()
+                created.append(conversion)
+                notes.append(note)
+    return Applied(tuple(created), "; ".join(notes))
+
+
+def apply_event(session: Session, store: Store, event: NeutralEvent, now: datetime) -> Applied:
+    """Apply one neutral event to the store's orders; returns the conversions it created."""
+    if isinstance(event, OrderEvent):
+        return _apply_order(session, store, event, now)
+    order = _existing_order(session, store, event.order_id)
+    if order is None:
+        return Applied((), f"refund {event.refund_id}: order {event.order_id} was never seen, nothing to reverse")
+    conversion, note = _refund(session, store, order, event, now)
+    if conversion is not None:
+        session.flush()
+    return Applied(tuple(c for c in [conversion] if c), note)

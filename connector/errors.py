@@ -1,0 +1,67 @@
+"""One small error hierarchy. HTTP statuses are decided at the edge only."""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Something went wrong in the connector."""
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class ConfigurationError(ConnectorError):
+    """A setting is missing or malformed."""
+
+
+class VerificationError(ConnectorError):
+    """A webhook delivery could not be verified."""
+
+    #: a short, stable reason the edge maps to an HTTP status and logs
+    reason = "unverified"
+
+
+class MissingHeader(VerificationError):
+    """A required webhook header is missing."""
+
+    reason = "missing_header"
+
+    def __init__(self, header: str):
+        super().__init__(f"missing header {header}")
+        self.header = header
+
+
+class BadSignature(VerificationError):
+    """The webhook signature does not match any configured secret."""
+
+    reason = "bad_signature"
+
+
+class NoSecret(VerificationError):
+    """No secret is configured to verify this platform's webhooks."""
+
+    reason = "no_secret"
+
+
+class MalformedPayload(ConnectorError):
+    """An authentic webhook body could not be understood; it is kept and flagged."""
+
+
+class UnknownStore(ConnectorError):
+    """No such store."""
+
+    def __init__(self, store: str):
+        super().__init__(f"no store {store!r}")
+        self.store = store
+
+
+class UnknownPlatform(ConnectorError):
+    """No adapter is registered for this platform."""
+
+    def __init__(self, platform: str):
+        super().__init__(f"no adapter for platform {platform!r}")
+        self.platform = platform
+
+
+class DuplicateInfluencer(ConnectorError):
+    """The tracking id or promo code is already taken in this store."""

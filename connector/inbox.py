@@ -1,0 +1,113 @@
+"""The inbox: raw webhook deliveries stored idempotently at the edge, claimed by workers with a lease."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from .db import insert
+from .models import Event, Store
+from .platform import StoreView
+from . import crypto
+
+STORED, DUPLICATE = "stored", "duplicate"
+
+
+class StoreCache:
+    """Known stores by (platform, key) for a few seconds, so the edge does one statement per delivery.
+
+    Only stores that exist are cached: a store added a moment ago must never be taken for unknown.
+    """
+
+    def __init__(self, engine: Engine, secret_key: str, ttl: float = 10.0):
+        self._engine, self._secret_key, self._ttl = engine, secret_key, ttl
+        self._entries: dict[tuple[str, str], tuple[float, StoreView]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, platform: str, domain: str) -> StoreView | None:
+        key = (platform, domain)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1]
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(Store.id, Store.domain, Store.webhook_secret_encrypted).where(
+                    Store.platform == platform, Store.domain == domain
+                )
+            ).first()
+        if row is None:
+            return None
+        secret = crypto.decrypt(self._secret_key, row.id, row.webhook_secret_encrypted) if row.webhook_secret_encrypted else None
+        view = StoreView(id=row.id, domain=row.domain, webhook_secret=secret)
+        with self._lock:
+            self._entries[key] = (time.monotonic() + self._ttl, view)
+        return view
+
+
+def store_delivery(
+    engine: Engine, *, store_id: int, platform: str, delivery_id: str, topic: str, body: bytes, now: datetime
+) -> str:
+    """Insert the raw delivery unless that delivery id was stored already; committed when this returns."""
+    stmt = (
+        insert(engine, Event.__table__)
+        .values(
+            store_id=store_id,
+            platform=platform,
+            delivery_id=delivery_id,
+            topic=topic,
+            body=body,
+            received_at=now,
+            status="pending",
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=["store_id", "delivery_id"])
+    )
+    with engine.begin() as connection:
+        result = connection.execute(stmt)
+    return STORED if result.rowcount == 1 else DUPLICATE
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    id: int
+    store_id: int
+    platform: str
+    topic: str
+    body: bytes
+    attempts: int
+
+
+def claim_events(session: Session, worker_id: str, now: datetime, lease_seconds: float, limit: int) -> list[ClaimedEvent]:
+    """Claim up to `limit` due events in one statement; SKIP LOCKED lets other workers take the rest."""
+    due = (
+        select(Event.id)
+        .where(Event.status == "pending", or_(Event.lease_until.is_(None), Event.lease_until <= now))
+        .order_by(Event.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = session.execute(
+        update(Event)
+        .where(Event.id.in_(due.scalar_subquery()))
+        .values(lease_until=now + timedelta(seconds=lease_seconds), claimed_by=worker_id)
+        .returning(Event.id, Event.store_id, Event.platform, Event.topic, Event.body, Event.attempts)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted((ClaimedEvent(*row) for row in claimed), key=lambda event: event.id)
+
+
+def release_events(session: Session, worker_id: str) -> int:
+    """Give back this worker's unfinished claims so another worker can take them at once."""
+    result = session.execute(
+        update(Event)
+        .where(Event.claimed_by == worker_id, Event.status == "pending")
+        .values(lease_until=None, claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount

@@ -1,0 +1,235 @@
+"""The tables. Timestamps are UTC and timezone-aware; money is exact decimal on every database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC; always hands back an aware datetime (SQLite would otherwise return a naive one)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class DecimalAmount(TypeDecorator):
+    """NUMERIC on PostgreSQL; text on SQLite, whose NUMERIC would round-trip through float."""
+
+    impl = Numeric(20, 6)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(20, 6, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError("money must be a Decimal")
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(value))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Store(Base):
+    __tablename__ = "stores"
+    __table_args__ = (UniqueConstraint("platform", "domain"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    #: Shopify shop domain (`x.myshopify.com`) or the WooCommerce store URL, normalised
+    domain: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    #: AES-GCM ciphertexts (connector.crypto), bound to this store's id
+    access_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    webhook_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: "paid" (credit when first seen paid) or "creation"
+    credit_on: Mapped[str] = mapped_column(String(20), default="paid")
+    forward_test_orders: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: comma-separated signal kinds, strongest first
+    precedence: Mapped[str] = mapped_column(String(100), default="promo_code,click,landing_page")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Influencer(Base):
+    __tablename__ = "influencers"
+    __table_args__ = (
+        UniqueConstraint("store_id", "tracking_key"),
+        UniqueConstraint("store_id", "promo_code_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    tracking_id: Mapped[str] = mapped_column(String(100))
+    #: lower-cased tracking id: ids are matched case-insensitively
+    tracking_key: Mapped[str] = mapped_column(String(100))
+    promo_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    promo_code_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    campaign_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    #: the influencer's email is kept only as this hash (for self-referral checks)
+    email_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: the influencer's own customer id in the store, if known (self-referral)
+    customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Event(Base):
+    """A raw webhook delivery, stored before it is answered, handled later by a worker."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("store_id", "delivery_id"),
+        Index("ix_events_due", "status", "lease_until"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(20))
+    delivery_id: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(100))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: pending, handled, rejected (malformed: kept and flagged), failed (gave up after errors)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Order(Base):
+    """What the connector knows of one store order; the row that makes crediting happen at most once."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("store_id", "platform_order_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    platform_order_id: Mapped[str] = mapped_column(String(64))
+    order_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    commission_base: Mapped[Decimal | None] = mapped_column(DecimalAmount, nullable=True)
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    customer_email_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    purchase_conversion_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    credited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AttributionRecord(Base):
+    """Every signal an order carried, which won, and why each other lost."""
+
+    __tablename__ = "attribution_records"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    method: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(40))
+    credits: Mapped[list] = mapped_column(JSON, default=list)
+    signals: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class Conversion(Base):
+    """The outbox row is the message: its body is serialised once, its id is the webhook-id."""
+
+    __tablename__ = "conversions"
+    __table_args__ = (
+        UniqueConstraint("store_id", "dedupe_key"),
+        Index("ix_conversions_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), nullable=True)
+    #: what makes this conversion unique for its store: "purchase:<order>", "refund:<refund>", ...
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[Decimal] = mapped_column(DecimalAmount)
+    currency: Mapped[str] = mapped_column(String(3))
+    tracking_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reverses: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: pending (to deliver), delivered, failed (retries exhausted; replayable)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    conversion_id: Mapped[str] = mapped_column(ForeignKey("conversions.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    excerpt: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(100), nullable=True)

@@ -1,0 +1,157 @@
+"""One frozen Settings, read from the environment (and a .env file) once, validated at start-up."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+
+from .errors import ConfigurationError
+
+# First wait 5 s (the contract wants the first retry within 10 s); the waits add up to about 27.7 h
+# (the contract wants at least 24 h before a conversion is marked failed).
+DEFAULT_RETRY_SCHEDULE = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200)
+DEV_SECRET_KEY = "dev-only-insecure-secret-key"
+ENVIRONMENTS = ("development", "production")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///connector.db"
+    environment: str = "development"
+    secret_key: str = DEV_SECRET_KEY
+    public_url: str = "http://127.0.0.1:8000"
+    api_token: str | None = None
+    shopify_api_key: str | None = None
+    # Current secret first; a previous one may follow so the operator can rotate without dropping webhooks.
+    shopify_api_secrets: tuple[str, ...] = ()
+    shopify_scopes: tuple[str, ...] = ("read_orders", "read_customers", "write_discounts")
+    tracking_backend_url: str | None = None
+    tracking_backend_secret: str | None = None
+    retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+    lease_seconds: float = 60.0
+    max_webhook_bytes: int = 2 * 1024 * 1024
+    report_grace_seconds: float = 30.0
+    # How often an idle worker looks for work; the contract promises pickup within a second.
+    poll_interval: float = 0.2
+    delivery_concurrency: int = 8
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def with_overrides(self, **changes) -> "Settings":
+        """A copy with some fields changed (tests, the demo)."""
+        return replace(self, **changes)
+
+    @property
+    def delivery_enabled(self) -> bool:
+        return bool(self.tracking_backend_url)
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be greater than zero, got {raw!r}")
+    return value
+
+
+def _retry_schedule(raw: str | None) -> tuple[float, ...]:
+    if raw is None or raw.strip() == "":
+        return DEFAULT_RETRY_SCHEDULE
+    try:
+        waits = tuple(float(part) for part in _split(raw))
+    except ValueError:
+        raise ConfigurationError(
+            f"CONNECTOR_RETRY_SCHEDULE must be comma-separated seconds, got {raw!r}"
+        ) from None
+    if not waits or any(wait < 0 for wait in waits):
+        raise ConfigurationError(f"CONNECTOR_RETRY_SCHEDULE must list non-negative seconds, got {raw!r}")
+    return waits
+
+
+def _backend_secret(raw: str) -> str:
+    body = raw[len("whsec_"):] if raw.startswith("whsec_") else raw
+    try:
+        key = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigurationError("TRACKING_BACKEND_SECRET must be 'whsec_' followed by base64") from None
+    if len(key) < 16:
+        raise ConfigurationError("TRACKING_BACKEND_SECRET is too short: use at least 24 random bytes")
+    return raw
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the Heroku-style postgres:// and plain postgresql:// URLs; we ship psycopg 3."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
+    """Read and validate the configuration; raise ConfigurationError naming the first bad setting."""
+    if env is None:
+        if read_dotenv:
+            from dotenv import dotenv_values
+
+            # Real environment variables win over the .env file.
+            env = {**{k: v for k, v in dotenv_values(".env").items() if v is not None}, **os.environ}
+        else:
+            env = dict(os.environ)
+
+    environment = env.get("CONNECTOR_ENV", "development").strip() or "development"
+    if environment not in ENVIRONMENTS:
+        raise ConfigurationError(f"CONNECTOR_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
+
+    secret_key = env.get("CONNECTOR_SECRET_KEY", "").strip()
+    if not secret_key:
+        if environment == "production":
+            raise ConfigurationError("CONNECTOR_SECRET_KEY is required in production")
+        secret_key = DEV_SECRET_KEY
+    elif environment == "production" and len(secret_key) < 32:
+        raise ConfigurationError("CONNECTOR_SECRET_KEY must be at least 32 characters in production")
+
+    backend_url = env.get("TRACKING_BACKEND_URL", "").strip() or None
+    backend_secret = env.get("TRACKING_BACKEND_SECRET", "").strip() or None
+    if backend_url:
+        if not backend_url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"TRACKING_BACKEND_URL must be an http(s) URL, got {backend_url!r}")
+        if not backend_secret:
+            raise ConfigurationError("TRACKING_BACKEND_SECRET is required when TRACKING_BACKEND_URL is set")
+    if backend_secret:
+        backend_secret = _backend_secret(backend_secret)
+
+    public_url = (env.get("CONNECTOR_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000").rstrip("/")
+    if not public_url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"CONNECTOR_PUBLIC_URL must be an http(s) URL, got {public_url!r}")
+
+    scopes = _split(env.get("SHOPIFY_SCOPES")) or Settings.shopify_scopes
+    return Settings(
+        database_url=normalise_database_url(env.get("DATABASE_URL", "").strip() or "sqlite:///connector.db"),
+        environment=environment,
+        secret_key=secret_key,
+        public_url=public_url,
+        api_token=env.get("CONNECTOR_API_TOKEN", "").strip() or None,
+        shopify_api_key=env.get("SHOPIFY_API_KEY", "").strip() or None,
+        shopify_api_secrets=_split(env.get("SHOPIFY_API_SECRET")),
+        shopify_scopes=scopes,
+        tracking_backend_url=backend_url,
+        tracking_backend_secret=backend_secret,
+        retry_schedule=_retry_schedule(env.get("CONNECTOR_RETRY_SCHEDULE")),
+        lease_seconds=_number(env, "CONNECTOR_LEASE_SECONDS", 60.0),
+        max_webhook_bytes=int(_number(env, "CONNECTOR_MAX_WEBHOOK_BYTES", 2 * 1024 * 1024, integer=True)),
+        report_grace_seconds=_number(env, "CONNECTOR_REPORT_GRACE_SECONDS", 30.0),
+        poll_interval=_number(env, "CONNECTOR_POLL_INTERVAL", 0.2),
+        delivery_concurrency=int(_number(env, "CONNECTOR_DELIVERY_CONCURRENCY", 8, integer=True)),
+    )

@@ -1,0 +1,68 @@
+"""The edge: POST /webhooks/<platform>. Verify on raw bytes, store the raw event, answer. Nothing else."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from .. import registry
+from ..errors import MissingHeader, UnknownPlatform, VerificationError
+from ..inbox import store_delivery
+from . import services
+
+bp = Blueprint("webhooks", __name__)
+log = logging.getLogger("connector.edge")
+
+# The one place verification failures become HTTP statuses.
+STATUS_FOR_REASON = {"missing_header": 400, "bad_signature": 401, "no_secret": 401}
+
+
+def _answer(status: int, outcome: str, **extra):
+    return jsonify(outcome=outcome, **extra), status
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc):
+    log.warning("webhook refused: body over %d bytes", services().settings.max_webhook_bytes)
+    return _answer(413, "too_large", limit=services().settings.max_webhook_bytes)
+
+
+@bp.post("/webhooks/<platform>")
+def receive(platform: str):
+    svc = services()
+    try:
+        adapter = registry.get(platform)
+    except UnknownPlatform:
+        return _answer(404, "unknown_platform")
+    # Read the raw bytes before anything parses them: the signature is over exactly these.
+    body = request.get_data(cache=False)
+    try:
+        delivery = adapter.read_headers(request.headers)
+        domain = adapter.normalise_store_key(delivery.store_key)
+        store = svc.stores.get(platform, domain) if domain else None
+        adapter.verify(body, delivery.signature, adapter.webhook_secrets(svc.settings, store))
+    except VerificationError as exc:
+        status = STATUS_FOR_REASON.get(exc.reason, 401)
+        log.warning("%s webhook refused (%s): %s", platform, exc.reason, exc)
+        extra = {"header": exc.header} if isinstance(exc, MissingHeader) else {}
+        return _answer(status, exc.reason, **extra)
+
+    if store is None:
+        log.info("%s webhook for unknown store %r (%s) acknowledged, not stored", platform, delivery.store_key, delivery.topic)
+        return _answer(200, "unknown_store")
+    if delivery.topic not in adapter.handled_topics:
+        log.info("%s webhook topic %s from %s acknowledged, not used", platform, delivery.topic, store.domain)
+        return _answer(200, "ignored_topic")
+    outcome = store_delivery(
+        svc.engine,
+        store_id=store.id,
+        platform=platform,
+        delivery_id=delivery.delivery_id,
+        topic=delivery.topic,
+        body=body,
+        now=datetime.now(timezone.utc),
+    )
+    return _answer(200, outcome)

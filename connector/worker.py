@@ -1,0 +1,182 @@
+"""The worker: handles stored events into conversions, and delivers due conversions. Several may run at once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import inbox, outbox, registry
+from .conversions import apply_event
+from .db import transaction
+from .errors import ConnectorError, MalformedPayload
+from .forwarder import DeliveryResult, Sender
+from .models import Event, Store
+from .settings import Settings
+
+log = logging.getLogger("connector.worker")
+
+EVENT_BATCH = 50
+# An event whose handling raised something unexpected (a database hiccup, a bug) is retried with
+# backoff this many times before it is set aside as failed; it never stops the worker.
+MAX_EVENT_ATTEMPTS = 8
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        *,
+        sender: Sender | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        rng: random.Random | None = None,
+        worker_id: str | None = None,
+    ):
+        self.settings, self.sessions, self.clock = settings, sessions, clock
+        self.rng = rng or random.Random()
+        self.worker_id = worker_id or default_worker_id()
+        if sender is None and settings.delivery_enabled:
+            sender = Sender(settings.tracking_backend_url, settings.tracking_backend_secret)
+        self.sender = sender
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=settings.delivery_concurrency, thread_name_prefix="deliver")
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to finish the work in hand and return (SIGTERM)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self, *, burst: bool = False) -> None:
+        """Loop until stopped; with burst, until nothing is due now."""
+        log.info("worker %s started%s", self.worker_id, " (burst)" if burst else "")
+        try:
+            while not self._stop.is_set():
+                handled = self.handle_events()
+                delivered = self.deliver_due()
+                if handled or delivered:
+                    continue
+                if burst:
+                    break
+                self._stop.wait(self.settings.poll_interval)
+        finally:
+            self.release()
+            self._pool.shutdown(wait=True)
+            log.info("worker %s stopped", self.worker_id)
+
+    def release(self) -> None:
+        with transaction(self.sessions) as session:
+            events = inbox.release_events(session, self.worker_id)
+            conversions = outbox.release_conversions(session, self.worker_id)
+        if events or conversions:
+            log.info("released %d events and %d conversions", events, conversions)
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def handle_events(self, limit: int = EVENT_BATCH) -> int:
+        """Claim and handle a batch of stored events; returns how many were claimed."""
+        with transaction(self.sessions) as session:
+            claimed = inbox.claim_events(session, self.worker_id, self.clock(), self.settings.lease_seconds, limit)
+        for event in claimed:
+            if self._stop.is_set():
+                break  # the rest are released on the way out
+            self._handle_one(event)
+        return len(claimed)
+
+    def _handle_one(self, event: inbox.ClaimedEvent) -> None:
+        try:
+            with transaction(self.sessions) as session:
+                self._apply(session, event)
+        except Exception as exc:  # noqa: BLE001 - one bad event must never stop the worker
+            log.exception("event %s (%s) failed", event.id, event.topic)
+            self._set_aside(event, exc)
+
+    def _apply(self, session: Session, claimed: inbox.ClaimedEvent) -> None:
+        now = self.clock()
+        row = session.scalars(
+            select(Event).where(Event.id == claimed.id, Event.claimed_by == self.worker_id, Event.status == "pending")
+        ).one_or_none()
+        if row is None:
+            return  # our lease ran out and another worker has it now
+        store = session.get(Store, row.store_id)
+        status, error, note = "handled", None, ""
+        if store is None or store.status != "active":
+            note = "store is not active; event kept, not processed"
+        else:
+            try:
+                neutral = registry.get(row.platform).normalise(row.topic, row.body)
+            except MalformedPayload as exc:
+                status, error, neutral = "rejected", str(exc), None
+            if neutral is not None:
+                applied = apply_event(session, store, neutral, now)
+                note = applied.note
+            store.last_event_at = max(filter(None, [store.last_event_at, row.received_at]))
+        row.status, row.error, row.handled_at = status, error, now
+        row.lease_until = row.claimed_by = None
+        log.info("event %s %s %s: %s", row.id, row.topic, status, error or note or "nothing to do")
+
+    def _set_aside(self, event: inbox.ClaimedEvent, exc: Exception) -> None:
+        attempts = event.attempts + 1
+        message = f"{type(exc).__name__}: {exc}"[:2000]
+        values: dict = {"attempts": attempts, "error": message, "claimed_by": None}
+        if isinstance(exc, ConnectorError) or attempts >= MAX_EVENT_ATTEMPTS:
+            values["status"] = "failed"
+            values["lease_until"] = None
+        else:
+            values["lease_until"] = self.clock() + timedelta(seconds=min(2 ** attempts, 300))
+        try:
+            with transaction(self.sessions) as session:
+                session.execute(
+                    update(Event)
+                    .where(Event.id == event.id, Event.claimed_by == self.worker_id)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+        except Exception:  # noqa: BLE001 - the lease will hand the event back anyway
+            log.exception("could not record the failure of event %s", event.id)
+
+    # -- deliveries ------------------------------------------------------------------------------
+
+    def deliver_due(self) -> int:
+        """Claim due conversions and deliver them concurrently; returns how many were attempted."""
+        if self.sender is None:
+            return 0
+        limit = self.settings.delivery_concurrency * 4
+        with transaction(self.sessions) as session:
+            due = outbox.claim_due(session, self.worker_id, self.clock(), self.settings.lease_seconds, limit)
+        if not due:
+            return 0
+        # Every claimed delivery runs to its end even when asked to stop: "finish the delivery in hand".
+        list(self._pool.map(self._deliver_one, due))
+        return len(due)
+
+    def _deliver_one(self, conversion: outbox.DueConversion) -> None:
+        result = self.sender.send(conversion.id, conversion.body)
+        self.record(conversion.id, result)
+
+    def record(self, conversion_id: str, result: DeliveryResult) -> None:
+        try:
+            with transaction(self.sessions) as session:
+                status = outbox.record_result(
+                    session, self.worker_id, conversion_id, result, self.clock(), self.settings.retry_schedule, self.rng
+                )
+            log.info("conversion %s: %s (%s)", conversion_id, status, result.describe()[:120])
+        except Exception:  # noqa: BLE001 - the lease hands it back; it is sent again, same id and body
+            log.exception("could not record the delivery of %s", conversion_id)

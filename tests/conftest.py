@@ -1,0 +1,147 @@
+"""Fixtures: every database test runs on SQLite and on the PostgreSQL at 127.0.0.1:5432.
+
+The schema comes from the real Alembic migrations. Only the outside world (Shopify, the tracking
+backend) is stood in for; the project's own database and code are never mocked.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from connector import create_app
+from connector.db import make_engine, make_sessionmaker, transaction
+from connector import directory
+from connector.migrate import upgrade
+from connector.models import Base
+from connector.settings import Settings
+from connector.standin_backend import StandinBackend
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_SCHEMA = "connector_test"
+SHOP = "test-shop.myshopify.com"
+SHOPIFY_SECRET = "test-shopify-secret"
+OLD_SHOPIFY_SECRET = "previous-shopify-secret"
+BACKEND_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+
+
+def pytest_generate_tests(metafunc):
+    if "database_kind" in metafunc.fixturenames:
+        kinds = [k.strip() for k in metafunc.config.getoption("databases").split(",") if k.strip()]
+        marker = metafunc.definition.get_closest_marker("only_database")
+        if marker:
+            kinds = [k for k in kinds if k in marker.args]
+        metafunc.parametrize("database_kind", kinds, scope="session")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "only_database(*kinds): run only on these databases")
+
+
+def _schema_url() -> str:
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{PG_SCHEMA}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A fresh schema in the test database, migrated to head once per session."""
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    admin.dispose()
+    url = _schema_url()
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite file migrated to head once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def database_url(request, database_kind, tmp_path) -> str:
+    if database_kind == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_url")
+    engine = create_engine(url)
+    tables = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return Settings(
+        database_url=database_url,
+        shopify_api_secrets=(SHOPIFY_SECRET, OLD_SHOPIFY_SECRET),
+        retry_schedule=(0.05, 0.05, 0.05),
+        lease_seconds=30,
+        poll_interval=0.05,
+        delivery_concurrency=4,
+    )
+
+
+@pytest.fixture
+def engine(settings):
+    engine = make_engine(settings.database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine):
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def app(settings, engine):
+    app = create_app(settings, engine=engine)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store(sessions, settings):
+    """A Shopify store with three influencers: alice (code ALICE15), bob (no code), carol (CAROL10)."""
+    with transaction(sessions) as session:
+        store = directory.add_store(session, settings.secret_key, "shopify", SHOP, access_token="shpat_test")
+        directory.add_influencer(session, store, "alice", code="ALICE15", campaign_id="spring-26",
+                                 email="Alice@Creators.example")
+        directory.add_influencer(session, store, "bob", campaign_id="spring-26", customer_id="4242")
+        directory.add_influencer(session, store, "carol", code="CAROL10", campaign_id="autumn-26")
+    return store
+
+
+@pytest.fixture
+def backend():
+    with StandinBackend(BACKEND_SECRET) as backend:
+        yield backend
+
+
+@pytest.fixture
+def delivering_settings(settings, backend) -> Settings:
+    return settings.with_overrides(tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET)

@@ -1,0 +1,43 @@
+"""Sending Shopify-shaped, really signed deliveries at the app, and running a worker to the end."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from adapters.shopify import samples
+from connector.models import Conversion, Event
+from connector.worker import Worker
+
+from .conftest import SHOP, SHOPIFY_SECRET
+
+
+def post_shopify(client, topic: str, body, *, shop: str = SHOP, secret: str = SHOPIFY_SECRET, webhook_id=None,
+                 signature=None, raw: bytes | None = None, drop: tuple[str, ...] = ()):
+    data = raw if raw is not None else samples.encode(body)
+    headers = samples.headers(data, shop=shop, topic=topic, secret=secret, webhook_id=webhook_id, signature=signature)
+    for name in drop:
+        headers.pop(name)
+    return client.post("/webhooks/shopify", data=data, headers=headers)
+
+
+def drain(settings, sessions, **kwargs) -> Worker:
+    """A worker in burst mode: everything due now is handled (and delivered, when a backend is set)."""
+    worker = Worker(settings, sessions, **kwargs)
+    worker.run(burst=True)
+    return worker
+
+
+def conversions(sessions) -> list[Conversion]:
+    with sessions() as session:
+        return list(session.scalars(select(Conversion).order_by(Conversion.created_at, Conversion.id)))
+
+
+def bodies(sessions) -> list[dict]:
+    return [json.loads(c.body) for c in conversions(sessions)]
+
+
+def events(sessions) -> list[Event]:
+    with sessions() as session:
+        return list(session.scalars(select(Event).order_by(Event.id)))
