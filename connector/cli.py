@@ -373,3 +373,7 @@ def events_list(obj: Context, status, limit: int) -> None:
     for row in rows:
         click.echo(f"{row.id:>6}  {row.received_at:%Y-%m-%d %H:%M:%S}  {row.platform:<11} {row.topic:<18} "
                    f"{row.status:<9} {row.error or ''}")
+
+
+if __name__ == "__main__":  # python -m connector.cli
+    main()

@@ -17,7 +17,9 @@ def make_engine(url: str, **kwargs) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _serialise_sqlite_writers(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    if "poolclass" not in kwargs:
+        kwargs = {"pool_size": 10, "max_overflow": 10, **kwargs}
+    return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
 def _serialise_sqlite_writers(engine: Engine) -> None:

@@ -67,10 +67,12 @@ def store_delivery(
             attempts=0,
         )
         .on_conflict_do_nothing(index_elements=["store_id", "delivery_id"])
+        # RETURNING says whether a row went in (rowcount is -1 when SQLAlchemy adds its own RETURNING).
+        .returning(Event.id)
     )
     with engine.begin() as connection:
-        result = connection.execute(stmt)
-    return STORED if result.rowcount == 1 else DUPLICATE
+        inserted = connection.execute(stmt).first()
+    return STORED if inserted is not None else DUPLICATE
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,152 @@
+"""The edge, POST /webhooks/shopify: verify on raw bytes, store once, answer; every bad input has its answer."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from adapters.shopify import samples
+
+from .conftest import OLD_SHOPIFY_SECRET
+from .helpers import events, post_shopify
+
+
+def test_authentic_delivery_is_stored_raw_and_answered_200(client, sessions, store):
+    raw = samples.encode(samples.order()) + b"\n"  # bytes exactly as sent, trailing newline included
+    answer = post_shopify(client, "orders/create", None, raw=raw, webhook_id="delivery-1")
+    assert answer.status_code == 200
+    assert answer.json["outcome"] == "stored"
+    [event] = events(sessions)
+    assert (event.topic, event.delivery_id, event.status, event.store_id) == ("orders/create", "delivery-1", "pending", store.id)
+    assert event.body == raw
+
+
+def test_a_repeated_delivery_answers_200_and_changes_nothing(client, sessions, store):
+    first = post_shopify(client, "orders/create", samples.order(), webhook_id="same-id")
+    again = post_shopify(client, "orders/create", samples.order(name="#changed"), webhook_id="same-id")
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json["outcome"] == "duplicate"
+    [event] = events(sessions)
+    assert b"#changed" not in event.body
+
+
+def test_the_previous_secret_still_verifies_during_rotation(client, sessions, store):
+    answer = post_shopify(client, "orders/paid", samples.order(), secret=OLD_SHOPIFY_SECRET)
+    assert answer.status_code == 200
+    assert len(events(sessions)) == 1
+
+
+def test_a_forged_delivery_is_refused_401_and_stored_nowhere(client, sessions, store):
+    answer = post_shopify(client, "orders/paid", samples.order(), secret="not-the-app-secret")
+    assert answer.status_code == 401
+    assert answer.json["outcome"] == "bad_signature"
+    assert events(sessions) == []
+
+
+def test_a_body_changed_after_signing_is_refused(client, sessions, store):
+    body = samples.encode(samples.order())
+    headers = samples.headers(body, shop=store.domain, topic="orders/paid", secret="test-shopify-secret")
+    tampered = body.replace(b'"59.50"', b'"95.50"')
+    assert tampered != body
+    answer = client.post("/webhooks/shopify", data=tampered, headers=headers)
+    assert answer.status_code == 401
+    assert events(sessions) == []
+
+
+def test_a_signature_that_is_not_base64_is_refused(client, sessions, store):
+    answer = post_shopify(client, "orders/paid", samples.order(), signature="%%% not base64 %%%")
+    assert answer.status_code == 401
+    assert events(sessions) == []
+
+
+@pytest.mark.parametrize(
+    "missing",
+    ["X-Shopify-Hmac-Sha256", "X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Webhook-Id"],
+)
+def test_a_missing_required_header_answers_400_naming_it(client, sessions, store, missing):
+    answer = post_shopify(client, "orders/paid", samples.order(), drop=(missing,))
+    assert answer.status_code == 400
+    assert answer.json == {"outcome": "missing_header", "header": missing}
+    assert events(sessions) == []
+
+
+def test_an_authentic_delivery_for_an_unknown_shop_answers_200_and_stores_nothing(client, sessions, store):
+    answer = post_shopify(client, "orders/paid", samples.order(), shop="someone-else.myshopify.com")
+    assert answer.status_code == 200
+    assert answer.json["outcome"] == "unknown_store"
+    assert events(sessions) == []
+
+
+def test_a_shop_header_that_is_not_a_shop_domain_is_an_unknown_shop(client, sessions, store):
+    answer = post_shopify(client, "orders/paid", samples.order(), shop="evil.example.com")
+    assert answer.status_code == 200
+    assert answer.json["outcome"] == "unknown_store"
+    assert events(sessions) == []
+
+
+def test_the_shop_domain_header_matches_case_insensitively(client, sessions, store):
+    answer = post_shopify(client, "orders/paid", samples.order(), shop=store.domain.upper())
+    assert answer.json["outcome"] == "stored"
+
+
+def test_an_unused_topic_answers_200_and_stores_nothing(client, sessions, store):
+    answer = post_shopify(client, "products/update", {"id": 1, "title": "Scarf"})
+    assert answer.status_code == 200
+    assert answer.json["outcome"] == "ignored_topic"
+    assert events(sessions) == []
+
+
+def test_a_body_over_the_limit_answers_413_and_stores_nothing(settings, engine, sessions, store):
+    from connector import create_app
+
+    app = create_app(settings.with_overrides(max_webhook_bytes=4096), engine=engine)
+    big = samples.order()
+    big["note"] = "x" * 5000
+    answer = post_shopify(app.test_client(), "orders/paid", big)
+    assert answer.status_code == 413
+    assert answer.json["outcome"] == "too_large"
+    assert events(sessions) == []
+
+
+def test_malformed_json_with_a_valid_signature_is_stored_for_the_worker_to_flag(client, sessions, store):
+    answer = post_shopify(client, "orders/paid", None, raw=b'{"id": 1, "line_items": [')
+    assert answer.status_code == 200
+    [event] = events(sessions)
+    assert event.body == b'{"id": 1, "line_items": ['
+
+
+def test_no_configured_secret_refuses_every_delivery(settings, engine, sessions, store):
+    from connector import create_app
+
+    app = create_app(settings.with_overrides(shopify_api_secrets=()), engine=engine)
+    answer = post_shopify(app.test_client(), "orders/paid", samples.order())
+    assert answer.status_code == 401
+    assert answer.json["outcome"] == "no_secret"
+    assert events(sessions) == []
+
+
+def test_an_unknown_platform_is_404(client, store):
+    assert client.post("/webhooks/magento", data=b"{}").status_code == 404
+
+
+def test_health_answers_when_the_database_does(client):
+    answer = client.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.json["database"] == "up"
+
+
+def test_health_is_503_when_the_database_does_not_answer(settings):
+    from connector import create_app
+
+    app = create_app(settings.with_overrides(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    answer = app.test_client().get("/healthz")
+    assert answer.status_code == 503
+
+
+def test_the_signature_is_checked_over_the_exact_bytes(client, sessions, store):
+    """Re-serialising the JSON would change the bytes; the edge must verify what was sent."""
+    raw = b'{"id":820982911946154508,  "name":"#1001"}'
+    signature = base64.b64encode(__import__("hmac").new(b"test-shopify-secret", raw, "sha256").digest()).decode()
+    answer = post_shopify(client, "orders/paid", None, raw=raw, signature=signature)
+    assert answer.status_code == 200
