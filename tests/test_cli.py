@@ -1,0 +1,98 @@
+"""The `connector` command: stores, influencers, conversions and events by hand, with clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from connector.cli import main
+
+from .helpers import drain, post_shopify
+from adapters.shopify import samples
+
+
+@pytest.fixture
+def cli(settings, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith(("CONNECTOR_", "TRACKING_", "SHOPIFY_")) or name == "DATABASE_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+
+    def run(*args, code=0):
+        result = CliRunner().invoke(main, list(args))
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return run
+
+
+def test_every_command_has_help_without_any_configuration():
+    for args in (["--help"], ["worker", "--help"], ["stores", "add", "shopify", "--help"],
+                 ["influencers", "add", "--help"], ["conversions", "replay", "--help"], ["db", "upgrade", "--help"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_stores_and_influencers_by_hand(cli):
+    assert "store 1: shopify my-shop.myshopify.com" in cli("stores", "add", "shopify", "My-Shop.myshopify.com",
+                                                          "--access-token", "shpat_x", "--no-setup")
+    cli("influencers", "add", "my-shop.myshopify.com", "alice", "--code", "ALICE15", "--campaign", "spring-26",
+        "--email", "alice@example.com", "--no-setup")
+    cli("influencers", "add", "my-shop.myshopify.com", "bob", "--no-setup")
+    listing = cli("influencers", "list", "my-shop.myshopify.com")
+    assert "alice" in listing and "ALICE15" in listing and "bob" in listing
+    stores = json.loads(cli("stores", "list", "--json"))
+    assert stores[0]["store"] == "my-shop.myshopify.com" and stores[0]["influencers"] == 2
+
+
+def test_clear_errors_for_duplicates_unknown_stores_and_bad_domains(cli):
+    cli("stores", "add", "shopify", "my-shop.myshopify.com", "--access-token", "t", "--no-setup")
+    cli("influencers", "add", "my-shop.myshopify.com", "alice", "--code", "ALICE15", "--no-setup")
+    assert "already belongs to alice" in cli("influencers", "add", "my-shop.myshopify.com", "eve", "--code",
+                                             "alice15", "--no-setup", code=1)
+    assert "already used" in cli("influencers", "add", "my-shop.myshopify.com", "ALICE", "--no-setup", code=1)
+    assert "no store" in cli("influencers", "list", "other.myshopify.com", code=1)
+    assert "not a valid shopify store" in cli("stores", "add", "shopify", "evil.com", "--access-token", "t",
+                                              "--no-setup", code=1)
+    assert "--no-setup" in cli("stores", "add", "shopify", "x.myshopify.com", "--access-token", "t", code=1)
+
+
+def test_a_bad_setting_stops_with_one_line_naming_it(cli, monkeypatch):
+    monkeypatch.setenv("CONNECTOR_LEASE_SECONDS", "soon")
+    output = cli("stores", "list", code=1)
+    assert "CONNECTOR_LEASE_SECONDS" in output and "Traceback" not in output
+
+
+def test_conversions_and_events_listing(cli, client, settings, sessions, store):
+    post_shopify(client, "orders/paid", samples.order(codes=("ALICE15",)))
+    post_shopify(client, "orders/paid", None, raw=b"not json")
+    drain(settings, sessions)
+    [row] = json.loads(cli("conversions", "list", "--json"))
+    assert row["type"] == "conversion.purchase" and row["tracking_id"] == "alice" and row["status"] == "pending"
+    shown = json.loads(cli("conversions", "show", row["id"]))
+    assert shown["body"]["data"]["conversion_id"] == row["id"]
+    assert shown["attribution"]["method"] == "promo_code"
+    assert "rejected" in cli("events", "list", "--status", "rejected")
+    assert "no conversion nope" in cli("conversions", "replay", "nope", code=1)
+    cli("conversions", "replay", code=2)
+
+
+def test_the_demo_runs_end_to_end_with_no_configuration(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CONNECTOR_", "TRACKING_", "SHOPIFY_")) and k != "DATABASE_URL"}
+    result = subprocess.run([sys.executable, "-m", "connector.cli", "demo"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 conversions delivered once each and verified" in result.stdout
+    assert "401 bad_signature" in result.stdout
+
+
+def test_db_upgrade_on_an_empty_database(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0 and "head" in result.output
