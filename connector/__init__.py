@@ -6,6 +6,7 @@ from flask import Flask
 
 from .db import make_engine, make_sessionmaker
 from .inbox import StoreCache
+from .errors import ConfigurationError
 from .settings import Settings, load_settings
 
 __all__ = ["create_app"]
@@ -23,7 +24,12 @@ class Services:
 
 def create_app(settings: Settings | None = None, *, engine=None) -> Flask:
     """The web app. Settings are read from the environment when none are passed."""
-    settings = settings or load_settings()
+    if settings is None:
+        try:
+            settings = load_settings()
+        except ConfigurationError as exc:
+            # One clear line naming the setting, not a traceback (gunicorn prints this and stops).
+            raise SystemExit(f"configuration: {exc}") from None
     app = Flask(__name__)
     # Werkzeug refuses larger bodies with 413 before any handler reads them, chunked uploads included.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_webhook_bytes

@@ -96,3 +96,13 @@ def test_db_upgrade_on_an_empty_database(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
     result = CliRunner().invoke(main, ["db", "upgrade"])
     assert result.exit_code == 0 and "head" in result.output
+
+
+def test_the_web_app_refuses_to_start_on_a_bad_setting_with_one_line(monkeypatch):
+    from connector import create_app
+
+    monkeypatch.setenv("TRACKING_BACKEND_URL", "http://127.0.0.1:9/x")
+    monkeypatch.delenv("TRACKING_BACKEND_SECRET", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        create_app()
+    assert "TRACKING_BACKEND_SECRET" in str(stopped.value) and "\n" not in str(stopped.value)
