@@ -35,7 +35,7 @@ def encrypt(secret_key: str, store_id: int, plaintext: str) -> bytes:
 
 
 def decrypt(secret_key: str, store_id: int, blob: bytes) -> str:
-    if not blob or blob[:1] != VERSION:
+    if not blob or blob[:1] != VERSION or len(blob) < 1 + 12 + 16:  # version, nonce, tag
         raise DecryptionError()
     try:
         return AESGCM(_key(secret_key)).decrypt(blob[1:13], blob[13:], _aad(store_id)).decode()

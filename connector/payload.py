@@ -6,7 +6,7 @@ import json
 import secrets
 import time
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Sequence
 
 from .platform import Money
@@ -26,12 +26,15 @@ def new_conversion_id() -> str:
 
 def format_amount(amount: Decimal) -> str:
     """A decimal string with at least two places and no float on the way: 59.5 → '59.50'."""
-    normal = amount.normalize()
-    if normal == 0:
-        return "0.00"
-    if normal.as_tuple().exponent > -2:
-        normal = normal.quantize(Decimal("0.01"))
-    return f"{normal:f}"
+    # A wide context: the default 28 digits would make quantize fail on very large amounts.
+    with localcontext() as context:
+        context.prec = 100
+        normal = amount.normalize()
+        if normal == 0:
+            return "0.00"
+        if normal.as_tuple().exponent > -2:
+            normal = normal.quantize(Decimal("0.01"))
+        return f"{normal:f}"
 
 
 def format_time(moment: datetime) -> str:

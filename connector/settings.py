@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import os
 from dataclasses import dataclass, field, replace
 from typing import Mapping
@@ -60,8 +61,8 @@ def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool 
         value = int(raw) if integer else float(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name} must be greater than zero, got {raw!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"{name} must be a finite number greater than zero, got {raw!r}")
     return value
 
 
@@ -74,7 +75,7 @@ def _retry_schedule(raw: str | None) -> tuple[float, ...]:
         raise ConfigurationError(
             f"CONNECTOR_RETRY_SCHEDULE must be comma-separated seconds, got {raw!r}"
         ) from None
-    if not waits or any(wait < 0 for wait in waits):
+    if not waits or any(wait < 0 or not math.isfinite(wait) for wait in waits):
         raise ConfigurationError(f"CONNECTOR_RETRY_SCHEDULE must list non-negative seconds, got {raw!r}")
     return waits
 

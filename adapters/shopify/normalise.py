@@ -8,6 +8,7 @@ so they are kept as text and never pass through a float.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,13 +20,15 @@ ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "ord
 REFUND_TOPICS = frozenset({"refunds/create"})
 # A Shopify order in one of these states has been paid (refunded orders were paid first).
 PAID_STATUSES = frozenset({"paid", "partially_paid", "partially_refunded", "refunded"})
+MAX_AMOUNT_DIGITS = 15  # 10**15 and above is no price: refused before any arithmetic can overflow
+ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
 def load(body: bytes) -> dict[str, Any]:
     """Parse a webhook body; numbers with a fraction become Decimal, never float."""
     try:
         data = json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedPayload(f"body is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise MalformedPayload("body is not a JSON object")
@@ -37,7 +40,7 @@ def _id(value: Any, field: str) -> str:
         raise MalformedPayload(f"{field} is missing or not a number")
     if isinstance(value, int) and value > 0:
         return str(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and ASCII_DIGITS.fullmatch(value.strip()):
         return value.strip()
     raise MalformedPayload(f"{field} is not a numeric id: {value!r}")
 
@@ -55,8 +58,8 @@ def _amount(value: Any, field: str) -> Decimal:
         amount = Decimal(str(value)) if not isinstance(value, Decimal) else value
     except InvalidOperation:
         raise MalformedPayload(f"{field} is not an amount: {value!r}") from None
-    if not amount.is_finite():
-        raise MalformedPayload(f"{field} is not a finite amount: {value!r}")
+    if not amount.is_finite() or amount.adjusted() >= MAX_AMOUNT_DIGITS:
+        raise MalformedPayload(f"{field} is not a plausible amount: {value!r}")
     return amount
 
 
@@ -81,11 +84,11 @@ def _time(value: Any, field: str) -> datetime:
         raise MalformedPayload(f"{field} is missing")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            raise MalformedPayload(f"{field} has no UTC offset: {value!r}")
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: year 1 shifted out of range by its offset
         raise MalformedPayload(f"{field} is not an ISO 8601 time: {value!r}") from None
-    if parsed.tzinfo is None:
-        raise MalformedPayload(f"{field} has no UTC offset: {value!r}")
-    return parsed.astimezone(timezone.utc)
 
 
 def _optional_time(value: Any, field: str) -> datetime | None:

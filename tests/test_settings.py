@@ -1,0 +1,139 @@
+"""Settings: the contract's defaults, and one clear ConfigurationError naming any malformed setting."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from connector.errors import ConfigurationError
+from connector.settings import DEFAULT_RETRY_SCHEDULE, load_settings
+
+BACKEND_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+BACKEND = {"TRACKING_BACKEND_URL": "https://backend.example/conversions", "TRACKING_BACKEND_SECRET": BACKEND_SECRET}
+
+
+def load(**env: str):
+    return load_settings(env, read_dotenv=False)
+
+
+def test_defaults_are_the_contracts():
+    settings = load()
+    assert settings.database_url == "sqlite:///connector.db"
+    assert settings.environment == "development"
+    assert settings.public_url == "http://127.0.0.1:8000"
+    assert settings.api_token is None
+    assert (settings.shopify_api_key, settings.shopify_api_secrets) == (None, ())
+    assert (settings.tracking_backend_url, settings.tracking_backend_secret) == (None, None)
+    assert not settings.delivery_enabled
+    assert settings.lease_seconds == 60
+    assert settings.max_webhook_bytes == 2097152
+    assert settings.report_grace_seconds == 30
+    assert settings.retry_schedule == DEFAULT_RETRY_SCHEDULE
+    assert settings.secret_key  # a development key stands in outside production
+
+
+def test_default_retry_schedule_meets_the_contract():
+    assert DEFAULT_RETRY_SCHEDULE[0] <= 10
+    assert sum(DEFAULT_RETRY_SCHEDULE) >= 24 * 3600
+
+
+def test_blank_values_fall_back_to_defaults():
+    settings = load(DATABASE_URL=" ", CONNECTOR_LEASE_SECONDS="", CONNECTOR_RETRY_SCHEDULE="  ")
+    assert settings.database_url == "sqlite:///connector.db"
+    assert settings.lease_seconds == 60
+    assert settings.retry_schedule == DEFAULT_RETRY_SCHEDULE
+
+
+@pytest.mark.parametrize(
+    "raw, secrets",
+    [
+        ("current", ("current",)),
+        ("current,previous", ("current", "previous")),
+        (" current , previous ,", ("current", "previous")),
+    ],
+)
+def test_shopify_api_secret_is_comma_separated_current_first(raw, secrets):
+    assert load(SHOPIFY_API_SECRET=raw).shopify_api_secrets == secrets
+
+
+def test_values_are_read():
+    settings = load(
+        **BACKEND,
+        CONNECTOR_PUBLIC_URL="https://connector.example/",
+        CONNECTOR_API_TOKEN=" token ",
+        CONNECTOR_RETRY_SCHEDULE="1, 2.5,3",
+        CONNECTOR_LEASE_SECONDS="15",
+        CONNECTOR_MAX_WEBHOOK_BYTES="1024",
+        CONNECTOR_REPORT_GRACE_SECONDS="0.5",
+        SHOPIFY_SCOPES="read_orders, write_discounts",
+    )
+    assert settings.delivery_enabled
+    assert settings.tracking_backend_secret == BACKEND_SECRET
+    assert settings.public_url == "https://connector.example"
+    assert settings.api_token == "token"
+    assert settings.retry_schedule == (1.0, 2.5, 3.0)
+    assert (settings.lease_seconds, settings.max_webhook_bytes, settings.report_grace_seconds) == (15, 1024, 0.5)
+    assert settings.shopify_scopes == ("read_orders", "write_discounts")
+
+
+def test_production_with_a_long_secret_key_loads():
+    key = "k" * 40
+    settings = load(CONNECTOR_ENV="production", CONNECTOR_SECRET_KEY=key)
+    assert (settings.environment, settings.secret_key) == ("production", key)
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("postgres://u:p@db.example:5432/connector", "postgresql+psycopg://u:p@db.example:5432/connector"),
+        ("postgresql://u:p@db.example/connector", "postgresql+psycopg://u:p@db.example/connector"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:////var/lib/connector.db", "sqlite:////var/lib/connector.db"),
+    ],
+)
+def test_database_url_is_rewritten_for_psycopg3(url, expected):
+    assert load(DATABASE_URL=url).database_url == expected
+
+
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"CONNECTOR_LEASE_SECONDS": "soon"}, "CONNECTOR_LEASE_SECONDS"),
+        ({"CONNECTOR_LEASE_SECONDS": "0"}, "CONNECTOR_LEASE_SECONDS"),
+        ({"CONNECTOR_LEASE_SECONDS": "-5"}, "CONNECTOR_LEASE_SECONDS"),
+        ({"CONNECTOR_MAX_WEBHOOK_BYTES": "2MB"}, "CONNECTOR_MAX_WEBHOOK_BYTES"),
+        ({"CONNECTOR_MAX_WEBHOOK_BYTES": "1.5"}, "CONNECTOR_MAX_WEBHOOK_BYTES"),
+        ({"CONNECTOR_REPORT_GRACE_SECONDS": "half a minute"}, "CONNECTOR_REPORT_GRACE_SECONDS"),
+        ({"CONNECTOR_RETRY_SCHEDULE": "5,ten,60"}, "CONNECTOR_RETRY_SCHEDULE"),
+        ({"CONNECTOR_RETRY_SCHEDULE": "5,-1"}, "CONNECTOR_RETRY_SCHEDULE"),
+        ({"TRACKING_BACKEND_URL": "https://backend.example/c"}, "TRACKING_BACKEND_SECRET"),
+        ({**BACKEND, "TRACKING_BACKEND_URL": "backend.example/c"}, "TRACKING_BACKEND_URL"),
+        ({**BACKEND, "TRACKING_BACKEND_SECRET": "whsec_not base64!"}, "TRACKING_BACKEND_SECRET"),
+        ({**BACKEND, "TRACKING_BACKEND_SECRET": "whsec_" + base64.b64encode(b"short").decode()}, "TRACKING_BACKEND_SECRET"),
+        ({"CONNECTOR_ENV": "production"}, "CONNECTOR_SECRET_KEY"),
+        ({"CONNECTOR_ENV": "production", "CONNECTOR_SECRET_KEY": "short"}, "CONNECTOR_SECRET_KEY"),
+        ({"CONNECTOR_ENV": "staging"}, "CONNECTOR_ENV"),
+        ({"CONNECTOR_PUBLIC_URL": "connector.example"}, "CONNECTOR_PUBLIC_URL"),
+    ],
+)
+def test_malformed_setting_raises_one_line_naming_it(env, variable):
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(env, read_dotenv=False)
+    message = str(caught.value)
+    assert variable in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"CONNECTOR_LEASE_SECONDS": "nan"}, "CONNECTOR_LEASE_SECONDS"),
+        ({"CONNECTOR_REPORT_GRACE_SECONDS": "inf"}, "CONNECTOR_REPORT_GRACE_SECONDS"),
+        ({"CONNECTOR_RETRY_SCHEDULE": "5,nan"}, "CONNECTOR_RETRY_SCHEDULE"),
+        ({"CONNECTOR_RETRY_SCHEDULE": "5,inf"}, "CONNECTOR_RETRY_SCHEDULE"),
+    ],
+)
+def test_non_finite_numbers_are_malformed(env, variable):
+    with pytest.raises(ConfigurationError, match=variable):
+        load_settings(env, read_dotenv=False)
