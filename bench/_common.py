@@ -254,3 +254,27 @@ def start_standin_backend(*, stock: bool = False):
         # The handler class is made per instance (StandinBackend._handler), so this changes only this one.
         backend._server.RequestHandlerClass.disable_nagle_algorithm = True
     return backend.start()
+
+
+def cpu_by_kind() -> dict[str, float]:
+    """CPU seconds used so far by this machine's gunicorn, PostgreSQL and load-generator processes (Linux /proc)."""
+    totals = {"app": 0.0, "postgres": 0.0, "load": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                cmdline = handle.read()
+        except OSError:
+            continue
+        used = (int(fields[11]) + int(fields[12])) / tick
+        if b"gunicorn" in cmdline:
+            totals["app"] += used
+        elif cmdline.startswith(b"postgres"):
+            totals["postgres"] += used
+        elif cmdline.startswith(b"wrk") or b"_loadgen.py" in cmdline:
+            totals["load"] += used
+    return totals

@@ -32,6 +32,7 @@ from _common import (  # noqa: E402
     Gunicorn,
     add_store,
     bench_database,
+    cpu_by_kind,
     connector_env,
     exit_cleanly_on_sigterm,
     free_port,
@@ -157,10 +158,14 @@ class LoadGenerator:
         else:
             argv = [sys.executable, str(BENCH / "_loadgen.py"), url + "/webhooks/shopify", str(data), str(seconds),
                     str(self.connections)]
+        before = cpu_by_kind()
         done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)
+        after = cpu_by_kind()
         for line in done.stdout.splitlines():
             if line.startswith("WRKJSON "):
                 result = json.loads(line[len("WRKJSON "):])
+                # Exited processes (wrk itself) are not in /proc any more: its CPU shows as 0.
+                result["cpu"] = {kind: after[kind] - before[kind] for kind in after}
                 result["seconds"] = result["duration_us"] / 1e6
                 result["rps"] = result["requests"] / result["seconds"] if result["seconds"] else 0.0
                 result["unanswered"] = result["sent"] - result["ok"] - result["other"]
@@ -263,6 +268,10 @@ def main() -> int:
     print()
     show("bare", bare_result, reuse_expected=True)
     show("connector", result)
+    for label, r in (("bare", bare_result), ("connector", result)):
+        per_request = {kind: used / max(r["requests"], 1) * 1000 for kind, used in r["cpu"].items()}
+        print(f"  cpu per request, {label:<9}: app {per_request['app']:.3f} ms, "
+              f"postgres {per_request['postgres']:.3f} ms")
     ratio = result["rps"] / bare_result["rps"] if bare_result["rps"] else float("nan")
     p99_ratio = result["p99_us"] / bare_result["p99_us"] if bare_result["p99_us"] else float("nan")
     print(f"  throughput connector/bare {ratio:.2f}   p99 connector/bare {p99_ratio:.2f}")

@@ -17,7 +17,7 @@ class Services:
 
     def __init__(self, settings: Settings, engine=None):
         self.settings = settings
-        self.engine = engine if engine is not None else make_engine(settings.database_url)
+        self.engine = engine if engine is not None else make_engine(settings.database_url, pre_ping=False)
         self.sessions = make_sessionmaker(self.engine)
         self.stores = StoreCache(self.engine, settings.secret_key)
 

@@ -11,15 +11,19 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    """An engine; on SQLite, WAL, a busy timeout and write transactions that take the lock up front."""
+def make_engine(url: str, *, pre_ping: bool = True, **kwargs) -> Engine:
+    """An engine; on SQLite, WAL, a busy timeout and write transactions that take the lock up front.
+
+    `pre_ping` tests each pooled connection before use (one round trip); the web app turns it off on
+    its hot path and answers 503 instead when a connection turns out to be dead.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _serialise_sqlite_writers(engine)
         return engine
     if "poolclass" not in kwargs:
         kwargs = {"pool_size": 10, "max_overflow": 10, **kwargs}
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, pool_pre_ping=pre_ping, **kwargs)
 
 
 def _serialise_sqlite_writers(engine: Engine) -> None:

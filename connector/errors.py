@@ -31,6 +31,12 @@ class MissingHeader(VerificationError):
         self.header = header
 
 
+class BadHeader(VerificationError):
+    """A webhook header has a value the connector cannot take."""
+
+    reason = "bad_header"
+
+
 class BadSignature(VerificationError):
     """The webhook signature does not match any configured secret."""
 

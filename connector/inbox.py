@@ -6,15 +6,16 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from .db import insert
+from . import crypto
 from .models import Event, Store
 from .platform import StoreView
-from . import crypto
 
 STORED, DUPLICATE = "stored", "duplicate"
 
@@ -50,29 +51,50 @@ class StoreCache:
         return view
 
 
-def store_delivery(
-    engine: Engine, *, store_id: int, platform: str, delivery_id: str, topic: str, body: bytes, now: datetime
-) -> str:
-    """Insert the raw delivery unless that delivery id was stored already; committed when this returns."""
-    stmt = (
-        insert(engine, Event.__table__)
-        .values(
-            store_id=store_id,
-            platform=platform,
-            delivery_id=delivery_id,
-            topic=topic,
-            body=body,
-            received_at=now,
-            status="pending",
-            attempts=0,
-        )
+EVENT_COLUMNS = ("store_id", "platform", "delivery_id", "topic", "body", "received_at", "status", "attempts")
+
+
+@lru_cache(maxsize=4)
+def _insert_events(dialect: str):
+    """The edge's one statement, built once per dialect so each batch only binds its values."""
+    table = Event.__table__
+    module = postgresql if dialect == "postgresql" else sqlite
+    return (
+        module.insert(table)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in EVENT_COLUMNS})
         .on_conflict_do_nothing(index_elements=["store_id", "delivery_id"])
-        # RETURNING says whether a row went in (rowcount is -1 when SQLAlchemy adds its own RETURNING).
-        .returning(Event.id)
+        # Which rows went in: a delivery id already stored returns nothing.
+        .returning(table.c.store_id, table.c.delivery_id)
     )
-    with engine.begin() as connection:
-        inserted = connection.execute(stmt).first()
-    return STORED if inserted is not None else DUPLICATE
+
+
+def delivery_row(*, store_id: int, platform: str, delivery_id: str, topic: str, body: bytes, now: datetime) -> dict:
+    return {
+        "store_id": store_id, "platform": platform, "delivery_id": delivery_id, "topic": topic, "body": body,
+        "received_at": now, "status": "pending", "attempts": 0,
+    }
+
+
+@lru_cache(maxsize=4)
+def _insert_sql(dialect) -> str:
+    return str(_insert_events(dialect.name).compile(dialect=dialect))
+
+
+def store_delivery(engine: Engine, **fields) -> str:
+    """Insert the raw delivery unless that delivery id was stored already; committed when this returns."""
+    row = delivery_row(**fields)
+    if engine.dialect.name == "postgresql":
+        # The edge's hot path. One statement in autocommit is atomic and durable when it returns, so
+        # there is no BEGIN or COMMIT round trip; and it goes straight to psycopg, which prepares it
+        # after a few uses. Measured against BEGIN/INSERT/COMMIT through SQLAlchemy Core: about half the
+        # client CPU and two thirds of the server CPU per delivery (bench/ingest.py).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            cursor = connection.connection.driver_connection.execute(_insert_sql(engine.dialect), row)
+            inserted = cursor.fetchone() is not None
+    else:
+        with engine.begin() as connection:
+            inserted = connection.execute(_insert_events(engine.dialect.name), row).first() is not None
+    return STORED if inserted else DUPLICATE
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import inbox, outbox, registry
@@ -67,10 +68,21 @@ class Worker:
     def run(self, *, burst: bool = False) -> None:
         """Loop until stopped; with burst, until nothing is due now."""
         log.info("worker %s started%s", self.worker_id, " (burst)" if burst else "")
+        failures = 0
         try:
             while not self._stop.is_set():
-                handled = self.handle_events()
-                delivered = self.deliver_due()
+                try:
+                    handled = self.handle_events()
+                    delivered = self.deliver_due()
+                    failures = 0
+                except DBAPIError as exc:
+                    # The database went away: wait and try again rather than die (burst: give up).
+                    failures += 1
+                    log.error("database unavailable (%s); retrying", exc.orig or exc)
+                    if burst:
+                        raise
+                    self._stop.wait(min(2 ** failures * 0.1, 10.0))
+                    continue
                 if handled or delivered:
                     continue
                 if burst:
@@ -82,9 +94,14 @@ class Worker:
             log.info("worker %s stopped", self.worker_id)
 
     def release(self) -> None:
-        with transaction(self.sessions) as session:
-            events = inbox.release_events(session, self.worker_id)
-            conversions = outbox.release_conversions(session, self.worker_id)
+        """Hand back unfinished claims at once (if the database cannot be reached, their leases do it later)."""
+        try:
+            with transaction(self.sessions) as session:
+                events = inbox.release_events(session, self.worker_id)
+                conversions = outbox.release_conversions(session, self.worker_id)
+        except DBAPIError as exc:
+            log.warning("could not release claims (%s); their leases will expire", exc.orig or exc)
+            return
         if events or conversions:
             log.info("released %d events and %d conversions", events, conversions)
 

@@ -141,3 +141,20 @@ def test_a_conversion_claimed_by_another_worker_is_not_sent_twice(client, delive
     second = Worker(delivering_settings, sessions, worker_id="second")
     assert second.deliver_due() == 0
     assert backend.received == []
+
+
+def test_a_worker_outlives_a_database_that_goes_away(settings):
+    """The worker keeps retrying instead of dying while the database does not answer; SIGTERM still stops it."""
+    import threading
+
+    from connector.db import make_engine, make_sessionmaker
+
+    dead = make_sessionmaker(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", pre_ping=False))
+    worker = Worker(settings, dead)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    time.sleep(0.5)
+    assert thread.is_alive()
+    worker.stop()
+    thread.join(timeout=5)
+    assert not thread.is_alive()

@@ -150,3 +150,29 @@ def test_the_signature_is_checked_over_the_exact_bytes(client, sessions, store):
     signature = base64.b64encode(__import__("hmac").new(b"test-shopify-secret", raw, "sha256").digest()).decode()
     answer = post_shopify(client, "orders/paid", None, raw=raw, signature=signature)
     assert answer.status_code == 200
+
+
+def test_a_delivery_id_too_long_to_keep_is_refused_400(client, sessions, store):
+    answer = post_shopify(client, "orders/paid", samples.order(), webhook_id="x" * 256)
+    assert answer.status_code == 400
+    assert answer.json["outcome"] == "bad_header"
+    assert events(sessions) == []
+
+
+def test_a_database_that_does_not_answer_gets_503_so_shopify_retries(settings, sessions, store):
+    """Nothing stored means nothing acknowledged: 503 with Retry-After, never a 500."""
+    from connector import create_app
+    from connector.db import make_engine
+
+    live = create_app(settings)
+    answer = post_shopify(live.test_client(), "orders/paid", samples.order())
+    assert answer.status_code == 200  # the store is now in the app's cache
+    # The same app, its database gone: the cached store is found, the insert cannot be made.
+    live.extensions["connector"].engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", pre_ping=False)
+    answer = post_shopify(live.test_client(), "orders/paid", samples.order())
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "5"
+    assert len(events(sessions)) == 1
+    # ...and a store lookup that cannot reach the database is a 503 too.
+    dead = create_app(settings, engine=make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", pre_ping=False))
+    assert post_shopify(dead.test_client(), "orders/paid", samples.order()).status_code == 503

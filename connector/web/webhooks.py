@@ -6,10 +6,11 @@ import logging
 from datetime import datetime, timezone
 
 from flask import Blueprint, jsonify, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import registry
-from ..errors import MissingHeader, UnknownPlatform, VerificationError
+from ..errors import BadHeader, MissingHeader, UnknownPlatform, VerificationError
 from ..inbox import store_delivery
 from . import services
 
@@ -17,7 +18,8 @@ bp = Blueprint("webhooks", __name__)
 log = logging.getLogger("connector.edge")
 
 # The one place verification failures become HTTP statuses.
-STATUS_FOR_REASON = {"missing_header": 400, "bad_signature": 401, "no_secret": 401}
+STATUS_FOR_REASON = {"missing_header": 400, "bad_header": 400, "bad_signature": 401, "no_secret": 401}
+MAX_DELIVERY_ID = 255  # the column's width
 
 
 def _answer(status: int, outcome: str, **extra):
@@ -28,6 +30,15 @@ def _answer(status: int, outcome: str, **extra):
 def _too_large(_exc):
     log.warning("webhook refused: body over %d bytes", services().settings.max_webhook_bytes)
     return _answer(413, "too_large", limit=services().settings.max_webhook_bytes)
+
+
+@bp.errorhandler(DBAPIError)
+def _database_unavailable(exc: DBAPIError):
+    # Not stored, so not acknowledged: the platform sends it again (the pool drops a dead connection).
+    log.error("webhook not stored, database unavailable: %s", exc.orig or exc)
+    answer, status = _answer(503, "unavailable")
+    answer.headers["Retry-After"] = "5"
+    return answer, status
 
 
 @bp.post("/webhooks/<platform>")
@@ -41,6 +52,8 @@ def receive(platform: str):
     body = request.get_data(cache=False)
     try:
         delivery = adapter.read_headers(request.headers)
+        if len(delivery.delivery_id) > MAX_DELIVERY_ID:
+            raise BadHeader(f"delivery id longer than {MAX_DELIVERY_ID} characters")
         domain = adapter.normalise_store_key(delivery.store_key)
         store = svc.stores.get(platform, domain) if domain else None
         adapter.verify(body, delivery.signature, adapter.webhook_secrets(svc.settings, store))
