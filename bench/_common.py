@@ -240,20 +240,11 @@ def temporary_folder(prefix: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def start_standin_backend(*, stock: bool = False):
-    """connector.standin_backend.StandinBackend, started; by default with TCP_NODELAY on its connections.
-
-    The stand-in writes each answer's headers and body in two send() calls on a keep-alive connection,
-    so without TCP_NODELAY every answer waits for the client's delayed ACK (~40 ms on Linux) and the
-    benchmarks would measure that stall instead of the connector. `stock=True` leaves it as it is.
-    """
+def start_standin_backend():
+    """connector.standin_backend.StandinBackend, started (it sets TCP_NODELAY on its own connections)."""
     from connector.standin_backend import StandinBackend
 
-    backend = StandinBackend(BACKEND_SECRET)
-    if not stock:
-        # The handler class is made per instance (StandinBackend._handler), so this changes only this one.
-        backend._server.RequestHandlerClass.disable_nagle_algorithm = True
-    return backend.start()
+    return StandinBackend(BACKEND_SECRET).start()
 
 
 def cpu_by_kind() -> dict[str, float]:

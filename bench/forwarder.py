@@ -39,9 +39,9 @@ from _common import (  # noqa: E402
 WARM_COUNT = 64
 
 
-def serve_backend(connection, stock: bool) -> None:
+def serve_backend(connection) -> None:
     """Child process: the stand-in backend, answering 'count', 'reset' and 'stop' over a pipe."""
-    backend = start_standin_backend(stock=stock)
+    backend = start_standin_backend()
     connection.send(backend.url)
     try:
         while True:
@@ -60,10 +60,10 @@ def serve_backend(connection, stock: bool) -> None:
 
 
 class BackendProcess:
-    def __init__(self, stock: bool):
+    def __init__(self):
         context = multiprocessing.get_context("spawn")
         self._here, there = context.Pipe()
-        self.process = context.Process(target=serve_backend, args=(there, stock), name="standin-backend",
+        self.process = context.Process(target=serve_backend, args=(there,), name="standin-backend",
                                        daemon=True)
         self.process.start()
         if not self._here.poll(30):
@@ -182,8 +182,6 @@ def main() -> int:
                         help="the worker's delivery_concurrency and the baseline's threads (default: the "
                              "connector's own, 8)")
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--stock-backend", action="store_true",
-                        help="leave the stand-in backend without TCP_NODELAY (each answer then waits ~40 ms)")
     args = parser.parse_args()
     if not 1 <= args.conversions <= 20000:
         parser.error("--conversions must be 1..20000")
@@ -200,15 +198,14 @@ def main() -> int:
         # As `connector worker` does: INFO logs (one line per delivery), here to a file.
         logging.basicConfig(level=logging.INFO, filename=folder / "worker.log",
                             format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        backend = BackendProcess(args.stock_backend)
+        backend = BackendProcess()
         engine = make_engine(url)
         try:
             sessions = make_sessionmaker(engine)
             settings = Settings(database_url=url, tracking_backend_url=backend.url,
                                 tracking_backend_secret=BACKEND_SECRET, delivery_concurrency=concurrency)
             print(f"forwarder benchmark: {args.database}, {args.conversions} pending conversions, one Worker "
-                  f"(delivery_concurrency {concurrency}) -> stand-in backend in its own process"
-                  f"{' (stock, Nagle on)' if args.stock_backend else ' (TCP_NODELAY)'}")
+                  f"(delivery_concurrency {concurrency}) -> stand-in backend in its own process")
 
             warm_rows = make_conversions(store_id, 0, WARM_COUNT)
             rows = make_conversions(store_id, WARM_COUNT, args.conversions)

@@ -117,8 +117,7 @@ def run_connector(args, url: str, folder: Path, backend, poll: float) -> dict:
             worker = subprocess.Popen([str(VENV_BIN / "connector"), "worker"], env=worker_env, cwd=folder,
                                       stdout=log, stderr=log, start_new_session=True)
         print(f"latency benchmark: {args.database}, {args.orders} paid ALICE15 orders at {args.rate:g}/s; "
-              f"gunicorn (Procfile web) + 1 `connector worker` (poll interval {poll:g} s) + stand-in backend"
-              f"{' (stock, Nagle on)' if args.stock_backend else ' (TCP_NODELAY)'}")
+              f"gunicorn (Procfile web) + 1 `connector worker` (poll interval {poll:g} s) + stand-in backend")
 
         http = requests.Session()
         sent: dict[str, float] = {}
@@ -198,8 +197,6 @@ def main() -> int:
     parser.add_argument("--poll-interval", type=float, default=None,
                         help="CONNECTOR_POLL_INTERVAL for the worker (default: the connector's own, 0.2 s)")
     parser.add_argument("--timeout", type=float, default=30.0, help="how long to wait for the last conversions")
-    parser.add_argument("--stock-backend", action="store_true",
-                        help="leave the stand-in backend without TCP_NODELAY (each answer then waits ~40 ms)")
     args = parser.parse_args()
     if not 0 < args.rate <= 200 or not 1 <= args.orders <= 5000 or args.orders / args.rate > 60:
         parser.error("--rate must be in (0, 200], --orders 1..5000, and orders/rate at most 60 s")
@@ -210,7 +207,7 @@ def main() -> int:
     poll = args.poll_interval or Settings.poll_interval
     with temporary_folder("bench-latency-") as folder, bench_database(args.database, "latency", folder) as url:
         add_store(url)
-        backend = start_standin_backend(stock=args.stock_backend)
+        backend = start_standin_backend()
         try:
             run = run_connector(args, url, folder, backend, poll)
             direct = run_direct(args, backend)

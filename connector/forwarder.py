@@ -22,6 +22,7 @@ class DeliveryResult:
     excerpt: str | None = None
     error: str | None = None
     retry_after: float | None = None
+    attempted_at: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -68,18 +69,20 @@ class Sender:
         }
 
     def send(self, conversion_id: str, body: str) -> DeliveryResult:
-        started = time.monotonic()
+        attempted_at, started = self._clock(), time.monotonic()
         try:
             response = self._session().post(
                 self.url, data=body.encode(), headers=self.headers(conversion_id, body), timeout=self.timeout
             )
         except Exception as exc:  # noqa: BLE001 - transport errors of every kind become a result
-            return DeliveryResult(None, _ms(started), error=f"{type(exc).__name__}: {exc}"[:500])
+            return DeliveryResult(None, _ms(started), error=f"{type(exc).__name__}: {exc}"[:500],
+                                  attempted_at=attempted_at)
         return DeliveryResult(
             response.status_code,
             _ms(started),
             excerpt=response.text[:EXCERPT_CHARS],
             retry_after=_retry_after(response),
+            attempted_at=attempted_at,
         )
 
 

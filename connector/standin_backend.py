@@ -98,6 +98,9 @@ class StandinBackend:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the forwarder's session expects
+            # Headers and body go out in two writes; without TCP_NODELAY the second waits ~40 ms for the
+            # client's delayed ACK, and every figure measured against this stand-in would be that stall.
+            disable_nagle_algorithm = True
 
             def log_message(self, *_args) -> None:  # quiet: the demo prints its own story
                 pass

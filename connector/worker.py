@@ -181,19 +181,18 @@ class Worker:
         if not due:
             return 0
         # Every claimed delivery runs to its end even when asked to stop: "finish the delivery in hand".
-        list(self._pool.map(self._deliver_one, due))
+        results = list(self._pool.map(lambda c: (c.id, self.sender.send(c.id, c.body)), due))
+        self.record(results)
         return len(due)
 
-    def _deliver_one(self, conversion: outbox.DueConversion) -> None:
-        result = self.sender.send(conversion.id, conversion.body)
-        self.record(conversion.id, result)
-
-    def record(self, conversion_id: str, result: DeliveryResult) -> None:
+    def record(self, results: list[tuple[str, DeliveryResult]]) -> None:
         try:
             with transaction(self.sessions) as session:
-                status = outbox.record_result(
-                    session, self.worker_id, conversion_id, result, self.clock(), self.settings.retry_schedule, self.rng
+                statuses = outbox.record_results(
+                    session, self.worker_id, results, self.clock(), self.settings.retry_schedule, self.rng
                 )
-            log.info("conversion %s: %s (%s)", conversion_id, status, result.describe()[:120])
-        except Exception:  # noqa: BLE001 - the lease hands it back; it is sent again, same id and body
-            log.exception("could not record the delivery of %s", conversion_id)
+        except Exception:  # noqa: BLE001 - the leases hand them back; they are sent again, same id and body
+            log.exception("could not record %d deliveries", len(results))
+            return
+        for conversion_id, result in results:
+            log.info("conversion %s: %s (%s)", conversion_id, statuses.get(conversion_id), result.describe()[:120])
