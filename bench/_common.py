@@ -133,10 +133,11 @@ def add_store(url: str, *, influencers: bool = True) -> int:
 
 
 def connector_env(database_url: str, **extra: str) -> dict[str, str]:
-    """The environment the connector's processes get: DATABASE_URL, SHOPIFY_API_SECRET, CONNECTOR_ENV unset."""
+    """The environment the connector's processes get: DATABASE_URL, SHOPIFY_API_SECRET, CONNECTOR_ENV=development."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("CONNECTOR_", "TRACKING_BACKEND_", "SHOPIFY_")) and k != "DATABASE_URL"}
-    env.update(DATABASE_URL=database_url, SHOPIFY_API_SECRET=SHOPIFY_SECRET, PYTHONUNBUFFERED="1", **extra)
+    env.update(DATABASE_URL=database_url, SHOPIFY_API_SECRET=SHOPIFY_SECRET, PYTHONUNBUFFERED="1",
+               CONNECTOR_ENV="development", **extra)
     return env
 
 

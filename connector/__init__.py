@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from flask import Flask
 
 from .db import make_engine, make_sessionmaker
@@ -10,6 +12,8 @@ from .errors import ConfigurationError
 from .settings import Settings, load_settings
 
 __all__ = ["create_app"]
+
+BOOT_ERROR = 3
 
 
 class Services:
@@ -28,8 +32,10 @@ def create_app(settings: Settings | None = None, *, engine=None) -> Flask:
         try:
             settings = load_settings()
         except ConfigurationError as exc:
-            # One clear line naming the setting, not a traceback (gunicorn prints this and stops).
-            raise SystemExit(f"configuration: {exc}") from None
+            # One clear line naming the setting, not a traceback. Exit code 3 is gunicorn's "worker failed
+            # to boot", which stops the master instead of rebooting the worker forever.
+            print(f"configuration: {exc}", file=sys.stderr)
+            raise SystemExit(BOOT_ERROR) from None
     app = Flask(__name__)
     # Werkzeug refuses larger bodies with 413 before any handler reads them, chunked uploads included.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_webhook_bytes

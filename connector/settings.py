@@ -111,14 +111,18 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         else:
             env = dict(os.environ)
 
-    environment = env.get("CONNECTOR_ENV", "development").strip() or "development"
+    # Production unless told otherwise: a deployment that forgot its key must not run on a public one.
+    environment = env.get("CONNECTOR_ENV", "production").strip() or "production"
     if environment not in ENVIRONMENTS:
         raise ConfigurationError(f"CONNECTOR_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
 
     secret_key = env.get("CONNECTOR_SECRET_KEY", "").strip()
     if not secret_key:
         if environment == "production":
-            raise ConfigurationError("CONNECTOR_SECRET_KEY is required in production")
+            raise ConfigurationError(
+                "CONNECTOR_SECRET_KEY is required (at least 32 characters; CONNECTOR_ENV=development runs on a "
+                "development key)"
+            )
         secret_key = DEV_SECRET_KEY
     elif environment == "production" and len(secret_key) < 32:
         raise ConfigurationError("CONNECTOR_SECRET_KEY must be at least 32 characters in production")

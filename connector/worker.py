@@ -61,10 +61,6 @@ class Worker:
         """Ask the loop to finish the work in hand and return (SIGTERM)."""
         self._stop.set()
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     def run(self, *, burst: bool = False) -> None:
         """Loop until stopped; with burst, until nothing is due now."""
         log.info("worker %s started%s", self.worker_id, " (burst)" if burst else "")

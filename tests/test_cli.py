@@ -22,6 +22,7 @@ def cli(settings, monkeypatch):
         if name.startswith(("CONNECTOR_", "TRACKING_", "SHOPIFY_")) or name == "DATABASE_URL":
             monkeypatch.delenv(name)
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CONNECTOR_ENV", "development")
 
     def run(*args, code=0):
         result = CliRunner().invoke(main, list(args))
@@ -93,16 +94,30 @@ def test_the_demo_runs_end_to_end_with_no_configuration(tmp_path):
 
 
 def test_db_upgrade_on_an_empty_database(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONNECTOR_ENV", "development")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
     result = CliRunner().invoke(main, ["db", "upgrade"])
     assert result.exit_code == 0 and "head" in result.output
 
 
-def test_the_web_app_refuses_to_start_on_a_bad_setting_with_one_line(monkeypatch):
+def test_the_web_app_refuses_to_start_on_a_bad_setting_with_one_line(monkeypatch, capsys):
     from connector import create_app
 
+    monkeypatch.setenv("CONNECTOR_ENV", "development")
     monkeypatch.setenv("TRACKING_BACKEND_URL", "http://127.0.0.1:9/x")
     monkeypatch.delenv("TRACKING_BACKEND_SECRET", raising=False)
     with pytest.raises(SystemExit) as stopped:
         create_app()
-    assert "TRACKING_BACKEND_SECRET" in str(stopped.value) and "\n" not in str(stopped.value)
+    assert stopped.value.code == 3  # gunicorn stops instead of rebooting the worker forever
+    printed = capsys.readouterr().err
+    assert "TRACKING_BACKEND_SECRET" in printed and printed.count("\n") == 1
+
+
+def test_gunicorn_stops_on_a_bad_setting_instead_of_rebooting(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONNECTOR_", "TRACKING_", "SHOPIFY_"))}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.db'}"  # and no CONNECTOR_SECRET_KEY: production refuses
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    result = subprocess.run([gunicorn, "connector:create_app()", "--bind", "127.0.0.1:0", "--workers", "1"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.count("configuration: CONNECTOR_SECRET_KEY is required") == 1

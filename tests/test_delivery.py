@@ -86,6 +86,7 @@ def test_after_the_schedule_the_conversion_is_failed_and_replay_sends_it_again(c
 
     backend.behaviour = Behaviour()
     monkeypatch.setenv("DATABASE_URL", delivering_settings.database_url)
+    monkeypatch.setenv("CONNECTOR_ENV", "development")
     result = CliRunner().invoke(main, ["conversions", "replay", "--failed"])
     assert result.exit_code == 0, result.output
     assert f"queued {conversion.id}" in result.output

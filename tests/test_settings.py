@@ -14,7 +14,14 @@ BACKEND = {"TRACKING_BACKEND_URL": "https://backend.example/conversions", "TRACK
 
 
 def load(**env: str):
-    return load_settings(env, read_dotenv=False)
+    """Settings from exactly this environment, in development unless it says otherwise."""
+    return load_settings({"CONNECTOR_ENV": "development", **env}, read_dotenv=False)
+
+
+def test_without_a_secret_key_the_connector_refuses_to_start_unless_in_development():
+    with pytest.raises(ConfigurationError, match="CONNECTOR_SECRET_KEY"):
+        load_settings({}, read_dotenv=False)
+    assert load_settings({"CONNECTOR_SECRET_KEY": "k" * 32}, read_dotenv=False).environment == "production"
 
 
 def test_defaults_are_the_contracts():
@@ -111,7 +118,7 @@ def test_database_url_is_rewritten_for_psycopg3(url, expected):
         ({**BACKEND, "TRACKING_BACKEND_URL": "backend.example/c"}, "TRACKING_BACKEND_URL"),
         ({**BACKEND, "TRACKING_BACKEND_SECRET": "whsec_not base64!"}, "TRACKING_BACKEND_SECRET"),
         ({**BACKEND, "TRACKING_BACKEND_SECRET": "whsec_" + base64.b64encode(b"short").decode()}, "TRACKING_BACKEND_SECRET"),
-        ({"CONNECTOR_ENV": "production"}, "CONNECTOR_SECRET_KEY"),
+        ({"CONNECTOR_ENV": "production", "CONNECTOR_SECRET_KEY": ""}, "CONNECTOR_SECRET_KEY"),
         ({"CONNECTOR_ENV": "production", "CONNECTOR_SECRET_KEY": "short"}, "CONNECTOR_SECRET_KEY"),
         ({"CONNECTOR_ENV": "staging"}, "CONNECTOR_ENV"),
         ({"CONNECTOR_PUBLIC_URL": "connector.example"}, "CONNECTOR_PUBLIC_URL"),
@@ -119,7 +126,7 @@ def test_database_url_is_rewritten_for_psycopg3(url, expected):
 )
 def test_malformed_setting_raises_one_line_naming_it(env, variable):
     with pytest.raises(ConfigurationError) as caught:
-        load_settings(env, read_dotenv=False)
+        load_settings({"CONNECTOR_SECRET_KEY": "k" * 32, **env}, read_dotenv=False)
     message = str(caught.value)
     assert variable in message
     assert "\n" not in message
@@ -136,4 +143,4 @@ def test_malformed_setting_raises_one_line_naming_it(env, variable):
 )
 def test_non_finite_numbers_are_malformed(env, variable):
     with pytest.raises(ConfigurationError, match=variable):
-        load_settings(env, read_dotenv=False)
+        load(**env)

@@ -24,6 +24,7 @@ def _env(settings, backend_url: str, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONNECTOR_", "TRACKING_", "SHOPIFY_"))}
     env.update(
         DATABASE_URL=settings.database_url,
+        CONNECTOR_ENV="development",
         SHOPIFY_API_SECRET=",".join(settings.shopify_api_secrets),
         TRACKING_BACKEND_URL=backend_url,
         TRACKING_BACKEND_SECRET=BACKEND_SECRET,
