@@ -49,6 +49,10 @@ class NoSecret(VerificationError):
     reason = "no_secret"
 
 
+class StorageUnavailable(ConnectorError):
+    """A delivery could not be stored now; the platform should send it again."""
+
+
 class MalformedPayload(ConnectorError):
     """An authentic webhook body could not be understood; it is kept and flagged."""
 

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+import psycopg
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from . import crypto
+from .errors import StorageUnavailable
 from .models import Event, Store
 from .platform import StoreView
 
@@ -89,8 +91,14 @@ def store_delivery(engine: Engine, **fields) -> str:
         # after a few uses. Measured against BEGIN/INSERT/COMMIT through SQLAlchemy Core: about half the
         # client CPU and two thirds of the server CPU per delivery (bench/ingest.py).
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            cursor = connection.connection.driver_connection.execute(_insert_sql(engine.dialect), row)
-            inserted = cursor.fetchone() is not None
+            try:
+                cursor = connection.connection.driver_connection.execute(_insert_sql(engine.dialect), row)
+                inserted = cursor.fetchone() is not None
+            except psycopg.Error as exc:
+                # Bypassing SQLAlchemy means doing its part: drop a broken connection from the pool.
+                if isinstance(exc, psycopg.OperationalError) or connection.connection.driver_connection.closed:
+                    connection.invalidate(exc)
+                raise StorageUnavailable(f"{type(exc).__name__}: {exc}") from exc
     else:
         with engine.begin() as connection:
             inserted = connection.execute(_insert_events(engine.dialect.name), row).first() is not None

@@ -176,3 +176,31 @@ def test_a_database_that_does_not_answer_gets_503_so_shopify_retries(settings, s
     # ...and a store lookup that cannot reach the database is a 503 too.
     dead = create_app(settings, engine=make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", pre_ping=False))
     assert post_shopify(dead.test_client(), "orders/paid", samples.order()).status_code == 503
+
+
+def test_a_delivery_id_with_control_characters_is_refused_400(client, sessions, store):
+    answer = post_shopify(client, "orders/paid", samples.order(), webhook_id="abc\x00def")
+    assert answer.status_code == 400
+    assert events(sessions) == []
+
+
+@pytest.mark.only_database("postgresql")
+def test_a_connection_killed_under_the_edge_is_a_503_once_then_deliveries_are_stored(app, client, sessions, store,
+                                                                                     database_url):
+    """As after a PostgreSQL restart: the pooled connection is dead; 503 (Shopify retries), never a 500."""
+    from sqlalchemy import create_engine, text
+
+    engine = app.extensions["connector"].engine
+    assert post_shopify(client, "orders/paid", samples.order(order_id=1)).status_code == 200
+    with engine.connect() as connection:  # the one pooled connection: find its server process
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+        connection.rollback()
+    admin = create_engine(database_url)
+    with admin.connect() as connection:
+        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    admin.dispose()
+    statuses = [post_shopify(client, "orders/paid", samples.order(order_id=n)).status_code for n in (2, 3)]
+    print("statuses", statuses)
+    assert statuses in ([503, 200], [200, 200])
+    assert 503 in statuses or len(events(sessions)) == 3
+    assert len(events(sessions)) == 1 + statuses.count(200)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timezone
 
 from flask import Blueprint, jsonify, request
@@ -10,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import registry
-from ..errors import BadHeader, MissingHeader, UnknownPlatform, VerificationError
+from ..errors import BadHeader, MissingHeader, StorageUnavailable, UnknownPlatform, VerificationError
 from ..inbox import store_delivery
 from . import services
 
@@ -20,6 +21,7 @@ log = logging.getLogger("connector.edge")
 # The one place verification failures become HTTP statuses.
 STATUS_FOR_REASON = {"missing_header": 400, "bad_header": 400, "bad_signature": 401, "no_secret": 401}
 MAX_DELIVERY_ID = 255  # the column's width
+DELIVERY_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_DELIVERY_ID}}}")
 
 
 def _answer(status: int, outcome: str, **extra):
@@ -33,9 +35,10 @@ def _too_large(_exc):
 
 
 @bp.errorhandler(DBAPIError)
-def _database_unavailable(exc: DBAPIError):
+@bp.errorhandler(StorageUnavailable)
+def _database_unavailable(exc: Exception):
     # Not stored, so not acknowledged: the platform sends it again (the pool drops a dead connection).
-    log.error("webhook not stored, database unavailable: %s", exc.orig or exc)
+    log.error("webhook not stored, database unavailable: %s", getattr(exc, "orig", None) or exc)
     answer, status = _answer(503, "unavailable")
     answer.headers["Retry-After"] = "5"
     return answer, status
@@ -52,8 +55,8 @@ def receive(platform: str):
     body = request.get_data(cache=False)
     try:
         delivery = adapter.read_headers(request.headers)
-        if len(delivery.delivery_id) > MAX_DELIVERY_ID:
-            raise BadHeader(f"delivery id longer than {MAX_DELIVERY_ID} characters")
+        if not DELIVERY_ID.fullmatch(delivery.delivery_id):
+            raise BadHeader(f"delivery id must be 1 to {MAX_DELIVERY_ID} printable ASCII characters")
         domain = adapter.normalise_store_key(delivery.store_key)
         store = svc.stores.get(platform, domain) if domain else None
         adapter.verify(body, delivery.signature, adapter.webhook_secrets(svc.settings, store))
