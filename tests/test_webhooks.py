@@ -200,7 +200,7 @@ def test_a_connection_killed_under_the_edge_is_a_503_once_then_deliveries_are_st
         assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
     admin.dispose()
     statuses = [post_shopify(client, "orders/paid", samples.order(order_id=n)).status_code for n in (2, 3)]
-    print("statuses", statuses)
+    # SQLAlchemy usually notices the dead connection when it is checked out and reconnects (200);
+    # when the statement itself hits it, the edge answers 503 and the pool drops it.
     assert statuses in ([503, 200], [200, 200])
-    assert 503 in statuses or len(events(sessions)) == 3
     assert len(events(sessions)) == 1 + statuses.count(200)
