@@ -46,15 +46,6 @@ def _locked_order(session: Session, store: Store, order_id: str, now: datetime) 
     ).one()
 
 
-def _existing_order(session: Session, store: Store, order_id: str) -> Order | None:
-    return session.scalars(
-        select(Order)
-        .where(Order.store_id == store.id, Order.platform_order_id == order_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-
-
 def _new_conversion(session: Session, store: Store, order: Order, dedupe_key: str, now: datetime, **fields) -> Conversion:
     conversion_id = payload.new_conversion_id()
     amount: Money = fields["amount"]
@@ -185,6 +176,36 @@ def _refund(session: Session, store: Store, order: Order, refund: RefundEvent, n
     return conversion, f"refund {refund.refund_id}: reverses {amount} of {purchase.id}"
 
 
+def _defer(order: Order, refund: RefundEvent) -> str:
+    """Keep a refund that arrived before its purchase was credited, to reverse it once it is."""
+    kept = list(order.deferred_refunds or [])
+    if all(entry["refund_id"] != refund.refund_id for entry in kept):
+        kept.append({
+            "refund_id": refund.refund_id,
+            "occurred_at": refund.occurred_at.isoformat(),
+            "amount": str(refund.commission_base.amount),
+            "currency": refund.commission_base.currency,
+            "presentment": [str(refund.presentment_base.amount), refund.presentment_base.currency]
+            if refund.presentment_base else None,
+        })
+        order.deferred_refunds = kept  # a new list, so the JSON column is seen as changed
+    return f"refund {refund.refund_id}: kept until the purchase is credited (an uncredited order sends nothing)"
+
+
+def _deferred(order: Order) -> list[RefundEvent]:
+    return [
+        RefundEvent(
+            refund_id=entry["refund_id"],
+            order_id=order.platform_order_id,
+            occurred_at=datetime.fromisoformat(entry["occurred_at"]),
+            commission_base=Money(Decimal(entry["amount"]), entry["currency"]),
+            presentment_base=Money(Decimal(entry["presentment"][0]), entry["presentment"][1])
+            if entry["presentment"] else None,
+        )
+        for entry in order.deferred_refunds or []
+    ]
+
+
 def _cancellation(session: Session, store: Store, order: Order, event: OrderEvent, now: datetime) -> tuple[Conversion | None, str]:
     first_time = not order.cancelled
     order.cancelled = True
@@ -237,14 +258,16 @@ def _apply_order(session: Session, store: Store, event: OrderEvent, now: datetim
     else:
         notes.append("already credited")
 
-    # Refunds the order already shows (an order first seen refunded, or a refund whose own webhook was missed).
+    # Refunds the order already shows (an order first seen refunded, or a refund whose own webhook was
+    # missed), and refunds whose webhooks came before the purchase was credited.
     if order.purchase_conversion_id is not None:
-        for refund in event.refunds:
+        for refund in [*event.refunds, *_deferred(order)]:
             conversion, note = _refund(session, store, order, refund, now)
             if conversion is not None:
                 session.flush()
                 created.append(conversion)
                 notes.append(note)
+        order.deferred_refunds = None
     return Applied(tuple(created), "; ".join(notes))
 
 
@@ -252,9 +275,9 @@ def apply_event(session: Session, store: Store, event: NeutralEvent, now: dateti
     """Apply one neutral event to the store's orders; returns the conversions it created."""
     if isinstance(event, OrderEvent):
         return _apply_order(session, store, event, now)
-    order = _existing_order(session, store, event.order_id)
-    if order is None:
-        return Applied((), f"refund {event.refund_id}: order {event.order_id} was never seen, nothing to reverse")
+    order = _locked_order(session, store, event.order_id, now)
+    if order.purchase_conversion_id is None and not order.cancelled:
+        return Applied((), _defer(order, event))
     conversion, note = _refund(session, store, order, event, now)
     if conversion is not None:
         session.flush()

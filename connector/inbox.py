@@ -143,3 +143,14 @@ def release_events(session: Session, worker_id: str) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount
+
+
+def replay_events(session: Session, event_ids: list[int] | None, statuses: tuple[str, ...], now: datetime) -> list[int]:
+    """Queue stored events again: the named ones, or every one in the given statuses."""
+    query = select(Event).where(Event.id.in_(event_ids)) if event_ids else select(Event).where(Event.status.in_(statuses))
+    replayed = []
+    for event in session.scalars(query.with_for_update()):
+        event.status, event.attempts, event.error = "pending", 0, None
+        event.lease_until = event.claimed_by = event.handled_at = None
+        replayed.append(event.id)
+    return replayed

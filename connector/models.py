@@ -175,6 +175,8 @@ class Order(Base):
     purchase_conversion_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     credited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: refunds seen before the purchase was credited (webhooks come in any order); applied when it is
+    deferred_refunds: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
 
 class AttributionRecord(Base):

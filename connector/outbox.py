@@ -86,20 +86,20 @@ def record_results(
 
 def _move_on(conversion: Conversion, result: DeliveryResult, worker_id: str, now: datetime,
              schedule: Sequence[float], rng: random.Random) -> str:
-    conversion.attempts += 1
     if conversion.status != "pending":
         return conversion.status  # delivered meanwhile by a worker that took over an expired lease
+    if not result.ok and conversion.claimed_by != worker_id:
+        return conversion.status  # our lease ran out: the worker that owns it now counts its own attempts
+    conversion.attempts += 1
     if result.ok:
         conversion.status, conversion.delivered_at, conversion.last_error = "delivered", now, None
-    elif conversion.claimed_by == worker_id:
+    else:
         conversion.last_error = result.describe()
         retry_at = next_attempt_at(conversion.attempts, now, schedule, rng, result.retry_after)
         if retry_at is None:
             conversion.status = "failed"
         else:
             conversion.next_attempt_at = retry_at
-    else:
-        return conversion.status  # our lease ran out and another worker owns the retry now
     conversion.lease_until = conversion.claimed_by = None
     return conversion.status
 

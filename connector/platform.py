@@ -5,7 +5,7 @@ Adapters turn platform JSON into these values; the core never sees a platform pa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
@@ -76,7 +76,6 @@ class DeliveryHeaders:
     topic: str
     delivery_id: str
     signature: str
-    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

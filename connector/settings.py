@@ -6,7 +6,7 @@ import base64
 import binascii
 import math
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 from .errors import ConfigurationError
@@ -38,7 +38,6 @@ class Settings:
     # How often an idle worker looks for work; the contract promises pickup within a second.
     poll_interval: float = 0.2
     delivery_concurrency: int = 8
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **changes) -> "Settings":
         """A copy with some fields changed (tests, the demo)."""

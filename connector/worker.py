@@ -12,13 +12,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import inbox, outbox, registry
 from .conversions import apply_event
 from .db import transaction
-from .errors import ConnectorError, MalformedPayload
+from .errors import MalformedPayload
 from .forwarder import DeliveryResult, Sender
 from .models import Event, Store
 from .settings import Settings
@@ -26,9 +26,14 @@ from .settings import Settings
 log = logging.getLogger("connector.worker")
 
 EVENT_BATCH = 50
-# An event whose handling raised something unexpected (a database hiccup, a bug) is retried with
-# backoff this many times before it is set aside as failed; it never stops the worker.
-MAX_EVENT_ATTEMPTS = 8
+# An event whose handling raised something unexpected (a database outage, a bad deploy) is retried
+# with backoff, 2 s doubling to an hour, for about 19 hours in all before it is set aside as failed
+# (`connector events replay --failed` takes it up again). It never stops the worker.
+MAX_EVENT_ATTEMPTS = 30
+
+
+def event_retry_wait(attempts: int) -> float:
+    return float(min(2 ** attempts, 3600))
 
 
 def default_worker_id() -> str:
@@ -62,32 +67,47 @@ class Worker:
         self._stop.set()
 
     def run(self, *, burst: bool = False) -> None:
-        """Loop until stopped; with burst, until nothing is due now."""
+        """Loop until stopped; with burst, until nothing is due now.
+
+        Events and deliveries run in loops of their own, so a backend that times out (a delivery
+        round can take tens of seconds) never holds up new events, which are picked up within a poll.
+        """
         log.info("worker %s started%s", self.worker_id, " (burst)" if burst else "")
-        failures = 0
         try:
-            while not self._stop.is_set():
+            if burst:
+                self._loop(lambda: self.handle_events() + self.deliver_due(), burst=True)
+            else:
+                deliveries = threading.Thread(target=self._loop, args=(self.deliver_due,), name="deliveries")
+                deliveries.start()
                 try:
-                    handled = self.handle_events()
-                    delivered = self.deliver_due()
-                    failures = 0
-                except DBAPIError as exc:
-                    # The database went away: wait and try again rather than die (burst: give up).
-                    failures += 1
-                    log.error("database unavailable (%s); retrying", exc.orig or exc)
-                    if burst:
-                        raise
-                    self._stop.wait(min(2 ** failures * 0.1, 10.0))
-                    continue
-                if handled or delivered:
-                    continue
-                if burst:
-                    break
-                self._stop.wait(self.settings.poll_interval)
+                    self._loop(self.handle_events)
+                finally:
+                    self._stop.set()
+                    deliveries.join()
         finally:
             self.release()
             self._pool.shutdown(wait=True)
             log.info("worker %s stopped", self.worker_id)
+
+    def _loop(self, step: Callable[[], int], *, burst: bool = False) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                done = step()
+                failures = 0
+            except DBAPIError as exc:
+                # The database went away: wait and try again rather than die (burst: give up).
+                if burst:
+                    raise
+                failures += 1
+                log.error("database unavailable (%s); retrying", exc.orig or exc)
+                self._stop.wait(min(2 ** failures * 0.1, 10.0))
+                continue
+            if done:
+                continue
+            if burst:
+                break
+            self._stop.wait(self.settings.poll_interval)
 
     def release(self) -> None:
         """Hand back unfinished claims at once (if the database cannot be reached, their leases do it later)."""
@@ -131,7 +151,8 @@ class Worker:
         store = session.get(Store, row.store_id)
         status, error, note = "handled", None, ""
         if store is None or store.status != "active":
-            note = "store is not active; event kept, not processed"
+            # Kept for `connector events replay` should the store come back.
+            status, error = "skipped", "store is not active"
         else:
             try:
                 neutral = registry.get(row.platform).normalise(row.topic, row.body)
@@ -149,11 +170,13 @@ class Worker:
         attempts = event.attempts + 1
         message = f"{type(exc).__name__}: {exc}"[:2000]
         values: dict = {"attempts": attempts, "error": message, "claimed_by": None}
-        if isinstance(exc, ConnectorError) or attempts >= MAX_EVENT_ATTEMPTS:
-            values["status"] = "failed"
-            values["lease_until"] = None
+        if isinstance(exc, DataError):
+            # Values the database cannot hold will not fit on a retry either: kept and flagged.
+            values["status"], values["lease_until"] = "rejected", None
+        elif attempts >= MAX_EVENT_ATTEMPTS:
+            values["status"], values["lease_until"] = "failed", None
         else:
-            values["lease_until"] = self.clock() + timedelta(seconds=min(2 ** attempts, 300))
+            values["lease_until"] = self.clock() + timedelta(seconds=event_retry_wait(attempts))
         try:
             with transaction(self.sessions) as session:
                 session.execute(
@@ -169,8 +192,8 @@ class Worker:
 
     def deliver_due(self) -> int:
         """Claim due conversions and deliver them concurrently; returns how many were attempted."""
-        if self.sender is None:
-            return 0
+        if self.sender is None or self._stop.is_set():
+            return 0  # stopping: claim nothing new
         limit = self.settings.delivery_concurrency * 4
         with transaction(self.sessions) as session:
             due = outbox.claim_due(session, self.worker_id, self.clock(), self.settings.lease_seconds, limit)

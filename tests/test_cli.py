@@ -121,3 +121,24 @@ def test_gunicorn_stops_on_a_bad_setting_instead_of_rebooting(tmp_path):
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert result.stderr.count("configuration: CONNECTOR_SECRET_KEY is required") == 1
+
+
+def test_events_replay_takes_up_skipped_events_and_never_credits_twice(cli, client, settings, sessions, store):
+    from connector.db import transaction
+
+    with transaction(sessions) as session:
+        session.merge(store).status = "uninstalled"
+    post_shopify(client, "orders/paid", samples.order(codes=("ALICE15",)))
+    drain(settings, sessions)
+    assert "skipped" in cli("events", "list", "--status", "skipped")
+    with transaction(sessions) as session:
+        session.merge(store).status = "active"
+    assert "queued 1 events" in cli("events", "replay", "--skipped")
+    drain(settings, sessions)
+    assert [c["type"] for c in json.loads(cli("conversions", "list", "--json"))] == ["conversion.purchase"]
+    # Replaying a handled event again changes nothing: the order is already credited.
+    cli("events", "replay", "1")
+    drain(settings, sessions)
+    assert len(json.loads(cli("conversions", "list", "--json"))) == 1
+    assert "no event 999" in cli("events", "replay", "999", code=1)
+    cli("events", "replay", code=2)

@@ -159,3 +159,38 @@ def test_a_worker_outlives_a_database_that_goes_away(settings):
     worker.stop()
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_a_slow_backend_does_not_hold_up_new_events(client, delivering_settings, sessions, store):
+    """Deliveries have their own loop: while one hangs on the backend, a new order is still handled at once."""
+    import threading
+
+    from .helpers import events
+
+    arrived = threading.Event()
+    release = threading.Event()
+
+    def hold(number, _id):
+        arrived.set()
+        release.wait(10)
+        return 0.0
+
+    with StandinBackend(BACKEND_SECRET, behaviour=Behaviour(hold=hold)) as slow:
+        settings = delivering_settings.with_overrides(tracking_backend_url=slow.url)
+        worker = Worker(settings, sessions)
+        thread = threading.Thread(target=worker.run)
+        thread.start()
+        try:
+            post_shopify(client, "orders/paid", _code_order(order_id=1))
+            assert arrived.wait(10), "the first conversion is being delivered (and held)"
+            post_shopify(client, "orders/paid", _code_order(order_id=2))
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and events(sessions)[-1].status != "handled":
+                time.sleep(0.05)
+            assert events(sessions)[-1].status == "handled"
+            assert not release.is_set()
+        finally:
+            release.set()
+            worker.stop()
+            thread.join(timeout=20)
+    assert not thread.is_alive()

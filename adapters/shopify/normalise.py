@@ -21,7 +21,11 @@ REFUND_TOPICS = frozenset({"refunds/create"})
 # A Shopify order in one of these states has been paid (refunded orders were paid first).
 PAID_STATUSES = frozenset({"paid", "partially_paid", "partially_refunded", "refunded"})
 MAX_AMOUNT_DIGITS = 15  # 10**15 and above is no price: refused before any arithmetic can overflow
-ASCII_DIGITS = re.compile(r"[0-9]+")
+MAX_BASE_DIGITS = 14  # what the connector's money columns hold before the decimal point
+MAX_QUANTITY = 10**9
+ASCII_DIGITS = re.compile(r"[0-9]{1,64}")  # ids are kept in 64-character columns
+CURRENCY = re.compile(r"[A-Z]{3}")
+MAX_NAME = 100
 
 
 def load(body: bytes) -> dict[str, Any]:
@@ -38,16 +42,18 @@ def load(body: bytes) -> dict[str, Any]:
 def _id(value: Any, field: str) -> str:
     if isinstance(value, bool) or value is None:
         raise MalformedPayload(f"{field} is missing or not a number")
-    if isinstance(value, int) and value > 0:
+    if isinstance(value, int) and 0 < value < 10**64:
         return str(value)
     if isinstance(value, str) and ASCII_DIGITS.fullmatch(value.strip()):
         return value.strip()
     raise MalformedPayload(f"{field} is not a numeric id: {value!r}")
 
 
-def _optional_id(value: Any) -> str | None:
+def _optional_id(value: Any, field: str) -> str | None:
     if isinstance(value, bool) or value in (None, ""):
         return None
+    if len(str(value)) > 64:
+        raise MalformedPayload(f"{field} is longer than 64 characters")
     return str(value)
 
 
@@ -122,8 +128,8 @@ def commission_base(order: dict) -> tuple[Money, Money | None]:
     Returns the shop-currency base and, when every presentment amount is present, the presentment one.
     """
     shop_currency = order.get("currency")
-    if not isinstance(shop_currency, str) or not shop_currency:
-        raise MalformedPayload("currency is missing")
+    if not isinstance(shop_currency, str) or not CURRENCY.fullmatch(shop_currency):
+        raise MalformedPayload(f"currency is missing or not an ISO 4217 code: {shop_currency!r}")
     line_items = order.get("line_items")
     if not isinstance(line_items, list):
         raise MalformedPayload("line_items is missing")
@@ -135,7 +141,7 @@ def commission_base(order: dict) -> tuple[Money, Money | None]:
         if not isinstance(line, dict):
             raise MalformedPayload(f"{where} is not an object")
         quantity = line.get("quantity")
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity <= MAX_QUANTITY:
             raise MalformedPayload(f"{where}.quantity is missing or not a whole number")
         shop, present = _amounts(line, "price", where)
         terms.append((shop * quantity, None if present is None else present * quantity))
@@ -148,9 +154,12 @@ def commission_base(order: dict) -> tuple[Money, Money | None]:
                 terms.append((-shop, None if present is None else -present))
 
     shop_total = sum((shop for shop, _ in terms), Decimal(0))
+    if shop_total and shop_total.adjusted() >= MAX_BASE_DIGITS:
+        raise MalformedPayload(f"commission base {shop_total} is out of range")
     presentment = None
     presentment_currency = order.get("presentment_currency")
-    if all(present is not None for _, present in terms) and isinstance(presentment_currency, str) and presentment_currency:
+    if all(present is not None for _, present in terms) and isinstance(presentment_currency, str) \
+            and CURRENCY.fullmatch(presentment_currency):
         presentment = Money(sum((present for _, present in terms), Decimal(0)), presentment_currency)
     return Money(shop_total, shop_currency), presentment
 
@@ -161,7 +170,7 @@ def _customer(order: dict) -> Customer:
     orders_count = customer.get("orders_count")
     first_order = orders_count == 1 if isinstance(orders_count, int) and not isinstance(orders_count, bool) else None
     return Customer(
-        id=_optional_id(customer.get("id")),
+        id=_optional_id(customer.get("id"), "customer.id"),
         email=email if isinstance(email, str) and email.strip() else None,
         first_order=first_order,
     )
@@ -220,6 +229,7 @@ def refund_event(refund: dict, order_id: str | None = None) -> RefundEvent:
 
     currency = next((shop for shop, _ in currencies if isinstance(shop, str) and shop), "")
     presentment_currency = next((p for _, p in currencies if isinstance(p, str) and p), None)
+    currency = currency if CURRENCY.fullmatch(currency) else ""  # the purchase's currency is used anyway
     presentment = None
     if terms and all(p is not None for _, p in terms) and presentment_currency:
         presentment = Money(sum((p for _, p in terms), Decimal(0)), presentment_currency)
@@ -230,6 +240,14 @@ def refund_event(refund: dict, order_id: str | None = None) -> RefundEvent:
         commission_base=Money(sum((shop for shop, _ in terms), Decimal(0)), currency),
         presentment_base=presentment,
     )
+
+
+def _name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if len(str(value)) > MAX_NAME:
+        raise MalformedPayload(f"name is longer than {MAX_NAME} characters")
+    return str(value)
 
 
 def order_event(topic: str, order: dict) -> OrderEvent:
@@ -244,7 +262,7 @@ def order_event(topic: str, order: dict) -> OrderEvent:
     name = order.get("name")
     return OrderEvent(
         order_id=order_id,
-        order_name=str(name) if name is not None else None,
+        order_name=_name(name),
         topic=topic,
         occurred_at=_time(order.get("processed_at") or order.get("created_at"), "created_at"),
         financial_status=financial_status,

@@ -15,7 +15,6 @@ HMAC_HEADER = "X-Shopify-Hmac-Sha256"
 TOPIC_HEADER = "X-Shopify-Topic"
 SHOP_HEADER = "X-Shopify-Shop-Domain"
 WEBHOOK_ID_HEADER = "X-Shopify-Webhook-Id"
-EVENT_ID_HEADER = "X-Shopify-Event-Id"
 
 # Shopify's documented shop hostname form; lower-cased before matching.
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
@@ -35,13 +34,11 @@ def read_headers(headers: Mapping[str, str]) -> DeliveryHeaders:
         if value is None:
             raise MissingHeader(name)
         found[name] = value
-    event_id = _header(headers, EVENT_ID_HEADER)
     return DeliveryHeaders(
         store_key=found[SHOP_HEADER],
         topic=found[TOPIC_HEADER].lower(),
         delivery_id=found[WEBHOOK_ID_HEADER],
         signature=found[HMAC_HEADER],
-        extra={"event_id": event_id} if event_id else {},
     )
 
 

@@ -85,6 +85,7 @@ def upgrade() -> None:
     sa.Column('purchase_conversion_id', sa.String(length=40), nullable=True),
     sa.Column('credited_at', connector.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('cancelled', sa.Boolean(), nullable=False),
+    sa.Column('deferred_refunds', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_orders_store_id_stores'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
     sa.UniqueConstraint('store_id', 'platform_order_id', name=op.f('uq_orders_store_id_platform_order_id'))

@@ -335,3 +335,22 @@ def test_arbitrary_json_in_the_order_gives_an_event_or_malformed_payload(topic, 
     except MalformedPayload:
         return
     assert isinstance(event, OrderEvent)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda o: o.update(name="#" + "1" * 200),
+        lambda o: o.update(currency="EURO"),
+        lambda o: o["line_items"][0].update(quantity=10**20),
+        lambda o: o["customer"].update(id="9" * 65),
+        lambda o: o.update(id=int("9" * 70)),
+    ],
+    ids=["long name", "bad currency", "huge quantity", "long customer id", "huge order id"],
+)
+def test_values_the_database_could_not_hold_are_malformed(change):
+    """Rejected up front, so they are flagged once instead of failing in the database on every retry."""
+    order = samples.order()
+    change(order)
+    with pytest.raises(MalformedPayload):
+        normalise("orders/paid", samples.encode(order))
