@@ -58,6 +58,8 @@ class Worker:
             sender = Sender(settings.tracking_backend_url, settings.tracking_backend_secret)
         self.sender = sender
         self._stop = threading.Event()
+        # Set when events were handled, so the delivery loop sends their conversions without waiting a poll.
+        self._conversions_waiting = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=settings.delivery_concurrency, thread_name_prefix="deliver")
 
     # -- running ---------------------------------------------------------------------------------
@@ -65,6 +67,7 @@ class Worker:
     def stop(self) -> None:
         """Ask the loop to finish the work in hand and return (SIGTERM)."""
         self._stop.set()
+        self._conversions_waiting.set()
 
     def run(self, *, burst: bool = False) -> None:
         """Loop until stopped; with burst, until nothing is due now.
@@ -77,21 +80,25 @@ class Worker:
             if burst:
                 self._loop(lambda: self.handle_events() + self.deliver_due(), burst=True)
             else:
-                deliveries = threading.Thread(target=self._loop, args=(self.deliver_due,), name="deliveries")
+                deliveries = threading.Thread(target=self._loop, args=(self.deliver_due,),
+                                              kwargs={"wake": self._conversions_waiting}, name="deliveries")
                 deliveries.start()
                 try:
                     self._loop(self.handle_events)
                 finally:
-                    self._stop.set()
+                    self.stop()
                     deliveries.join()
         finally:
             self.release()
             self._pool.shutdown(wait=True)
             log.info("worker %s stopped", self.worker_id)
 
-    def _loop(self, step: Callable[[], int], *, burst: bool = False) -> None:
+    def _loop(self, step: Callable[[], int], *, burst: bool = False, wake: threading.Event | None = None) -> None:
+        wake = wake or self._stop
         failures = 0
         while not self._stop.is_set():
+            if wake is not self._stop:
+                wake.clear()  # before the step: a wake-up during it makes the next wait return at once
             try:
                 done = step()
                 failures = 0
@@ -107,7 +114,7 @@ class Worker:
                 continue
             if burst:
                 break
-            self._stop.wait(self.settings.poll_interval)
+            wake.wait(self.settings.poll_interval)
 
     def release(self) -> None:
         """Hand back unfinished claims at once (if the database cannot be reached, their leases do it later)."""
@@ -131,6 +138,8 @@ class Worker:
             if self._stop.is_set():
                 break  # the rest are released on the way out
             self._handle_one(event)
+        if claimed:
+            self._conversions_waiting.set()
         return len(claimed)
 
     def _handle_one(self, event: inbox.ClaimedEvent) -> None:
