@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import Session, aliased, load_only
 
 from .forwarder import DeliveryResult
 from .models import Conversion, DeliveryAttempt
@@ -23,13 +23,22 @@ class DueConversion:
 
 
 def claim_due(session: Session, worker_id: str, now: datetime, lease_seconds: float, limit: int) -> list[DueConversion]:
-    """Claim up to `limit` conversions due now in one statement (SKIP LOCKED on PostgreSQL)."""
+    """Claim up to `limit` conversions due now in one statement (SKIP LOCKED on PostgreSQL).
+
+    A refund or cancellation waits until the purchase it reverses was delivered, so the backend never
+    sees a reversal of a purchase it has not received.
+    """
+    purchase = aliased(Conversion)
     due = (
         select(Conversion.id)
         .where(
             Conversion.status == "pending",
             Conversion.next_attempt_at <= now,
             or_(Conversion.lease_until.is_(None), Conversion.lease_until <= now),
+            or_(
+                Conversion.reverses.is_(None),
+                exists().where(purchase.id == Conversion.reverses, purchase.status == "delivered"),
+            ),
         )
         .order_by(Conversion.next_attempt_at, Conversion.id)
         .limit(limit)

@@ -194,3 +194,21 @@ def test_a_slow_backend_does_not_hold_up_new_events(client, delivering_settings,
             worker.stop()
             thread.join(timeout=20)
     assert not thread.is_alive()
+
+
+def test_a_reversal_reaches_the_backend_only_after_its_purchase(client, delivering_settings, sessions, store, backend):
+    order = _code_order()
+    order["financial_status"] = "partially_refunded"
+    order["refunds"] = [samples.refund()]
+    post_shopify(client, "orders/updated", order)  # purchase and refund are created in one go
+    drain(delivering_settings, sessions)
+    assert [r.body["type"] for r in backend.delivered()] == ["conversion.purchase", "conversion.refund"]
+
+
+def test_a_reversal_of_an_undelivered_purchase_waits(client, delivering_settings, sessions, store, backend):
+    backend.behaviour = Behaviour(status_for=lambda number, _id: 500)
+    order = _code_order()
+    order["refunds"] = [samples.refund()]
+    post_shopify(client, "orders/updated", order)
+    drain(delivering_settings, sessions)
+    assert {r.body["type"] for r in backend.received} == {"conversion.purchase"}
