@@ -204,3 +204,16 @@ def test_a_connection_killed_under_the_edge_is_a_503_once_then_deliveries_are_st
     # when the statement itself hits it, the edge answers 503 and the pool drops it.
     assert statuses in ([503, 200], [200, 200])
     assert len(events(sessions)) == 1 + statuses.count(200)
+
+
+def test_a_store_secret_that_no_longer_decrypts_is_a_503_not_a_500(settings, engine, sessions, store):
+    """CONNECTOR_SECRET_KEY changed under stored credentials: refuse to acknowledge, so nothing is lost."""
+    from connector import create_app, crypto
+    from connector.db import transaction
+
+    with transaction(sessions) as session:
+        session.merge(store).webhook_secret_encrypted = crypto.encrypt("another key", store.id, "secret")
+    app = create_app(settings, engine=engine)
+    answer = post_shopify(app.test_client(), "orders/paid", samples.order())
+    assert answer.status_code == 503
+    assert events(sessions) == []

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import registry
+from ..crypto import DecryptionError
 from ..errors import BadHeader, MissingHeader, StorageUnavailable, UnknownPlatform, VerificationError
 from ..inbox import store_delivery
 from . import services
@@ -36,9 +37,11 @@ def _too_large(_exc):
 
 @bp.errorhandler(DBAPIError)
 @bp.errorhandler(StorageUnavailable)
-def _database_unavailable(exc: Exception):
-    # Not stored, so not acknowledged: the platform sends it again (the pool drops a dead connection).
-    log.error("webhook not stored, database unavailable: %s", getattr(exc, "orig", None) or exc)
+@bp.errorhandler(DecryptionError)
+def _cannot_store_now(exc: Exception):
+    # Not stored, so not acknowledged: the platform sends it again. A dead connection is dropped by the
+    # pool; a store secret that will not decrypt means CONNECTOR_SECRET_KEY changed (the operator's fix).
+    log.error("webhook not stored: %s", getattr(exc, "orig", None) or exc)
     answer, status = _answer(503, "unavailable")
     answer.headers["Retry-After"] = "5"
     return answer, status
