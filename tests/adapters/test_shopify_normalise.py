@@ -241,6 +241,12 @@ MALFORMED_ORDERS = {
     "cancelled_at not a time": _set("cancelled_at", "yesterday"),
     "discount_codes a string": _set("discount_codes", "ALICE15"),
     "refund entry without id": _set("refunds", [{"created_at": "2026-11-29T10:14:03+01:00"}]),
+    # Values the database could not hold: flagged once up front instead of failing on every retry.
+    "name too long": _set("name", "#" + "1" * 200),
+    "currency not ISO 4217": _set("currency", "EURO"),
+    "quantity huge": lambda body: body["line_items"][0].update(quantity=10**20),
+    "customer id too long": lambda body: body["customer"].update(id="9" * 65),
+    "order id huge": _set("id", int("9" * 70)),
 }
 
 
@@ -335,22 +341,3 @@ def test_arbitrary_json_in_the_order_gives_an_event_or_malformed_payload(topic, 
     except MalformedPayload:
         return
     assert isinstance(event, OrderEvent)
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        lambda o: o.update(name="#" + "1" * 200),
-        lambda o: o.update(currency="EURO"),
-        lambda o: o["line_items"][0].update(quantity=10**20),
-        lambda o: o["customer"].update(id="9" * 65),
-        lambda o: o.update(id=int("9" * 70)),
-    ],
-    ids=["long name", "bad currency", "huge quantity", "long customer id", "huge order id"],
-)
-def test_values_the_database_could_not_hold_are_malformed(change):
-    """Rejected up front, so they are flagged once instead of failing in the database on every retry."""
-    order = samples.order()
-    change(order)
-    with pytest.raises(MalformedPayload):
-        normalise("orders/paid", samples.encode(order))
