@@ -75,3 +75,27 @@ class UnknownPlatform(ConnectorError):
 
 class DuplicateInfluencer(ConnectorError):
     """The tracking id or promo code is already taken in this store."""
+
+
+class PlatformError(ConnectorError):
+    """A call to the store's platform failed; it can be tried again later."""
+
+
+class PlatformAuthError(PlatformError):
+    """The platform refused the store's credentials: the merchant must authorise the app again."""
+
+
+class UnsafeStoreUrl(ConnectorError):
+    """The store URL is not one the connector will call (not https, or it resolves to a private address)."""
+
+
+class InstallError(ConnectorError):
+    """An install request could not be accepted."""
+
+    #: a short, stable reason: bad_shop, bad_hmac, stale_timestamp, bad_state, expired_state, replayed_state,
+    #: bad_session_token, scopes_missing, not_configured, bad_request
+    reason = "install_refused"
+
+    def __init__(self, reason: str, message: str | None = None):
+        super().__init__(message or reason.replace("_", " "))
+        self.reason = reason

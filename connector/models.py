@@ -95,10 +95,28 @@ class Store(Base):
     platform: Mapped[str] = mapped_column(String(20))
     #: Shopify shop domain (`x.myshopify.com`) or the WooCommerce store URL, normalised
     domain: Mapped[str] = mapped_column(String(255))
+    #: active; uninstalled (the merchant removed the app); needs_reauth (the platform refused our
+    #: credentials); redacted (shop/redact erased its data)
     status: Mapped[str] = mapped_column(String(20), default="active")
-    #: AES-GCM ciphertexts (connector.crypto), bound to this store's id
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: AES-GCM ciphertexts (connector.crypto), bound to this store's id. WooCommerce keeps "ck:cs" here.
     access_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    refresh_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the scopes the platform granted, comma-separated
+    scopes: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     webhook_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    installed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: remote setup (webhook registration) still to do; the worker retries it until it is done
+    setup_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    setup_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    setup_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: orders updated up to this time have been reconciled
+    reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: a worker doing setup or reconciliation for this store holds it until then
+    maintenance_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: "paid" (credit when first seen paid) or "creation"
     credit_on: Mapped[str] = mapped_column(String(20), default="paid")
     forward_test_orders: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -235,3 +253,34 @@ class DeliveryAttempt(Base):
     excerpt: Mapped[str | None] = mapped_column(String(500), nullable=True)
     duration_ms: Mapped[int] = mapped_column(Integer)
     worker: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class UsedNonce(Base):
+    """Install state and WooCommerce user_id nonces that were redeemed: each works once."""
+
+    __tablename__ = "used_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PrivacyRequest(Base):
+    """A privacy webhook (data request, customer or shop redaction) and what the connector did about it."""
+
+    __tablename__ = "privacy_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    #: data_request, customer_redact, shop_redact
+    kind: Mapped[str] = mapped_column(String(20))
+    #: the platform's id of the request, when it gives one
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: kept for data requests only, so the operator can find the export
+    customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: for a data request: what the connector holds about the customer (the JSON the operator hands over)
+    export: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    #: counts of what was found or erased
+    summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)

@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Protocol, Sequence
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import sessionmaker
+
     from .settings import Settings
 
 
@@ -65,7 +67,56 @@ class OrderEvent:
     refunds: tuple[RefundEvent, ...] = ()
 
 
-NeutralEvent = OrderEvent | RefundEvent
+@dataclass(frozen=True)
+class OrderDeleted:
+    """The order is gone from the store (WooCommerce order.deleted): a credited purchase is cancelled."""
+
+    order_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class AppUninstalled:
+    """The merchant removed the app: its credentials are revoked already."""
+
+
+@dataclass(frozen=True)
+class CustomerDataRequest:
+    """The merchant asks for what the connector holds about one customer (privacy law)."""
+
+    request_id: str | None
+    customer_id: str | None
+    email: str | None
+    order_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CustomerRedact:
+    """Erase one customer's personal data."""
+
+    customer_id: str | None
+    email: str | None
+    order_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoreRedact:
+    """Erase everything about the store (sent some time after an uninstall)."""
+
+
+NeutralEvent = OrderEvent | RefundEvent | OrderDeleted
+#: events about the store or its customers rather than an order; handled whatever the store's status
+LifecycleEvent = AppUninstalled | CustomerDataRequest | CustomerRedact | StoreRedact
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A delivery the connector fetched itself (reconciliation), stored like a webhook."""
+
+    topic: str
+    #: stable for one state of one order, so fetching it again stores nothing new
+    delivery_id: str
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -96,8 +147,11 @@ class PlatformAdapter(Protocol):
     #: a module of sample deliveries (order(), refund(), encode(), headers()) for the demo and benchmarks
     samples: object
 
-    def read_headers(self, headers: Mapping[str, str]) -> DeliveryHeaders:
-        """Pick the delivery's store key, topic, delivery id and signature; raise MissingHeader."""
+    def read_headers(self, headers: Mapping[str, str], body: bytes) -> DeliveryHeaders | None:
+        """Pick the delivery's store key, topic, delivery id and signature; raise MissingHeader.
+
+        None means a platform ping that is answered 200 and stored nowhere (WooCommerce's creation ping).
+        """
 
     def webhook_secrets(self, settings: "Settings", store: StoreView | None) -> Sequence[str]:
         """The secrets a delivery may be signed with (current first); empty when none is configured."""
@@ -108,5 +162,14 @@ class PlatformAdapter(Protocol):
     def normalise_store_key(self, key: str) -> str | None:
         """The canonical form stores are kept under, or None when the key is not a valid store."""
 
-    def normalise(self, topic: str, body: bytes) -> NeutralEvent | None:
+    def normalise(self, topic: str, body: bytes) -> NeutralEvent | LifecycleEvent | None:
         """Turn a stored delivery into a neutral event (None for a topic with nothing to do); raise MalformedPayload."""
+
+    def setup(self, settings: "Settings", sessions: "sessionmaker", store_id: int) -> str:
+        """Register what the store needs (webhooks) idempotently; return a one-line summary.
+
+        Raises PlatformAuthError when the store refuses the credentials, PlatformError when it may work later.
+        """
+
+    def reconcile(self, settings: "Settings", sessions: "sessionmaker", store_id: int, since: datetime) -> Iterator[Delivery]:
+        """Orders updated since `since`, as deliveries the worker handles like webhooks."""

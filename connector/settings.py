@@ -6,6 +6,7 @@ import base64
 import binascii
 import math
 import os
+import re
 from dataclasses import dataclass, replace
 from typing import Mapping
 
@@ -15,6 +16,8 @@ from .errors import ConfigurationError
 # (the contract wants at least 24 h before a conversion is marked failed).
 DEFAULT_RETRY_SCHEDULE = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200)
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"
+DEFAULT_SHOPIFY_ADMIN_URL = "https://{shop}"
+TRUE = ("1", "true", "yes", "on")
 ENVIRONMENTS = ("development", "production")
 
 
@@ -38,6 +41,16 @@ class Settings:
     # How often an idle worker looks for work; the contract promises pickup within a second.
     poll_interval: float = 0.2
     delivery_concurrency: int = 8
+    #: the Admin API version the connector speaks (Shopify supports each stable version for a year)
+    shopify_api_version: str = "2026-10"
+    #: where a shop's admin lives; `{shop}` is the shop domain. Only a stand-in store changes it.
+    shopify_admin_url: str = DEFAULT_SHOPIFY_ADMIN_URL
+    #: accept WooCommerce store URLs over http or on private addresses (a stand-in store on this machine)
+    woocommerce_allow_private: bool = False
+    #: the name merchants see on WooCommerce's authorisation page and in shopify.app.toml
+    app_name: str = "Influencer Connector"
+    #: how often the worker reads each store's recently updated orders, in case a webhook was missed
+    reconcile_interval: float = 3600.0
 
     def with_overrides(self, **changes) -> "Settings":
         """A copy with some fields changed (tests, the demo)."""
@@ -50,6 +63,10 @@ class Settings:
 
 def _split(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in TRUE
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> float:
@@ -141,6 +158,23 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         raise ConfigurationError(f"CONNECTOR_PUBLIC_URL must be an http(s) URL, got {public_url!r}")
 
     scopes = _split(env.get("SHOPIFY_SCOPES")) or Settings.shopify_scopes
+
+    # Pointing the connector at a stand-in store is for development; production refuses it unless the
+    # operator says, in so many words, that it is meant.
+    allow_standins = environment == "development" or _flag(env, "CONNECTOR_ALLOW_STANDINS")
+    admin_url = env.get("SHOPIFY_ADMIN_URL", "").strip().rstrip("/") or DEFAULT_SHOPIFY_ADMIN_URL
+    if "{shop}" not in admin_url or not admin_url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"SHOPIFY_ADMIN_URL must be an http(s) URL containing {{shop}}, got {admin_url!r}")
+    if admin_url != DEFAULT_SHOPIFY_ADMIN_URL and not allow_standins:
+        raise ConfigurationError("SHOPIFY_ADMIN_URL may only be changed in development or with CONNECTOR_ALLOW_STANDINS=1")
+    allow_private = _flag(env, "WOOCOMMERCE_ALLOW_PRIVATE_URLS")
+    if allow_private and not allow_standins:
+        raise ConfigurationError(
+            "WOOCOMMERCE_ALLOW_PRIVATE_URLS may only be set in development or with CONNECTOR_ALLOW_STANDINS=1"
+        )
+    api_version = env.get("SHOPIFY_API_VERSION", "").strip() or Settings.shopify_api_version
+    if not re.fullmatch(r"\d{4}-\d{2}|unstable", api_version):
+        raise ConfigurationError(f"SHOPIFY_API_VERSION must look like 2026-10, got {api_version!r}")
     return Settings(
         database_url=normalise_database_url(env.get("DATABASE_URL", "").strip() or "sqlite:///connector.db"),
         environment=environment,
@@ -158,4 +192,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         report_grace_seconds=_number(env, "CONNECTOR_REPORT_GRACE_SECONDS", 30.0),
         poll_interval=_number(env, "CONNECTOR_POLL_INTERVAL", 0.2),
         delivery_concurrency=int(_number(env, "CONNECTOR_DELIVERY_CONCURRENCY", 8, integer=True)),
+        shopify_api_version=api_version,
+        shopify_admin_url=admin_url,
+        woocommerce_allow_private=allow_private,
+        app_name=env.get("CONNECTOR_APP_NAME", "").strip() or Settings.app_name,
+        reconcile_interval=_number(env, "CONNECTOR_RECONCILE_INTERVAL", 3600.0),
     )

@@ -18,7 +18,7 @@ class ShopifyAdapter:
     #: sample deliveries shaped like Shopify's, for the demo and the benchmarks
     samples = _samples
 
-    def read_headers(self, headers: Mapping[str, str]) -> DeliveryHeaders:
+    def read_headers(self, headers: Mapping[str, str], body: bytes) -> DeliveryHeaders:
         return _verify.read_headers(headers)
 
     def webhook_secrets(self, settings: Settings, store: StoreView | None) -> Sequence[str]:

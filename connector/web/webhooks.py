@@ -57,7 +57,10 @@ def receive(platform: str):
     # Read the raw bytes before anything parses them: the signature is over exactly these.
     body = request.get_data(cache=False)
     try:
-        delivery = adapter.read_headers(request.headers)
+        delivery = adapter.read_headers(request.headers, body)
+        if delivery is None:
+            log.info("%s ping acknowledged, not stored", platform)
+            return _answer(200, "ping")
         if not DELIVERY_ID.fullmatch(delivery.delivery_id):
             raise BadHeader(f"delivery id must be 1 to {MAX_DELIVERY_ID} printable ASCII characters")
         domain = adapter.normalise_store_key(delivery.store_key)
