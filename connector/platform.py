@@ -5,7 +5,7 @@ Adapters turn platform JSON into these values; the core never sees a platform pa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Iterator, Mapping, Protocol, Sequence
@@ -65,6 +65,8 @@ class OrderEvent:
     commission_base: Money
     presentment_base: Money | None = None
     refunds: tuple[RefundEvent, ...] = ()
+    #: where the shopper came from, as the platform recorded it (utm_source, utm_campaign, source_type, ...)
+    traffic: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
