@@ -6,6 +6,7 @@ import sys
 
 from flask import Flask
 
+from . import registry
 from .db import make_engine, make_sessionmaker
 from .inbox import StoreCache
 from .errors import ConfigurationError
@@ -45,4 +46,9 @@ def create_app(settings: Settings | None = None, *, engine=None) -> Flask:
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    # Each platform brings its install views (Shopify OAuth, WooCommerce app authorization).
+    for adapter in registry.adapters().values():
+        blueprint = getattr(adapter, "blueprint", None)
+        if blueprint is not None:
+            app.register_blueprint(blueprint)
     return app

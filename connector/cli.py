@@ -12,10 +12,11 @@ from datetime import datetime, timezone
 import click
 from sqlalchemy import func, select
 
-from . import directory, inbox, outbox
+from . import directory, inbox, outbox, registry
 from .attribution import SIGNAL_KINDS
 from .db import make_engine, make_sessionmaker, transaction
-from .errors import ConfigurationError, ConnectorError
+from .errors import ConfigurationError, ConnectorError, PlatformError
+from .installs import run_setup
 from .models import AttributionRecord, Conversion, DeliveryAttempt, Event, Influencer, Store
 from .rules import CREDIT_ON
 from .settings import Settings, load_settings
@@ -60,7 +61,36 @@ def _fail_on_connector_errors(function):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The main group; commands living in other modules (`privacy`, the adapters' `shopify ...`) join on first use.
+
+    Loading them lazily keeps `connector.cli` importable by those modules without a cycle.
+    """
+
+    _extras_loaded = False
+
+    def _load_extras(self) -> None:
+        if self._extras_loaded:
+            return
+        self._extras_loaded = True
+        from .privacy_cli import privacy
+
+        self.add_command(privacy)
+        for adapter in registry.adapters().values():
+            group = getattr(adapter, "cli", None)
+            if group is not None:
+                self.add_command(group)
+
+    def list_commands(self, ctx):
+        self._load_extras()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        self._load_extras()
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Store orders in, signed influencer conversions out."""
@@ -152,14 +182,21 @@ def _store_options(function):
 
 
 def _add_store(obj: Context, platform: str, key: str, no_setup: bool, **fields) -> None:
-    if not no_setup:
-        raise click.ClickException(
-            "remote setup (webhook registration) is not available yet: add the store with --no-setup "
-            "and create its webhooks by hand"
-        )
+    now = datetime.now(timezone.utc)
     with transaction(obj.sessions) as session:
         store = directory.add_store(session, obj.settings.secret_key, platform, key, **fields)
+        if not no_setup:
+            # The same setup as an install; the worker retries it if the store cannot be reached now.
+            store.setup_pending, store.setup_error, store.installed_at = True, None, store.installed_at or now
+        store_id = store.id
         click.echo(f"store {store.id}: {store.platform} {store.domain} ({store.status})")
+    if no_setup:
+        return
+    outcome = run_setup(obj.settings, obj.sessions, store_id, now)
+    if not outcome.done:
+        raise click.ClickException(f"setup not done ({outcome.summary}); the store is saved and "
+                                   "`connector worker` retries the setup")
+    click.echo(f"setup done: {outcome.summary}")
 
 
 @stores.group("add")
@@ -205,6 +242,10 @@ def stores_list(obj: Context, as_json: bool) -> None:
         {
             "id": s.id, "platform": s.platform, "store": s.domain, "status": s.status, "credit_on": s.credit_on,
             "forward_test_orders": s.forward_test_orders, "precedence": s.precedence,
+            "status_reason": s.status_reason, "setup": "pending" if s.setup_pending else ("done" if s.setup_at else "-"),
+            "setup_error": s.setup_error,
+            "access_token_expires_at": s.access_token_expires_at.isoformat() if s.access_token_expires_at else None,
+            "reconciled_at": s.reconciled_at.isoformat() if s.reconciled_at else None,
             "influencers": influencer_counts.get(s.id, 0),
             "last_event_at": s.last_event_at.isoformat() if s.last_event_at else None,
         }
@@ -216,8 +257,12 @@ def stores_list(obj: Context, as_json: bool) -> None:
     if not listing:
         click.echo("no stores")
     for s in listing:
-        click.echo(f"{s['id']:>4}  {s['platform']:<11} {s['store']:<40} {s['status']:<9} credit on {s['credit_on']}, "
-                   f"{s['influencers']} influencers, last event {s['last_event_at'] or '-'}")
+        click.echo(f"{s['id']:>4}  {s['platform']:<11} {s['store']:<40} {s['status']:<12} credit on {s['credit_on']}, "
+                   f"{s['influencers']} influencers, setup {s['setup']}, last event {s['last_event_at'] or '-'}")
+        if s["status"] != "active" and s["status_reason"]:
+            click.secho(f"      {s['status']}: {s['status_reason']}", fg="red")
+        elif s["setup_error"]:
+            click.secho(f"      setup: {s['setup_error']}", fg="yellow")
 
 
 # -- influencers ----------------------------------------------------------------------------------
@@ -396,6 +441,31 @@ def events_replay(obj: Context, event_ids: tuple[int, ...], failed: bool, reject
     click.echo(f"queued {len(replayed)} events" + (f": {', '.join(map(str, replayed))}" if replayed else ""))
     if missing:
         raise click.ClickException(f"no event {', '.join(map(str, sorted(missing)))}")
+
+
+# -- reconciliation -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("store")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]),
+              help="UTC time to read from (default: where the last reconciliation got to).")
+@pass_context
+@_fail_on_connector_errors
+def reconcile(obj: Context, store: str, since: datetime | None) -> None:
+    """Read STORE's orders updated since a time and queue those not seen in that state (webhooks get missed)."""
+    from .reconcile import reconcile_store
+
+    with obj.sessions() as session:
+        found = directory.find_store(session, store)
+        store_id, domain = found.id, found.domain
+    try:
+        result = reconcile_store(obj.settings, obj.sessions, store_id, datetime.now(timezone.utc),
+                                 since=since.replace(tzinfo=timezone.utc) if since else None)
+    except PlatformError as exc:
+        raise click.ClickException(f"{domain}: {exc}") from None
+    click.echo(f"{domain}: {result}; `connector worker` handles them like webhooks")
+
 
 
 if __name__ == "__main__":  # python -m connector.cli

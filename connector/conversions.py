@@ -19,7 +19,7 @@ from .attribution import PROMO_CODE, Attribution, attribute
 from .db import insert
 from .directory import load_directory
 from .models import AttributionRecord, Conversion, Order, Store
-from .platform import Money, NeutralEvent, OrderEvent, RefundEvent
+from .platform import Money, NeutralEvent, OrderDeleted, OrderEvent, RefundEvent
 from .rules import StorePolicy, email_sha256, purchase_decision
 
 
@@ -206,7 +206,7 @@ def _deferred(order: Order) -> list[RefundEvent]:
     ]
 
 
-def _cancellation(session: Session, store: Store, order: Order, event: OrderEvent, now: datetime) -> tuple[Conversion | None, str]:
+def _cancellation(session: Session, store: Store, order: Order, occurred_at: datetime, now: datetime) -> tuple[Conversion | None, str]:
     first_time = not order.cancelled
     order.cancelled = True
     if order.purchase_conversion_id is None or not first_time:
@@ -216,7 +216,7 @@ def _cancellation(session: Session, store: Store, order: Order, event: OrderEven
     remaining = max(purchase.amount - _reversed_so_far(session, order), Decimal(0))
     conversion = _reversal(
         session, store, order, payload.CANCELLATION, f"cancellation:{order.platform_order_id}", remaining,
-        event.cancelled_at or event.occurred_at, now,
+        occurred_at, now,
     )
     return conversion, f"cancelled: voids {purchase.id}"
 
@@ -232,7 +232,7 @@ def _apply_order(session: Session, store: Store, event: OrderEvent, now: datetim
     notes: list[str] = []
 
     if event.cancelled:
-        conversion, note = _cancellation(session, store, order, event, now)
+        conversion, note = _cancellation(session, store, order, event.cancelled_at or event.occurred_at, now)
         return Applied(tuple(c for c in [conversion] if c), note)
 
     policy = StorePolicy(credit_on=store.credit_on, forward_test_orders=store.forward_test_orders)
@@ -276,6 +276,12 @@ def apply_event(session: Session, store: Store, event: NeutralEvent, now: dateti
     if isinstance(event, OrderEvent):
         return _apply_order(session, store, event, now)
     order = _locked_order(session, store, event.order_id, now)
+    if isinstance(event, OrderDeleted):
+        # A deleted order (WooCommerce order.deleted) voids its purchase like a cancellation.
+        conversion, note = _cancellation(session, store, order, event.occurred_at, now)
+        if conversion is not None:
+            session.flush()
+        return Applied(tuple(c for c in [conversion] if c), f"order deleted; {note}")
     if order.purchase_conversion_id is None and not order.cancelled:
         return Applied((), _defer(order, event))
     conversion, note = _refund(session, store, order, event, now)

@@ -15,12 +15,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import inbox, outbox, registry
+from . import inbox, install_state, outbox, registry
 from .conversions import apply_event
 from .db import transaction
-from .errors import MalformedPayload
+from .errors import MalformedPayload, PlatformError
+from .installs import run_setup
 from .forwarder import DeliveryResult, Sender
+from .lifecycle import apply_lifecycle
 from .models import Event, Store
+from .platform import LifecycleEvent
+from .reconcile import claim_store_for_maintenance, reconcile_store, release_store
 from .settings import Settings
 
 log = logging.getLogger("connector.worker")
@@ -30,6 +34,12 @@ EVENT_BATCH = 50
 # with backoff, 2 s doubling to an hour, for about 19 hours in all before it is set aside as failed
 # (`connector events replay --failed` takes it up again). It never stops the worker.
 MAX_EVENT_ATTEMPTS = 30
+
+
+#: seconds between looks for stores whose setup or reconciliation is due
+MAINTENANCE_POLL = 5.0
+# A store that needs re-authorisation still has its orders handled: only calls into the shop wait.
+PROCESSED_STATUSES = ("active", "needs_reauth")
 
 
 def event_retry_wait(attempts: int) -> float:
@@ -78,23 +88,32 @@ class Worker:
         log.info("worker %s started%s", self.worker_id, " (burst)" if burst else "")
         try:
             if burst:
-                self._loop(lambda: self.handle_events() + self.deliver_due(), burst=True)
+                self._loop(lambda: self.handle_events() + self.deliver_due() + self.maintain(), burst=True)
             else:
-                deliveries = threading.Thread(target=self._loop, args=(self.deliver_due,),
-                                              kwargs={"wake": self._conversions_waiting}, name="deliveries")
-                deliveries.start()
+                helpers = [
+                    threading.Thread(target=self._loop, args=(self.deliver_due,),
+                                     kwargs={"wake": self._conversions_waiting}, name="deliveries"),
+                    # Setup retries and reconciliation call into stores (seconds each): a loop of their own.
+                    threading.Thread(target=self._loop, args=(self.maintain,),
+                                     kwargs={"interval": MAINTENANCE_POLL}, name="maintenance"),
+                ]
+                for thread in helpers:
+                    thread.start()
                 try:
                     self._loop(self.handle_events)
                 finally:
                     self.stop()
-                    deliveries.join()
+                    for thread in helpers:
+                        thread.join()
         finally:
             self.release()
             self._pool.shutdown(wait=True)
             log.info("worker %s stopped", self.worker_id)
 
-    def _loop(self, step: Callable[[], int], *, burst: bool = False, wake: threading.Event | None = None) -> None:
+    def _loop(self, step: Callable[[], int], *, burst: bool = False, wake: threading.Event | None = None,
+              interval: float | None = None) -> None:
         wake = wake or self._stop
+        interval = interval or self.settings.poll_interval
         failures = 0
         while not self._stop.is_set():
             if wake is not self._stop:
@@ -114,7 +133,7 @@ class Worker:
                 continue
             if burst:
                 break
-            wake.wait(self.settings.poll_interval)
+            wake.wait(interval)
 
     def release(self) -> None:
         """Hand back unfinished claims at once (if the database cannot be reached, their leases do it later)."""
@@ -158,18 +177,24 @@ class Worker:
         if row is None:
             return  # our lease ran out and another worker has it now
         store = session.get(Store, row.store_id)
-        status, error, note = "handled", None, ""
-        if store is None or store.status != "active":
-            # Kept for `connector events replay` should the store come back.
-            status, error = "skipped", "store is not active"
-        else:
+        status, error, note, neutral = "handled", None, "", None
+        if store is not None:
             try:
                 neutral = registry.get(row.platform).normalise(row.topic, row.body)
             except MalformedPayload as exc:
-                status, error, neutral = "rejected", str(exc), None
+                status, error = "rejected", str(exc)
+        if store is None:
+            status, error = "skipped", "store is gone"
+        elif isinstance(neutral, LifecycleEvent):
+            # Uninstall and privacy requests are honoured whatever state the store is in.
+            note = apply_lifecycle(session, store, neutral, now=now, current_event_id=row.id,
+                                   secret_key=self.settings.secret_key)
+        elif store.status not in PROCESSED_STATUSES:
+            # Kept for `connector events replay` should the store come back.
+            status, error = "skipped", f"store is {store.status}"
+        elif status == "handled":
             if neutral is not None:
-                applied = apply_event(session, store, neutral, now)
-                note = applied.note
+                note = apply_event(session, store, neutral, now).note
             store.last_event_at = max(filter(None, [store.last_event_at, row.received_at]))
         row.status, row.error, row.handled_at = status, error, now
         row.lease_until = row.claimed_by = None
@@ -224,3 +249,38 @@ class Worker:
             return
         for conversion_id, result in results:
             log.info("conversion %s: %s (%s)", conversion_id, statuses.get(conversion_id), result.describe()[:120])
+
+    # -- maintenance -----------------------------------------------------------------------------
+
+    def maintain(self) -> int:
+        """Finish one store's setup, or reconcile one store that is due; returns 1 when one was claimed.
+
+        A store that fails keeps its lease, so it is tried again when the lease ends (minutes), not at once.
+        """
+        if self._stop.is_set():
+            return 0
+        now = self.clock()
+        with transaction(self.sessions) as session:
+            store_id = claim_store_for_maintenance(session, now, self.settings)
+            if store_id is None:
+                install_state.prune(session, now)
+        if store_id is None:
+            return 0
+        done = False
+        try:
+            with self.sessions() as session:
+                setup_pending = session.get(Store, store_id).setup_pending
+            if setup_pending:
+                done = run_setup(self.settings, self.sessions, store_id, now).done
+            else:
+                result = reconcile_store(self.settings, self.sessions, store_id, now)
+                log.info("store %s reconciled: %s", store_id, result)
+                done = True
+        except PlatformError as exc:
+            log.warning("store %s: maintenance failed, will retry after the lease: %s", store_id, exc)
+        except Exception:  # noqa: BLE001 - one store's trouble must never stop the worker
+            log.exception("store %s: maintenance failed", store_id)
+        if done:
+            with transaction(self.sessions) as session:
+                release_store(session, store_id)
+        return 1

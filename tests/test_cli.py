@@ -60,7 +60,6 @@ def test_clear_errors_for_duplicates_unknown_stores_and_bad_domains(cli):
     assert "no store" in cli("influencers", "list", "other.myshopify.com", code=1)
     assert "not a valid shopify store" in cli("stores", "add", "shopify", "evil.com", "--access-token", "t",
                                               "--no-setup", code=1)
-    assert "--no-setup" in cli("stores", "add", "shopify", "x.myshopify.com", "--access-token", "t", code=1)
 
 
 def test_a_bad_setting_stops_with_one_line_naming_it(cli, monkeypatch):

@@ -237,7 +237,7 @@ def test_an_event_whose_store_was_uninstalled_is_kept_unprocessed(client, settin
         session.merge(store).status = "uninstalled"
     drain(settings, sessions)
     assert conversions(sessions) == []
-    assert [(e.status, e.error) for e in events(sessions)] == [("skipped", "store is not active")]
+    assert [(e.status, e.error) for e in events(sessions)] == [("skipped", "store is uninstalled")]
 
 
 def test_an_unexpected_error_is_retried_later_not_fatal(client, settings, sessions, store):

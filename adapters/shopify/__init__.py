@@ -2,23 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from datetime import datetime
+from typing import Iterator, Mapping, Sequence
 
-from connector.platform import DeliveryHeaders, NeutralEvent, StoreView
+from connector.platform import Delivery, DeliveryHeaders, LifecycleEvent, NeutralEvent, StoreView
 from connector.settings import Settings
 
+from . import compliance as _compliance
 from . import normalise as _normalise
+from . import remote as _remote
 from . import samples as _samples
 from . import verify as _verify
+from .views import bp as _blueprint
 
 
 class ShopifyAdapter:
     name = "shopify"
-    handled_topics = _normalise.ORDER_TOPICS | _normalise.REFUND_TOPICS
+    handled_topics = _normalise.ORDER_TOPICS | _normalise.REFUND_TOPICS | _compliance.LIFECYCLE_TOPICS
     #: sample deliveries shaped like Shopify's, for the demo and the benchmarks
     samples = _samples
+    #: /shopify/install, /shopify/callback, /shopify/app
+    blueprint = _blueprint
 
-    def read_headers(self, headers: Mapping[str, str], body: bytes) -> DeliveryHeaders:
+    @property
+    def cli(self):
+        """`connector shopify ...` commands (loaded on use: they need the main command defined first)."""
+        from .cli import shopify
+
+        return shopify
+
+    @property
+    def standin(self):
+        """A local Shopify (OAuth and GraphQL Admin API) for the demo and end-to-end tests (loaded on use)."""
+        from . import standin
+
+        return standin
+
+    def read_headers(self, headers: Mapping[str, str], body: bytes) -> DeliveryHeaders | None:
         return _verify.read_headers(headers)
 
     def webhook_secrets(self, settings: Settings, store: StoreView | None) -> Sequence[str]:
@@ -31,8 +51,20 @@ class ShopifyAdapter:
     def normalise_store_key(self, key: str) -> str | None:
         return _verify.normalise_shop_domain(key)
 
-    def normalise(self, topic: str, body: bytes) -> NeutralEvent | None:
+    def normalise(self, topic: str, body: bytes) -> NeutralEvent | LifecycleEvent | None:
+        if topic in _compliance.LIFECYCLE_TOPICS:
+            return _compliance.normalise_lifecycle(topic, body)
+        if topic == _remote.RECONCILE_TOPIC:
+            from . import normalise_graphql
+
+            return normalise_graphql.normalise(topic, body)
         return _normalise.normalise(topic, body)
+
+    def setup(self, settings: Settings, sessions, store_id: int) -> str:
+        return _remote.setup(settings, sessions, store_id)
+
+    def reconcile(self, settings: Settings, sessions, store_id: int, since: datetime) -> Iterator[Delivery]:
+        return _remote.reconcile(settings, sessions, store_id, since)
 
 
 adapter = ShopifyAdapter()

@@ -1,0 +1,137 @@
+"""Shopify's GraphQL Admin API through `requests`: timeouts, one refresh on a 401, and the rate limits.
+
+Every document sent is a checked-in file in adapters/shopify/graphql/, validated against Shopify's
+Admin schema by the tests. Throttling: Shopify's leaky bucket answers `THROTTLED` (with status 200
+or 429, the docs do not settle which) and reports its state in `extensions.cost`, so the wait is
+computed from what the bucket says rather than a hard-coded plan size.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import requests
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector.errors import PlatformAuthError, PlatformError
+from connector.settings import Settings
+
+from . import oauth, tokens
+
+log = logging.getLogger("connector.shopify.api")
+
+DOCUMENTS = Path(__file__).parent / "graphql"
+TIMEOUT = (3.05, 20)
+MAX_THROTTLED = 6
+MAX_UNAVAILABLE = 3
+
+
+@lru_cache(maxsize=None)
+def document(name: str) -> str:
+    return (DOCUMENTS / f"{name}.graphql").read_text()
+
+
+def throttle_wait(extensions: dict | None, default: float = 1.0) -> float:
+    """Seconds until the bucket holds what the refused query asked for (bounded to 0.5..10 s)."""
+    try:
+        cost = extensions["cost"]
+        status = cost["throttleStatus"]
+        needed = float(cost["requestedQueryCost"]) - float(status["currentlyAvailable"])
+        wait = needed / float(status["restoreRate"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return default
+    return min(max(wait, 0.5), 10.0)
+
+
+class AdminApi:
+    """GraphQL calls into one shop, with its current access token."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], store_id: int, shop: str, *,
+                 http: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.settings, self.sessions, self.store_id, self.shop = settings, sessions, store_id, shop
+        self.http = http or requests.Session()
+        self.sleep, self.clock = sleep, clock
+        self.url = f"{oauth.admin_origin(settings, shop)}/admin/api/{settings.shopify_api_version}/graphql.json"
+
+    def _token(self, stale: str | None = None) -> str:
+        return tokens.access_token(self.sessions, self.settings, self.store_id, http=self.http, clock=self.clock,
+                                   stale=stale)
+
+    def execute(self, name: str, variables: dict | None = None) -> dict:
+        """The `data` of one checked-in document; PlatformError (or PlatformAuthError) when it cannot be had."""
+        body = {"query": document(name), "variables": variables or {}}
+        token = self._token()
+        refreshed = throttled = unavailable = 0
+        while True:
+            try:
+                answer = self.http.post(self.url, json=body, timeout=TIMEOUT,
+                                        headers={"X-Shopify-Access-Token": token, "Accept": "application/json"})
+            except requests.RequestException as exc:
+                raise PlatformError(f"{self.shop}: GraphQL {name} failed: {type(exc).__name__}") from None
+            if answer.status_code == 401 and not refreshed:
+                # Refresh once: the token may have been revoked early or rotated by another worker.
+                refreshed += 1
+                token = self._token(stale=token)
+                continue
+            if answer.status_code in (401, 403):
+                raise PlatformAuthError(f"{self.shop}: GraphQL {name} refused ({answer.status_code})")
+            data = _json(answer)
+            if _throttled(answer, data) and throttled < MAX_THROTTLED:
+                throttled += 1
+                wait = _retry_after(answer) or throttle_wait(data.get("extensions") if data else None)
+                log.info("%s: throttled, waiting %.1f s", self.shop, wait)
+                self.sleep(wait)
+                continue
+            if answer.status_code in (500, 502, 503, 504) and unavailable < MAX_UNAVAILABLE:
+                unavailable += 1
+                self.sleep(_retry_after(answer) or 2.0 ** unavailable)
+                continue
+            if answer.status_code != 200 or data is None:
+                raise PlatformError(f"{self.shop}: GraphQL {name} answered {answer.status_code}")
+            if data.get("errors"):
+                raise PlatformError(f"{self.shop}: GraphQL {name}: {_messages(data['errors'])}")
+            if not isinstance(data.get("data"), dict):
+                raise PlatformError(f"{self.shop}: GraphQL {name} returned no data")
+            return data["data"]
+
+
+def _json(answer: requests.Response) -> dict | None:
+    try:
+        data = answer.json()
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _throttled(answer: requests.Response, data: dict | None) -> bool:
+    if answer.status_code == 429:
+        return True
+    errors = data.get("errors") if data else None
+    return isinstance(errors, list) and any(
+        isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors
+    )
+
+
+def _retry_after(answer: requests.Response) -> float | None:
+    try:
+        return min(max(float(answer.headers.get("Retry-After", "")), 0.0), 30.0)
+    except ValueError:
+        return None
+
+
+def _messages(errors) -> str:
+    if isinstance(errors, list):
+        return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)[:300]
+    return str(errors)[:300]
+
+
+def user_errors(payload: dict | None) -> str | None:
+    """A mutation's userErrors as one line, or None."""
+    errors = (payload or {}).get("userErrors") or []
+    return "; ".join(f"{'.'.join(e.get('field') or [])}: {e.get('message')}" for e in errors) or None

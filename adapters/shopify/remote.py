@@ -1,0 +1,107 @@
+"""What the connector does inside a shop: register its webhooks, and read recently updated orders.
+
+Registration is idempotent: it reads the app's subscriptions, creates the missing ones and points
+any that go elsewhere (a moved CONNECTOR_PUBLIC_URL, an old deployment) back here. The mandatory
+privacy topics cannot be registered through GraphQL; they are declared in shopify.app.toml
+(`connector shopify app-config`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterator
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector.errors import PlatformError
+from connector.models import Store
+from connector.platform import Delivery
+from connector.settings import Settings
+
+from .admin_api import AdminApi, user_errors
+
+#: what the product needs; customers/create is registered for sign-up (lead) conversions
+TOPICS = ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_PAID", "ORDERS_CANCELLED", "REFUNDS_CREATE",
+          "CUSTOMERS_CREATE", "APP_UNINSTALLED")
+RECONCILE_TOPIC = "reconcile/order"
+
+
+@dataclass(frozen=True)
+class Registration:
+    created: int
+    updated: int
+    unchanged: int
+
+    def __str__(self) -> str:
+        return f"webhooks: {self.created} created, {self.updated} updated, {self.unchanged} unchanged"
+
+
+def webhook_uri(settings: Settings) -> str:
+    return f"{settings.public_url}/webhooks/shopify"
+
+
+def _subscriptions(api: AdminApi) -> list[dict]:
+    found, after = [], None
+    while True:
+        page = api.execute("webhook_subscriptions", {"after": after})["webhookSubscriptions"]
+        found += page["nodes"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return found
+        after = page["pageInfo"]["endCursor"]
+
+
+def register_webhooks(api: AdminApi, uri: str) -> Registration:
+    existing = _subscriptions(api)
+    created = updated = unchanged = 0
+    for topic in TOPICS:
+        mine = [s for s in existing if s.get("topic") == topic]
+        if any(s.get("uri") == uri for s in mine):
+            unchanged += 1
+            continue
+        subscription = {"uri": uri, "format": "JSON"}
+        if mine:
+            payload = api.execute("webhook_subscription_update", {"id": mine[0]["id"], "subscription": subscription})
+            problem, updated = user_errors(payload["webhookSubscriptionUpdate"]), updated + 1
+        else:
+            payload = api.execute("webhook_subscription_create", {"topic": topic, "subscription": subscription})
+            problem, created = user_errors(payload["webhookSubscriptionCreate"]), created + 1
+        if problem:
+            raise PlatformError(f"{api.shop}: could not subscribe to {topic}: {problem}")
+    return Registration(created, updated, unchanged)
+
+
+def _shop(sessions: sessionmaker[Session], store_id: int) -> str:
+    with sessions() as session:
+        store = session.get(Store, store_id)
+        if store is None or store.platform != "shopify":
+            raise PlatformError(f"no Shopify store {store_id}")
+        return store.domain
+
+
+def setup(settings: Settings, sessions: sessionmaker[Session], store_id: int, **api_options) -> str:
+    api = AdminApi(settings, sessions, store_id, _shop(sessions, store_id), **api_options)
+    return str(register_webhooks(api, webhook_uri(settings)))
+
+
+def reconcile(settings: Settings, sessions: sessionmaker[Session], store_id: int, since: datetime,
+              **api_options) -> Iterator[Delivery]:
+    """Orders updated since `since`, oldest first, as deliveries of the `reconcile/order` topic.
+
+    The delivery id names the order and its updatedAt, so reading the same state again stores nothing.
+    """
+    api = AdminApi(settings, sessions, store_id, _shop(sessions, store_id), **api_options)
+    stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    after = None
+    while True:
+        page = api.execute("orders_updated_since", {"query": f"updated_at:>='{stamp}'", "after": after})["orders"]
+        for node in page["nodes"]:
+            yield Delivery(
+                topic=RECONCILE_TOPIC,
+                delivery_id=f"reconcile:{node.get('legacyResourceId')}:{node.get('updatedAt')}"[:255],
+                body=json.dumps(node, separators=(",", ":")).encode(),
+            )
+        if not page["pageInfo"]["hasNextPage"]:
+            return
+        after = page["pageInfo"]["endCursor"]

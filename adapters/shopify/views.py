@@ -1,0 +1,161 @@
+"""Shopify installs: GET /shopify/install and /shopify/callback (authorization-code grant), and
+GET /shopify/app (embedded, Shopify-managed install: the session token is exchanged for the token).
+
+Both paths end in connector.installs: one store row, the same setup. Nothing is sent anywhere until
+the shop domain is known to be a `*.myshopify.com` shop and the request is proven to come from Shopify.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+
+import requests
+from flask import Blueprint, redirect, request
+from sqlalchemy import select
+
+from connector import install_state
+from connector.db import transaction
+from connector.errors import InstallError, PlatformAuthError, PlatformError
+from connector.installs import record_install, run_setup
+from connector.models import Store
+from connector.settings import Settings
+from connector.web import services
+from connector.web.pages import error_page, store_page
+
+from . import oauth, shopify_lib, tokens
+
+bp = Blueprint("shopify_install", __name__)
+log = logging.getLogger("connector.shopify.install")
+
+#: Shopify's own app library allows 90 s between the signed timestamp and its check
+TIMESTAMP_TOLERANCE = 90
+#: the merchant has this long between the install redirect and approving the scopes
+STATE_MAX_AGE = 600
+STATE_PURPOSE = "shopify"
+STATUS_FOR_REASON = {"not_configured": 503, "scopes_missing": 403}
+
+
+@bp.errorhandler(InstallError)
+def _refused(exc: InstallError):
+    log.warning("Shopify install refused (%s): %s", exc.reason, exc)
+    return error_page(STATUS_FOR_REASON.get(exc.reason, 400), "The install could not go on", str(exc))
+
+
+def _configured(settings: Settings) -> None:
+    if not settings.shopify_api_key or not settings.shopify_api_secrets:
+        raise InstallError("not_configured", "Shopify installs are not configured (SHOPIFY_API_KEY, SHOPIFY_API_SECRET)")
+
+
+def _signed_shop(settings: Settings) -> str:
+    """The shop of a request Shopify signed: shop form, query HMAC and timestamp, in that order."""
+    _configured(settings)
+    shop = shopify_lib.shop_domain(request.args.get("shop"))
+    if shop is None:
+        raise InstallError("bad_shop", "shop must be a *.myshopify.com domain")
+    params = request.args.to_dict()
+    if not shopify_lib.query_hmac_valid(params, settings.shopify_api_secrets):
+        raise InstallError("bad_hmac", "the request's hmac does not match: it did not come from Shopify")
+    try:
+        stamp = int(params.get("timestamp", ""))
+    except ValueError:
+        raise InstallError("stale_timestamp", "the request has no timestamp") from None
+    if abs(time.time() - stamp) > TIMESTAMP_TOLERANCE:
+        raise InstallError("stale_timestamp", "the request is too old: open the app from the Shopify admin again")
+    return shop
+
+
+def _authorize(settings: Settings, shop: str):
+    state = install_state.issue(settings.secret_key, STATE_PURPOSE, shop)
+    return redirect(shopify_lib.permission_url(
+        shop=shop, api_key=settings.shopify_api_key, scopes=settings.shopify_scopes,
+        redirect_uri=f"{settings.public_url}/shopify/callback", state=state, admin_url=settings.shopify_admin_url,
+    ))
+
+
+@bp.get("/shopify/install")
+def install():
+    settings = services().settings
+    return _authorize(settings, _signed_shop(settings))
+
+
+def _complete(shop: str, grant: oauth.Grant):
+    """Keep the grant on the shop's row and run setup; the merchant page shows how it went."""
+    svc = services()
+    settings, now = svc.settings, datetime.now(timezone.utc)
+    missing = oauth.missing_scopes(settings.shopify_scopes, grant.scopes)
+    if missing:
+        raise InstallError("scopes_missing", f"the app was not granted {', '.join(missing)}; install it again and "
+                                             "approve every permission")
+    with transaction(svc.sessions) as session:
+        store = record_install(session, "shopify", shop, now)
+        tokens.save_grant(session, settings.secret_key, store, grant)
+        store_id = store.id
+    outcome = run_setup(settings, svc.sessions, store_id, now)
+    log.info("Shopify store %s installed (token valid until %s); setup: %s", shop, grant.expires_at, outcome.summary)
+    with svc.sessions() as session:
+        return store_page(session.get(Store, store_id))
+
+
+def _grant(call, shop: str) -> oauth.Grant:
+    try:
+        return call()
+    except PlatformAuthError as exc:
+        raise InstallError("bad_request", f"Shopify refused the grant: {exc}") from None
+    except PlatformError as exc:
+        log.error("Shopify token request for %s failed: %s", shop, exc)
+        raise InstallError("platform_unavailable", "Shopify could not be reached; try again in a minute") from None
+
+
+@bp.get("/shopify/callback")
+def callback():
+    svc = services()
+    settings = svc.settings
+    shop = _signed_shop(settings)
+    subject = install_state.redeem(svc.sessions, settings.secret_key, STATE_PURPOSE, request.args.get("state", ""),
+                                   max_age=STATE_MAX_AGE, now=datetime.now(timezone.utc))
+    if subject != shop:
+        raise InstallError("bad_state", "the install state was issued for another shop")
+    code = request.args.get("code", "")
+    if not code:
+        raise InstallError("bad_request", "the callback carries no code")
+    now = datetime.now(timezone.utc)
+    grant = _grant(lambda: oauth.exchange_code(requests.Session(), settings, shop, code, now), shop)
+    return _complete(shop, grant)
+
+
+@bp.get("/shopify/app")
+def app_home():
+    svc = services()
+    settings = svc.settings
+    _configured(settings)
+    id_token = request.args.get("id_token")
+    if not id_token:
+        # A non-embedded load: Shopify signs the query; an unknown or removed shop starts the OAuth grant.
+        shop = _signed_shop(settings)
+        with svc.sessions() as session:
+            store = _installed(session, shop)
+            return store_page(store, title="The connector") if store else _authorize(settings, shop)
+    shop, _claims = shopify_lib.decode_session_token(id_token, settings.shopify_api_key, settings.shopify_api_secrets)
+    named = request.args.get("shop")
+    if named is not None and shopify_lib.shop_domain(named) != shop:
+        raise InstallError("bad_session_token", "the session token is for another shop")
+    with svc.sessions() as session:
+        store = _installed(session, shop)
+        if store is not None:
+            return store_page(store, title="The connector")
+    now = datetime.now(timezone.utc)
+    grant = _grant(lambda: oauth.exchange_session_token(requests.Session(), settings, shop, id_token, now), shop)
+    return _complete(shop, grant)
+
+
+def _installed(session, shop: str) -> Store | None:
+    """The shop's row when it is installed and holds a token; None when a (re)install is needed.
+
+    A store that needs re-authorisation counts as not installed: opening the app authorises it again.
+    """
+    store = session.scalar(select(Store).where(Store.platform == "shopify", Store.domain == shop))
+    if store is None or store.status != "active" or store.access_token_encrypted is None:
+        return None
+    return store

@@ -1,0 +1,120 @@
+"""WooCommerce installs through its app-authorization endpoint (wc-auth).
+
+GET /woocommerce/install sends the merchant to `{store}/wc-auth/v1/authorize`. When the merchant
+approves, the store POSTs the new REST keys to /woocommerce/callback. That POST is unsigned, so it
+is bound to the install by `user_id`: a signed, expiring, single-use token naming the store URL
+that only this connector can make. The keys are kept encrypted and setup creates the webhooks.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from urllib.parse import urlencode
+
+from flask import Blueprint, jsonify, redirect, request
+from sqlalchemy import select
+
+from connector import crypto, install_state
+from connector.db import transaction
+from connector.errors import InstallError, UnsafeStoreUrl
+from connector.installs import record_install, run_setup
+from connector.models import Store
+from connector.web import services
+from connector.web.pages import error_page, store_page
+
+from .store_url import check_store_url, normalise_store_url
+
+bp = Blueprint("woocommerce_install", __name__)
+log = logging.getLogger("connector.woocommerce.install")
+
+USER_ID_PURPOSE = "woocommerce"
+#: the merchant may have to log in to WordPress before approving
+USER_ID_MAX_AGE = 3600
+MAX_KEY_LENGTH = 200
+
+
+def _safe_store_url(value: str | None) -> str:
+    url = normalise_store_url(value or "")
+    if url is None:
+        raise InstallError("bad_store_url", "store_url must be the store's address, like https://shop.example")
+    try:
+        check_store_url(url, allow_private=services().settings.woocommerce_allow_private)
+    except UnsafeStoreUrl as exc:
+        raise InstallError("unsafe_store_url", str(exc)) from None
+    return url
+
+
+@bp.get("/woocommerce/install")
+def install():
+    try:
+        store_url = _safe_store_url(request.args.get("store_url"))
+    except InstallError as exc:
+        log.warning("WooCommerce install refused (%s): %s", exc.reason, exc)
+        return error_page(400, "The install could not go on", str(exc))
+    settings = services().settings
+    query = urlencode({
+        "app_name": settings.app_name,
+        "scope": "read_write",
+        "user_id": install_state.issue(settings.secret_key, USER_ID_PURPOSE, store_url),
+        "return_url": f"{settings.public_url}/woocommerce/return",
+        "callback_url": f"{settings.public_url}/woocommerce/callback",
+    })
+    return redirect(f"{store_url}/wc-auth/v1/authorize?{query}")
+
+
+def _key(payload: dict, name: str, prefix: str) -> str:
+    value = payload.get(name)
+    if not isinstance(value, str) or not value.startswith(prefix) or len(value) > MAX_KEY_LENGTH or ":" in value:
+        raise InstallError("bad_request", f"{name} is missing or malformed")
+    return value
+
+
+@bp.post("/woocommerce/callback")
+def callback():
+    """The store's POST of the new keys. Anything but a 200 makes WooCommerce delete the keys."""
+    svc = services()
+    settings, now = svc.settings, datetime.now(timezone.utc)
+    payload = request.get_json(silent=True, force=True)
+    try:
+        if not isinstance(payload, dict):
+            raise InstallError("bad_request", "the callback body is not a JSON object")
+        user_id = payload.get("user_id")
+        if not isinstance(user_id, str):
+            raise InstallError("bad_state", "user_id is missing")
+        consumer_key, consumer_secret = _key(payload, "consumer_key", "ck_"), _key(payload, "consumer_secret", "cs_")
+        if payload.get("key_permissions") != "read_write":
+            raise InstallError("scopes_missing", "the keys must be read_write")
+        # Checked (signature, age) before it is used up, so a malformed body cannot burn a good user_id.
+        install_state.peek(settings.secret_key, USER_ID_PURPOSE, user_id, USER_ID_MAX_AGE)
+        # Again at callback time: the name may resolve elsewhere now (DNS rebinding).
+        store_url = _safe_store_url(install_state.redeem(
+            svc.sessions, settings.secret_key, USER_ID_PURPOSE, user_id, max_age=USER_ID_MAX_AGE, now=now))
+    except InstallError as exc:
+        log.warning("WooCommerce callback refused (%s): %s", exc.reason, exc)
+        return jsonify(outcome=exc.reason, error=str(exc)), 400
+    with transaction(svc.sessions) as session:
+        store = record_install(session, "woocommerce", store_url, now)
+        store.access_token_encrypted = crypto.encrypt(settings.secret_key, store.id, f"{consumer_key}:{consumer_secret}")
+        store_id = store.id
+    outcome = run_setup(settings, svc.sessions, store_id, now)
+    log.info("WooCommerce store %s installed; setup: %s", store_url, outcome.summary)
+    return jsonify(outcome="installed", store=store_url, setup=outcome.summary), 200
+
+
+@bp.get("/woocommerce/return")
+def returned():
+    """Where WooCommerce sends the merchant's browser after the approval page."""
+    settings = services().settings
+    if request.args.get("success") != "1":
+        return error_page(400, "The connector was not installed", "The authorization was declined in WooCommerce.")
+    try:
+        store_url = install_state.peek(settings.secret_key, USER_ID_PURPOSE, request.args.get("user_id", ""),
+                                       USER_ID_MAX_AGE)
+    except InstallError as exc:
+        return error_page(400, "The install could not go on", str(exc))
+    with services().sessions() as session:
+        store = session.scalar(select(Store).where(Store.platform == "woocommerce", Store.domain == store_url))
+        if store is None:
+            return error_page(409, "Not installed yet", "The store has not sent its keys: try the install again.")
+        return store_page(store)

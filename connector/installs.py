@@ -1,0 +1,77 @@
+"""Installs end here, whatever the platform or path: one store row, then the same setup.
+
+Setup (registering webhooks in the store) is tried at once, and if the store cannot be reached it
+stays pending and the worker tries again, so nobody has to touch anything by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import registry
+from .db import transaction
+from .directory import canonical_store_key
+from .errors import PlatformAuthError, PlatformError
+from .models import Store
+from .settings import Settings
+
+log = logging.getLogger("connector.installs")
+
+
+def record_install(session: Session, platform: str, key: str, now: datetime) -> Store:
+    """The store's row, created or reused (a reinstall keeps its influencers and history), set active.
+
+    The caller stores the credentials on it in the same transaction.
+    """
+    domain = canonical_store_key(platform, key)
+    store = session.scalar(select(Store).where(Store.platform == platform, Store.domain == domain).with_for_update())
+    if store is None:
+        store = Store(platform=platform, domain=domain, created_at=now)
+        session.add(store)
+        session.flush()  # the id is the associated data its credentials are encrypted with
+    store.status, store.status_reason = "active", None
+    store.installed_at, store.uninstalled_at = now, None
+    store.setup_pending, store.setup_error = True, None
+    return store
+
+
+@dataclass(frozen=True)
+class SetupOutcome:
+    done: bool
+    summary: str
+
+
+def run_setup(settings: Settings, sessions: sessionmaker[Session], store_id: int, now: datetime) -> SetupOutcome:
+    """Register what the store needs; record the result on the store. Never raises a platform error."""
+    with sessions() as session:
+        store = session.get(Store, store_id)
+        platform, domain = store.platform, store.domain
+    try:
+        summary = registry.get(platform).setup(settings, sessions, store_id)
+    except PlatformAuthError as exc:
+        _record(sessions, store_id, now, error=str(exc), needs_reauth=True)
+        log.error("setup of %s refused: %s; the merchant must authorise the app again", domain, exc)
+        return SetupOutcome(False, f"refused: {exc}")
+    except PlatformError as exc:
+        _record(sessions, store_id, now, error=str(exc))
+        log.warning("setup of %s failed, will retry: %s", domain, exc)
+        return SetupOutcome(False, f"will retry: {exc}")
+    _record(sessions, store_id, now, error=None)
+    log.info("setup of %s done: %s", domain, summary)
+    return SetupOutcome(True, summary)
+
+
+def _record(sessions, store_id: int, now: datetime, *, error: str | None, needs_reauth: bool = False) -> None:
+    with transaction(sessions) as session:
+        store = session.get(Store, store_id)
+        store.setup_at, store.setup_error = now, error[:1000] if error else None
+        if error is None:
+            store.setup_pending = False
+        if needs_reauth and store.status == "active":
+            store.status, store.status_reason = "needs_reauth", error[:500]
+            store.setup_pending = False  # nothing to retry until the merchant authorises again

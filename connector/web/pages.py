@@ -1,0 +1,31 @@
+"""The small HTML pages a merchant sees at the end of an install, or when an install request is refused."""
+
+from __future__ import annotations
+
+from flask import render_template_string
+
+from ..models import Store
+
+_LAYOUT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2328}
+.ok{color:#1a7f37}.bad{color:#cf222e}dt{font-weight:600}dd{margin:0 0 .6rem}</style></head>
+<body><h1 class="{{ tone }}">{{ title }}</h1>{{ body|safe }}</body></html>"""
+
+_STORE = """<dl>
+<dt>Store</dt><dd>{{ store.domain }} ({{ store.platform }})</dd>
+<dt>Status</dt><dd>{{ store.status }}{% if store.status_reason %}: {{ store.status_reason }}{% endif %}</dd>
+<dt>Webhooks</dt><dd>{% if store.setup_pending %}being registered{% if store.setup_error %} (last try: {{ store.setup_error }}){% endif %}{% else %}registered{% endif %}</dd>
+</dl><p>Orders from this store now become influencer conversions. Nothing else needs doing here.</p>"""
+
+
+def store_page(store: Store, *, title: str = "The connector is installed"):
+    body = render_template_string(_STORE, store=store)
+    tone = "ok" if store.status == "active" else "bad"
+    return render_template_string(_LAYOUT, title=title, tone=tone, body=body), 200
+
+
+def error_page(status: int, title: str, message: str):
+    body = render_template_string("<p>{{ message }}</p>", message=message)
+    return render_template_string(_LAYOUT, title=title, tone="bad", body=body), status
