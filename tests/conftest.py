@@ -25,8 +25,8 @@ from connector.standin_backend import StandinBackend
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_SCHEMA = "connector_test"
 SHOP = "test-shop.myshopify.com"
-SHOPIFY_SECRET = "test-shopify-secret"
-OLD_SHOPIFY_SECRET = "previous-shopify-secret"
+SHOPIFY_SECRET = "test-shopify-secret-0123456789abcdef"
+OLD_SHOPIFY_SECRET = "previous-shopify-secret-0123456789abc"
 BACKEND_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
 

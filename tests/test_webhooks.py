@@ -8,7 +8,7 @@ import pytest
 
 from adapters.shopify import samples
 
-from .conftest import OLD_SHOPIFY_SECRET
+from .conftest import OLD_SHOPIFY_SECRET, SHOPIFY_SECRET
 from .helpers import events, post_shopify
 
 
@@ -46,7 +46,7 @@ def test_a_forged_delivery_is_refused_401_and_stored_nowhere(client, sessions, s
 
 def test_a_body_changed_after_signing_is_refused(client, sessions, store):
     body = samples.encode(samples.order())
-    headers = samples.headers(body, shop=store.domain, topic="orders/paid", secret="test-shopify-secret")
+    headers = samples.headers(body, shop=store.domain, topic="orders/paid", secret=SHOPIFY_SECRET)
     tampered = body.replace(b'"59.50"', b'"95.50"')
     assert tampered != body
     answer = client.post("/webhooks/shopify", data=tampered, headers=headers)
@@ -147,7 +147,7 @@ def test_health_is_503_when_the_database_does_not_answer(settings):
 def test_the_signature_is_checked_over_the_exact_bytes(client, sessions, store):
     """Re-serialising the JSON would change the bytes; the edge must verify what was sent."""
     raw = b'{"id":820982911946154508,  "name":"#1001"}'
-    signature = base64.b64encode(__import__("hmac").new(b"test-shopify-secret", raw, "sha256").digest()).decode()
+    signature = base64.b64encode(__import__("hmac").new(SHOPIFY_SECRET.encode(), raw, "sha256").digest()).decode()
     answer = post_shopify(client, "orders/paid", None, raw=raw, signature=signature)
     assert answer.status_code == 200
 
