@@ -1,0 +1,218 @@
+"""A Shopify order read through GraphQL (reconciliation) → the same neutral OrderEvent as its webhook.
+
+The node is one entry of `orders_updated_since.graphql`. Every rule is the REST normaliser's
+(adapters/shopify/normalise.py), whose helpers are reused, so an order seen by webhook and by
+reconciliation is one event: ids stay text (they exceed 2**53), money is Decimal from the
+shop-money side of each MoneyBag, the commission base is line items after their discounts with
+shipping, tips and (even when prices include it) tax left out. Only the field names differ.
+Anything unreadable raises MalformedPayload, never another exception.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from connector.errors import MalformedPayload
+from connector.platform import Customer, Money, OrderEvent, RefundEvent
+
+from .normalise import (
+    ASCII_DIGITS,
+    CURRENCY,
+    MAX_BASE_DIGITS,
+    MAX_QUANTITY,
+    PAID_STATUSES,
+    _amount,
+    _id,
+    _list,
+    _name,
+    _objects,
+    _optional_id,
+    _optional_time,
+    _text,
+    _time,
+    load,
+)
+
+RECONCILE_TOPIC = "reconcile/order"
+
+Term = tuple[Decimal, Decimal | None]
+
+
+def _object(value: Any, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise MalformedPayload(f"{where} is not an object")
+    return value
+
+
+def _nodes(obj: dict, name: str, *, required: bool = False) -> list[dict]:
+    """The `nodes` of a connection field; an absent optional connection is empty."""
+    connection = obj.get(name)
+    if connection is None and not required:
+        return []
+    connection = _object(connection, name)
+    if required and not isinstance(connection.get("nodes"), list):
+        raise MalformedPayload(f"{name}.nodes is missing")  # as REST: an order must list its lines
+    return _objects(connection, "nodes")
+
+
+def _bag(obj: dict, name: str, where: str) -> tuple[Term, str | None, str | None]:
+    """((shop amount, presentment amount or None), shop currency, presentment currency) of a MoneyBag."""
+    bag = _object(obj.get(name), f"{where}.{name}")
+    shop = _object(bag.get("shopMoney"), f"{where}.{name}.shopMoney")
+    amount = _amount(shop.get("amount"), f"{where}.{name}.shopMoney.amount")
+    present = bag.get("presentmentMoney")
+    if not isinstance(present, dict):  # as in REST: no presentment side, no presentment base
+        return (amount, None), shop.get("currencyCode"), None
+    present_amount = _amount(present.get("amount"), f"{where}.{name}.presentmentMoney.amount")
+    return (amount, present_amount), shop.get("currencyCode"), present.get("currencyCode")
+
+
+def _negated(term: Term) -> Term:
+    shop, present = term
+    return -shop, None if present is None else -present
+
+
+def _presentment(terms: list[Term], currency: Any, *, empty: bool) -> Money | None:
+    """The presentment total, only when every term has its presentment amount and the currency is known.
+
+    As in REST, an order without lines has a zero presentment base but a refund without terms has none.
+    """
+    if (terms or empty) and all(p is not None for _, p in terms) \
+            and isinstance(currency, str) and CURRENCY.fullmatch(currency):
+        return Money(sum((p for _, p in terms), Decimal(0)), currency)
+    return None
+
+
+def commission_base(node: dict) -> tuple[Money, Money | None]:
+    """Σ original unit price × quantity − line discount allocations − line taxes when prices include them."""
+    currency = node.get("currencyCode")
+    if not isinstance(currency, str) or not CURRENCY.fullmatch(currency):
+        raise MalformedPayload(f"currencyCode is missing or not an ISO 4217 code: {currency!r}")
+    taxes_included = node.get("taxesIncluded") is True
+    terms: list[Term] = []
+    for index, line in enumerate(_nodes(node, "lineItems", required=True)):
+        where = f"lineItems[{index}]"
+        quantity = line.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity <= MAX_QUANTITY:
+            raise MalformedPayload(f"{where}.quantity is missing or not a whole number")
+        (shop, present), _, _ = _bag(line, "originalUnitPriceSet", where)
+        terms.append((shop * quantity, None if present is None else present * quantity))
+        for allocation in _objects(line, "discountAllocations"):
+            terms.append(_negated(_bag(allocation, "allocatedAmountSet", f"{where}.discountAllocations")[0]))
+        if taxes_included:  # the unit price holds its tax: take it out
+            for tax in _objects(line, "taxLines"):
+                terms.append(_negated(_bag(tax, "priceSet", f"{where}.taxLines")[0]))
+    shop_total = sum((shop for shop, _ in terms), Decimal(0))
+    if shop_total and shop_total.adjusted() >= MAX_BASE_DIGITS:
+        raise MalformedPayload(f"commission base {shop_total} is out of range")
+    return Money(shop_total, currency), _presentment(terms, node.get("presentmentCurrencyCode"), empty=True)
+
+
+def refund_event(refund: dict, order_id: str, order_currency: Any) -> RefundEvent:
+    """One of the order's `refunds`: refunded line subtotals plus amount-only refunds.
+
+    Amount-only refunds are order adjustments carrying a discrepancy `reason` (GraphQL's deprecated
+    `kind` is not asked for; shipping refunds have no reason). They are negative on the order, so
+    they are subtracted, as the REST normaliser does with `refund_discrepancy` adjustments.
+    """
+    refund_id = _id(refund.get("legacyResourceId"), "refund legacyResourceId")
+    occurred_at = _time(refund.get("createdAt"), "refund createdAt")
+    terms: list[Term] = []
+    currencies: list[tuple[Any, Any]] = []
+    for index, line in enumerate(_nodes(refund, "refundLineItems")):
+        term, shop_currency, present_currency = _bag(line, "subtotalSet", f"refundLineItems[{index}]")
+        terms.append(term)
+        currencies.append((shop_currency, present_currency))
+    for index, adjustment in enumerate(_nodes(refund, "orderAdjustments")):
+        reason = adjustment.get("reason")
+        if reason is not None:
+            terms.append(_negated(_bag(adjustment, "amountSet", f"orderAdjustments[{index}]")[0]))
+    # REST takes the first currency a refund line names, then its transactions' (the shop currency):
+    # GraphQL is not asked for transactions, so the order's currency stands in for them.
+    currency = next((c for c, _ in currencies if isinstance(c, str) and c), order_currency)
+    currency = currency if isinstance(currency, str) and CURRENCY.fullmatch(currency) else ""
+    present_currency = next((p for _, p in currencies if isinstance(p, str) and p), None)
+    return RefundEvent(
+        refund_id=refund_id,
+        order_id=order_id,
+        occurred_at=occurred_at,
+        commission_base=Money(sum((shop for shop, _ in terms), Decimal(0)), currency),
+        presentment_base=_presentment(terms, present_currency, empty=False),
+    )
+
+
+def _customer(node: dict) -> Customer:
+    customer = node.get("customer") if isinstance(node.get("customer"), dict) else {}
+    count = customer.get("numberOfOrders")  # UnsignedInt64: a string of digits on the wire
+    if isinstance(count, str) and ASCII_DIGITS.fullmatch(count.strip()):
+        count = int(count)
+    first_order = count == 1 if isinstance(count, int) and not isinstance(count, bool) else None
+    return Customer(
+        id=_optional_id(customer.get("legacyResourceId"), "customer.legacyResourceId"),
+        email=_text(node.get("email")),
+        first_order=first_order,
+    )
+
+
+def _discount_codes(node: dict) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for code in _list(node, "discountCodes"):
+        if isinstance(code, str):
+            seen.setdefault(code.strip().lower(), code)
+    return tuple(seen.values())
+
+
+def _cart_attributes(node: dict) -> dict[str, str]:
+    attributes: dict[str, str] = {}
+    for entry in _list(node, "customAttributes"):
+        if isinstance(entry, dict) and isinstance(entry.get("key"), str) and entry.get("value") is not None:
+            attributes[entry["key"]] = str(entry["value"])
+    return attributes
+
+
+def _last_visit(node: dict) -> dict:
+    """Where the shopper landed; absent (or not an object) is no landing information, as in REST."""
+    summary = node.get("customerJourneySummary")
+    visit = summary.get("lastVisit") if isinstance(summary, dict) else None
+    return visit if isinstance(visit, dict) else {}
+
+
+def order_event(node: dict, topic: str = RECONCILE_TOPIC) -> OrderEvent:
+    """One node of the orders_updated_since query as an OrderEvent."""
+    node = _object(node, "order")
+    order_id = _id(node.get("legacyResourceId"), "order legacyResourceId")
+    base, presentment = commission_base(node)
+    status = _text(node.get("displayFinancialStatus"))
+    financial_status = status.lower() if status else None
+    cancelled_at = _optional_time(node.get("cancelledAt"), "cancelledAt")
+    refunds = tuple(refund_event(entry, order_id, node.get("currencyCode"))
+                    for entry in _list(node, "refunds") if isinstance(entry, dict))
+    visit = _last_visit(node)
+    return OrderEvent(
+        order_id=order_id,
+        order_name=_name(node.get("name")),
+        topic=topic,
+        occurred_at=_time(node.get("processedAt") or node.get("createdAt"), "createdAt"),
+        financial_status=financial_status,
+        # The topic rules are the webhook's, so the same order under the same topic gives the same event.
+        paid=topic == "orders/paid" or financial_status in PAID_STATUSES,
+        cancelled=cancelled_at is not None or topic == "orders/cancelled",
+        cancelled_at=cancelled_at,
+        test=node.get("test") is True,
+        customer=_customer(node),
+        discount_codes=_discount_codes(node),
+        cart_attributes=_cart_attributes(node),
+        landing_url=_text(visit.get("landingPage")),
+        landing_ref=_text(visit.get("referralCode")),
+        commission_base=base,
+        presentment_base=presentment,
+        refunds=refunds,
+    )
+
+
+def normalise(topic: str, body: bytes) -> OrderEvent | None:
+    """A stored reconciliation delivery (the node's JSON) as an OrderEvent; None for any other topic."""
+    if topic == RECONCILE_TOPIC:
+        return order_event(load(body), topic)
+    return None
