@@ -1,7 +1,9 @@
 """`connector demo`: the whole path on this machine, with no configuration, told step by step.
 
-A stand-in tracking backend, the app on real HTTP, a worker, SQLite in a temporary folder, a sample
-store with influencers, signed sample order webhooks, and the conversions the backend verified.
+Stand-ins for Shopify, a WooCommerce site and the tracking backend; the app on real HTTP; a worker;
+SQLite in a temporary folder. A real install of one store of each platform (OAuth grant and wc-auth,
+webhooks registered), influencers, orders whose webhooks the stores send, one recovered by
+reconciliation, and the conversions the backend verified.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ import shutil
 import tempfile
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 import requests
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from . import create_app, directory, registry
 from .db import make_engine, make_sessionmaker, transaction
+from .live_server import LiveServer
+from .reconcile import reconcile_store
 from .migrate import upgrade
 from .models import AttributionRecord, Order
 from .settings import Settings
@@ -31,6 +35,7 @@ from .standin_backend import StandinBackend
 from .worker import Worker
 
 SHOP = "demo-boutique.myshopify.com"
+WOO_SITE = "demo-woo"
 
 
 def _step(number: int, text: str) -> None:
@@ -43,26 +48,16 @@ def _line(text: str, ok: bool | None = None) -> None:
     click.echo(f"   {mark} {text}")
 
 
-class _Server:
-    """The Flask app on a free local port, in a thread (the demo's stand-in for gunicorn)."""
-
-    def __init__(self, app):
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="demo-app", daemon=True)
-
-    def start(self) -> "_Server":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-
-
-def demo_settings(folder: Path, backend_url: str, backend_secret: str, shopify_secret: str) -> Settings:
+def demo_settings(folder: Path, *, public_url: str, backend_url: str, backend_secret: str, shopify_key: str,
+                  shopify_secret: str, shopify_admin_url: str) -> Settings:
     return Settings(
         database_url=f"sqlite:///{folder / 'connector.db'}",
+        public_url=public_url,
+        shopify_api_key=shopify_key,
         shopify_api_secrets=(shopify_secret,),
+        shopify_admin_url=shopify_admin_url,
+        # The stand-in WooCommerce site lives on this machine, over http: allowed for the demo only.
+        woocommerce_allow_private=True,
         tracking_backend_url=backend_url,
         tracking_backend_secret=backend_secret,
         retry_schedule=(1, 2, 5),
@@ -77,108 +72,93 @@ def run_demo(*, keep: bool = False) -> int:
         logging.getLogger(name).setLevel(logging.ERROR)
     folder = Path(tempfile.mkdtemp(prefix="connector-demo-"))
     backend_secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-    shopify_secret = secrets.token_hex(16)
-    shopify = registry.get("shopify")
-    samples = shopify.samples
+    shopify_key, shopify_secret = "demo-app-" + secrets.token_hex(4), secrets.token_hex(16)
+    shopify, woocommerce = registry.get("shopify"), registry.get("woocommerce")
 
-    click.secho("connector demo: a Shopify store's orders become signed influencer conversions", bold=True)
+    click.secho("connector demo: two stores are installed, and their orders become signed influencer conversions",
+                bold=True)
     backend = StandinBackend(backend_secret).start()
-    settings = demo_settings(folder, backend.url, backend_secret, shopify_secret)
+    shop_standin = shopify.standin.StandinShopify(shopify_key, shopify_secret).start()
+    woo_standin = woocommerce.standin.StandinWooCommerce().start()
+    server = LiveServer()
+    settings = demo_settings(folder, public_url=server.url, backend_url=backend.url, backend_secret=backend_secret,
+                             shopify_key=shopify_key, shopify_secret=shopify_secret,
+                             shopify_admin_url=shop_standin.admin_url)
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
-    server = worker = worker_thread = None
+    worker = worker_thread = None
+    results: list[bool] = []
     try:
         _step(1, "Set-up")
         upgrade(settings.database_url)
         _line(f"SQLite database {folder / 'connector.db'} migrated to head", True)
         _line(f"stand-in tracking backend at {backend.url} (verifies Standard Webhooks signatures)", True)
-        server = _Server(create_app(settings, engine=engine)).start()
-        _line(f"connector app at {server.url}; Shopify webhooks go to {server.url}/webhooks/shopify", True)
+        _line(f"stand-in Shopify (OAuth, GraphQL Admin API) at {shop_standin.admin_url}", True)
+        _line(f"stand-in WooCommerce site at {woo_standin.site_url(WOO_SITE)}", True)
+        server.start(create_app(settings, engine=engine))
+        _line(f"connector app at {server.url}", True)
         worker = Worker(settings, sessions, worker_id="demo-worker")
         worker_thread = threading.Thread(target=worker.run, name="demo-worker", daemon=True)
         worker_thread.start()
-        _line("worker started: it handles stored events and delivers conversions", True)
+        _line("worker started: it handles stored events, delivers conversions, retries setup, reconciles", True)
 
-        _step(2, "A store and its influencers")
+        _step(2, "Installs (the merchant's browser, following real redirects)")
+        browser = requests.Session()
+        results.append(_install_shopify(browser, server.url, shop_standin,
+                                        lambda params: shopify.standin.query_hmac(params, shopify_secret), sessions))
+        woo_url = woo_standin.site_url(WOO_SITE)
+        results.append(_install_woocommerce(browser, server.url, woo_url, woo_standin, sessions))
+
+        _step(3, "Influencers")
         with transaction(sessions) as session:
-            store = directory.add_store(session, settings.secret_key, "shopify", SHOP, access_token="shpat_demo")
-            for tracking_id, code, campaign, email in [
-                ("alice", "ALICE15", "spring-26", "alice@creators.example"),
-                ("bob", None, "spring-26", "bob@creators.example"),
-                ("carol", "CAROL10", "spring-26", "carol@creators.example"),
-            ]:
-                directory.add_influencer(session, store, tracking_id, code=code, campaign_id=campaign, email=email)
-                _line(f"{tracking_id:<6} code {code or '-':<8} campaign {campaign}", True)
-        _line(f"store {SHOP}: credits a purchase when the order is first seen paid; promo code > click > landing ref")
+            shop = directory.find_store(session, SHOP)
+            woo = directory.find_store(session, woo_url)
+            for store, tracking_id, code in [(shop, "alice", "ALICE15"), (shop, "bob", None), (shop, "carol", "CAROL10"),
+                                             (woo, "dana", "DANA20")]:
+                directory.add_influencer(session, store, tracking_id, code=code, campaign_id="spring-26",
+                                         email=f"{tracking_id}@creators.example")
+                _line(f"{tracking_id:<6} code {code or '-':<8} in {store.domain}", True)
 
-        _step(3, "Shopify sends signed order webhooks (real HTTP)")
-        url = f"{server.url}/webhooks/shopify"
-        http = requests.Session()
+        _step(4, "Orders: the stores send signed webhooks to the subscriptions registered at install")
+        results += _shopify_orders(server.url, shop_standin, shopify.samples, shopify_secret)
+        results += _woocommerce_orders(woo_standin, woocommerce.samples)
 
-        def send(label, topic, body, *, webhook_id=None, signature=None, expect=200):
-            raw = samples.encode(body)
-            hdrs = samples.headers(raw, shop=SHOP, topic=topic, secret=shopify_secret, webhook_id=webhook_id,
-                                   signature=signature)
-            answer = http.post(url, data=raw, headers=hdrs, timeout=10)
-            outcome = answer.json().get("outcome")
-            _line(f"{label:<58} → {answer.status_code} {outcome}", answer.status_code == expect)
-            return hdrs, answer.status_code == expect
-
-        results = []
-        code_order = samples.order(order_id=820982911946154508, name="#1001", codes=("alice15 ",), cart_ref="",
-                                   landing_site="/", landing_site_ref="", financial_status="pending")
-        first, ok = send("orders/create #1001, code 'alice15 ' typed by the shopper", "orders/create", code_order)
-        results.append(ok)
-        results.append(send("orders/create #1001 again (Shopify redelivers)", "orders/create", code_order,
-                            webhook_id=first["X-Shopify-Webhook-Id"])[1])
-        paid = {**code_order, "financial_status": "paid"}
-        results.append(send("orders/paid #1001", "orders/paid", paid)[1])
-        results.append(send("orders/updated #1001 (same order, later topic)", "orders/updated", paid)[1])
-        landing_order = samples.order(order_id=820982911946154509, name="#1002", codes=(), cart_ref="",
-                                      landing_site="/products/wool-scarf?ref=bob&utm_source=instagram",
-                                      landing_site_ref="")
-        results.append(send("orders/paid #1002, landed on /products/wool-scarf?ref=bob", "orders/paid", landing_order)[1])
-        results.append(send("refunds/create for #1001 (one item returned)", "refunds/create",
-                            samples.refund(order_id=820982911946154508))[1])
-        test_order = samples.order(order_id=820982911946154510, name="#1003", codes=("CAROL10",), test=True)
-        results.append(send("orders/paid #1003, a test order with code CAROL10", "orders/paid", test_order)[1])
-        forged = samples.order(order_id=820982911946154511, name="#1004", codes=("ALICE15",))
-        results.append(send("orders/paid #1004 signed with the wrong secret (forged)", "orders/paid", forged,
-                            signature=base64.b64encode(os.urandom(32)).decode(), expect=401)[1])
-
-        _step(4, "The worker attributes the orders and forwards conversions")
-        received = backend.wait_for(3, timeout=15)
-        time.sleep(0.3)  # let a fourth (unexpected) delivery show up if there were one
-        received = backend.delivered()
+        _step(5, "A webhook that never came: reconciliation reads the store")
+        missed = shopify.samples.order(order_id=820982911946154512, name="#1005", codes=("CAROL10",), cart_ref="",
+                                       landing_site="/", landing_site_ref="")
+        shop_standin.place_order(SHOP, missed, deliver=False)
+        _line("#1005 (code CAROL10) placed in the shop; its webhooks were lost on the way")
         with sessions() as session:
-            for order, record in session.execute(
-                select(Order, AttributionRecord).join(AttributionRecord, AttributionRecord.order_id == Order.id)
-                .order_by(Order.id)
-            ):
-                winners = ", ".join(f"{c['tracking_id']} (share {c['share']})" for c in record.credits) or "nobody"
-                if order.purchase_conversion_id:
-                    _line(f"{order.order_name}: credited to {winners}")
-                else:
-                    _line(f"{order.order_name}: not credited ({record.outcome}); the signals point to {winners}")
-                for signal in record.signals:
-                    _line(f"     {signal['source']:<24} {signal['value']!r:<10} {signal['status']:<7} {signal['reason']}")
+            shop_id = directory.find_store(session, SHOP).id
+        reconciled = reconcile_store(settings, sessions, shop_id, datetime.now(timezone.utc))
+        _line(f"connector reconcile {SHOP}: {reconciled}", reconciled.fetched >= 1)
 
-        _step(5, "What the tracking backend received (each signature verified)")
-        for entry in received:
-            data = entry.body["data"]
-            _line(f"{entry.body['type']:<24} {data['order_name']:<6} {data['amount']:>7} {data['currency']}  "
-                  f"{data['tracking_id']:<6} by {data['method']:<12} id {entry.webhook_id}", entry.verified)
+        _step(6, "The worker attributes the orders and forwards conversions")
         expected = [("conversion.purchase", "#1001", "alice", "promo_code"),
                     ("conversion.purchase", "#1002", "bob", "landing_page"),
-                    ("conversion.refund", "#1001", "alice", "promo_code")]
+                    ("conversion.refund", "#1001", "alice", "promo_code"),
+                    ("conversion.purchase", "#2001", "dana", "promo_code"),
+                    ("conversion.purchase", "#1005", "carol", "promo_code")]
+        backend.wait_for(len(expected), timeout=20)
+        time.sleep(0.3)  # let an unexpected extra delivery show up if there were one
+        received = backend.delivered()
+        _attribution_story(sessions)
+
+        _step(7, "What the tracking backend received (each signature verified)")
+        for entry in received:
+            data = entry.body["data"]
+            _line(f"{entry.body['type']:<20} {data['platform']:<11} {data['order_name']:<6} {data['amount']:>7} "
+                  f"{data['currency']}  {data['tracking_id']:<6} by {data['method']:<12}", entry.verified)
         got = sorted((e.body["type"], e.body["data"]["order_name"], e.body["data"]["tracking_id"],
                       e.body["data"]["method"]) for e in received)
-        everything = all(results) and got == sorted(expected) and len({e.webhook_id for e in received}) == len(received)
+        everything = all(results) and got == sorted(expected) and all(e.verified for e in received) \
+            and len({e.webhook_id for e in received}) == len(received)
 
-        _step(6, "Result")
+        _step(8, "Result")
         if everything:
-            _line("3 conversions delivered once each and verified: #1001 to alice by code, #1002 to bob by landing "
-                  "ref, and #1001's refund; the test order, the redelivery and the forgery credited nobody", True)
+            _line(f"2 stores installed with no hand work; {len(expected)} conversions delivered once each and verified "
+                  "(#1005 recovered by reconciliation); the test order, the redelivery and the forgery credited nobody",
+                  True)
         else:
             _line(f"unexpected: got {got}", False)
         click.echo()
@@ -190,11 +170,100 @@ def run_demo(*, keep: bool = False) -> int:
         if worker is not None:
             worker.stop()
             worker_thread.join(timeout=15)
-        if server is not None:
-            server.stop()
+        server.stop()
+        shop_standin.stop()
+        woo_standin.stop()
         backend.stop()
         engine.dispose()
         if keep:
             click.echo(f"\n   demo files kept in {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _install_shopify(browser, app_url: str, standin, sign, sessions) -> bool:
+    # What the Shopify admin opens when the merchant installs: the app's install URL, signed by Shopify.
+    params = {"shop": SHOP, "timestamp": str(int(time.time()))}
+    params["hmac"] = sign(params)
+    page = browser.get(f"{app_url}/shopify/install", params=params, timeout=20)
+    with sessions() as session:
+        store = directory.find_store(session, SHOP)
+        ok = page.status_code == 200 and store.status == "active" and not store.setup_pending
+        _line(f"Shopify {SHOP}: OAuth grant → expiring offline token (valid until "
+              f"{store.access_token_expires_at:%H:%M:%S}Z, refresh token kept), encrypted at rest", ok)
+    topics = sorted(s["topic"].lower() for s in standin.subscriptions(SHOP))
+    _line(f"  {len(topics)} webhooks registered by GraphQL: {', '.join(topics)}", len(topics) == 7)
+    return ok and len(topics) == 7
+
+
+def _install_woocommerce(browser, app_url: str, site_url: str, standin, sessions) -> bool:
+    page = browser.get(f"{app_url}/woocommerce/install", params={"store_url": site_url}, timeout=20)
+    with sessions() as session:
+        store = directory.find_store(session, site_url)
+        ok = page.status_code == 200 and store.status == "active" and not store.setup_pending
+    _line(f"WooCommerce {site_url}: wc-auth approval → REST keys posted to the callback, encrypted at rest", ok)
+    hooks = standin.webhooks(WOO_SITE)
+    _line(f"  {len(hooks)} webhooks created by REST with a per-store secret (each creation ping answered 200): "
+          f"{', '.join(sorted(h['topic'] for h in hooks))}", len(hooks) == 4)
+    return ok and len(hooks) == 4
+
+
+def _shopify_orders(app_url: str, standin, samples, shopify_secret: str) -> list[bool]:
+    results = []
+
+    def report(label: str, answers, expect: int = 200) -> None:
+        statuses = [status for status, _ in answers]
+        ok = bool(statuses) and all(status == expect for status in statuses)
+        _line(f"{label:<62} → {', '.join(map(str, statuses))}", ok)
+        results.append(ok)
+
+    code_order = samples.order(order_id=820982911946154508, name="#1001", codes=("alice15 ",), cart_ref="",
+                               landing_site="/", landing_site_ref="", financial_status="pending")
+    report("#1001 created, code 'alice15 ' typed by the shopper", standin.place_order(SHOP, code_order,
+                                                                                      topics=("orders/create",)))
+    paid = {**code_order, "financial_status": "paid"}
+    report("#1001 paid, and updated (same order, later topics)", standin.place_order(
+        SHOP, paid, topics=("orders/paid", "orders/updated")))
+    # Shopify redelivers: the same X-Shopify-Webhook-Id again.
+    raw = samples.encode(paid)
+    headers = samples.headers(raw, shop=SHOP, topic="orders/paid", secret=shopify_secret, webhook_id="redelivered-1")
+    again = [requests.post(f"{app_url}/webhooks/shopify", data=raw, headers=headers, timeout=10) for _ in range(2)]
+    report("#1001 orders/paid delivered twice with one webhook id", [(a.status_code, None) for a in again])
+    landing = samples.order(order_id=820982911946154509, name="#1002", codes=(), cart_ref="",
+                            landing_site="/products/wool-scarf?ref=bob&utm_source=instagram", landing_site_ref="")
+    report("#1002 paid, landed on /products/wool-scarf?ref=bob", standin.place_order(SHOP, landing,
+                                                                                    topics=("orders/paid",)))
+    report("refunds/create for #1001 (one item returned)",
+           standin.send_webhook(SHOP, "refunds/create", samples.refund(order_id=820982911946154508)))
+    test_order = samples.order(order_id=820982911946154510, name="#1003", codes=("CAROL10",), test=True)
+    report("#1003 paid, a test order with code CAROL10", standin.place_order(SHOP, test_order, topics=("orders/paid",)))
+    forged_body = samples.encode(samples.order(order_id=820982911946154511, name="#1004", codes=("ALICE15",)))
+    forged = samples.headers(forged_body, shop=SHOP, topic="orders/paid", secret="not-the-app-secret")
+    answer = requests.post(f"{app_url}/webhooks/shopify", data=forged_body, headers=forged, timeout=10)
+    report("#1004 orders/paid signed with the wrong secret (forged)", [(answer.status_code, None)], expect=401)
+    return results
+
+
+def _woocommerce_orders(standin, samples) -> list[bool]:
+    order = samples.order(order_id=2001, number="2001", status="processing", codes=("dana20",),
+                          email="shopper@example.com")
+    answers = standin.place_order(WOO_SITE, order)
+    ok = bool(answers) and all(a.status_code == 200 for a in answers)
+    _line(f"{'WooCommerce #2001 processing, coupon dana20':<62} → "
+          f"{', '.join(str(a.status_code) for a in answers)}", ok)
+    return [ok]
+
+
+def _attribution_story(sessions) -> None:
+    with sessions() as session:
+        for order, record in session.execute(
+            select(Order, AttributionRecord).join(AttributionRecord, AttributionRecord.order_id == Order.id)
+            .order_by(Order.id)
+        ):
+            winners = ", ".join(f"{c['tracking_id']} (share {c['share']})" for c in record.credits) or "nobody"
+            if order.purchase_conversion_id:
+                _line(f"{order.order_name}: credited to {winners}")
+            else:
+                _line(f"{order.order_name}: not credited ({record.outcome}); the signals point to {winners}")
+            for signal in record.signals:
+                _line(f"     {signal['source']:<24} {signal['value']!r:<10} {signal['status']:<7} {signal['reason']}")

@@ -119,6 +119,8 @@ class Delivery:
     #: stable for one state of one order, so fetching it again stores nothing new
     delivery_id: str
     body: bytes
+    #: the order it describes, so reconciliation can tell orders it had never seen from known ones
+    order_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import inbox, registry
 from .db import transaction
-from .models import Store
+from .models import Order, Store
 from .settings import Settings
 
 log = logging.getLogger("connector.reconcile")
@@ -32,11 +32,14 @@ OVERLAP = timedelta(minutes=5)
 class Reconciled:
     since: datetime
     fetched: int
+    #: deliveries stored (a state of an order not read before); the worker handles them like webhooks
     stored: int
+    #: orders the connector had never seen: their webhooks were missed
+    unseen: int = 0
 
     def __str__(self) -> str:
-        return (f"{self.fetched} orders updated since {self.since:%Y-%m-%d %H:%M:%S}Z, "
-                f"{self.stored} not seen in that state before and queued")
+        return (f"{self.fetched} orders updated since {self.since:%Y-%m-%d %H:%M:%S}Z; {self.unseen} never seen "
+                f"before; {self.stored} queued (orders already credited are never credited twice)")
 
 
 def default_since(store: Store) -> datetime:
@@ -55,9 +58,14 @@ def reconcile_store(settings: Settings, sessions: sessionmaker[Session], store_i
         store = session.get(Store, store_id)
         platform, since = store.platform, since or default_since(store)
     engine = sessions.kw["bind"]
-    fetched = stored = 0
+    fetched = stored = unseen = 0
     for delivery in registry.get(platform).reconcile(settings, sessions, store_id, since):
         fetched += 1
+        if delivery.order_id is not None:
+            with sessions() as session:
+                known = session.scalar(select(Order.id).where(Order.store_id == store_id,
+                                                              Order.platform_order_id == delivery.order_id))
+            unseen += known is None
         outcome = inbox.store_delivery(engine, store_id=store_id, platform=platform, delivery_id=delivery.delivery_id,
                                        topic=delivery.topic, body=delivery.body, now=now)
         stored += outcome == inbox.STORED
@@ -66,7 +74,7 @@ def reconcile_store(settings: Settings, sessions: sessionmaker[Session], store_i
         # Only forward: a manual run with an old --since must not make the schedule read less next time.
         if store.reconciled_at is None or store.reconciled_at < now:
             store.reconciled_at = now
-    return Reconciled(since, fetched, stored)
+    return Reconciled(since, fetched, stored, unseen)
 
 
 def claim_store_for_maintenance(session: Session, now: datetime, settings: Settings) -> int | None:

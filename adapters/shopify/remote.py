@@ -101,6 +101,7 @@ def reconcile(settings: Settings, sessions: sessionmaker[Session], store_id: int
                 topic=RECONCILE_TOPIC,
                 delivery_id=f"reconcile:{node.get('legacyResourceId')}:{node.get('updatedAt')}"[:255],
                 body=json.dumps(node, separators=(",", ":")).encode(),
+                order_id=str(node["legacyResourceId"]) if node.get("legacyResourceId") is not None else None,
             )
         if not page["pageInfo"]["hasNextPage"]:
             return

@@ -164,7 +164,7 @@ def test_reconcile_picks_up_a_missed_order_and_does_not_double_one_that_arrived(
 
     since = _now().replace(year=2020)
     first = reconcile_store(settings, sessions, _store(sessions).id, _now(), since=since)
-    assert (first.fetched, first.stored) == (2, 2)
+    assert (first.fetched, first.stored, first.unseen) == (2, 2, 1)  # 6002 was never seen
     again = reconcile_store(settings, sessions, _store(sessions).id, _now(), since=since)
     assert (again.fetched, again.stored) == (2, 0)  # the same states: nothing new stored
     _handle_and_deliver(settings, sessions)

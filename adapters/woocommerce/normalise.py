@@ -1,0 +1,278 @@
+"""WooCommerce order webhooks (the REST v3 order JSON) → neutral OrderEvent / OrderDeleted.
+
+- Commission base: the sum of the line items' `total`, which WooCommerce keeps after coupon discounts
+  and without tax (even when prices are entered with tax); shipping, fees and taxes are out.
+- WooCommerce has no refund webhook: a refund arrives as `order.updated` with an entry in `refunds`
+  (`{id, reason, total: "-10.00"}`), and the order JSON does not say how much of a refund was goods
+  and how much shipping or tax. The refunded commission base is therefore estimated in proportion:
+  |refund total| × commission base / order total, rounded half-up to cents, and never more than the
+  refund itself (the whole refund when the order total is zero). The core caps reversals at what is
+  still credited, so an estimate can never reverse more than was credited.
+- A refund has no time of its own in the order JSON: it takes the order's `date_modified_gmt`.
+- `*_gmt` times carry no offset but are UTC. `order.deleted` carries only `{"id": N}`, so its
+  OrderDeleted is stamped with the time it is normalised (close to when it was received).
+
+Money is Decimal (JSON numbers are parsed as Decimal too); anything malformed is MalformedPayload.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from connector.errors import MalformedPayload
+from connector.platform import Customer, Money, OrderDeleted, OrderEvent, RefundEvent
+
+ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
+DELETED_TOPIC = "order.deleted"
+HANDLED_TOPICS = ORDER_TOPICS | {DELETED_TOPIC}
+# Refunded orders were paid first.
+PAID_STATUSES = frozenset({"processing", "completed", "refunded"})
+CANCELLED_STATUS = "cancelled"
+CART_ATTRIBUTE_KEYS = ("_ref", "_click_id")
+ATTRIBUTION_PREFIX = "_wc_order_attribution_"
+LANDING_KEY = ATTRIBUTION_PREFIX + "session_entry"
+# The shopper's browser string is theirs, not a traffic source: it is not carried.
+NOT_TRAFFIC = frozenset({"session_entry", "user_agent"})
+MAX_AMOUNT = Decimal(10) ** 14  # what the connector's money columns hold before the decimal point
+MAX_QUANTITY = 10**9
+MAX_NAME = 100
+ASCII_DIGITS = re.compile(r"[0-9]{1,64}")  # ids are kept in 64-character columns
+AMOUNT = re.compile(r"-?[0-9]{1,32}(\.[0-9]{1,32})?")
+CURRENCY = re.compile(r"[A-Z]{3}")
+CENT = Decimal("0.01")
+
+
+def load(body: bytes) -> dict[str, Any]:
+    """Parse a webhook body; numbers with a fraction become Decimal, never float."""
+    try:
+        data = json.loads(body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedPayload(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise MalformedPayload("body is not a JSON object")
+    return data
+
+
+def _id(value: Any, field: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**64:
+        return str(value)
+    if isinstance(value, str) and ASCII_DIGITS.fullmatch(value.strip()) and int(value) > 0:
+        return value.strip()
+    raise MalformedPayload(f"{field} is missing or not a positive whole number: {value!r}")
+
+
+def _amount(value: Any, field: str) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise MalformedPayload(f"{field} is missing")
+    if isinstance(value, (int, Decimal)):
+        amount = Decimal(value)
+    elif isinstance(value, str) and AMOUNT.fullmatch(value.strip()):
+        amount = Decimal(value.strip())
+    else:
+        raise MalformedPayload(f"{field} is not an amount: {value!r}")
+    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+        raise MalformedPayload(f"{field} is not a plausible amount: {value!r}")
+    return amount
+
+
+def _time(value: Any, field: str) -> datetime:
+    if not isinstance(value, str):
+        raise MalformedPayload(f"{field} is missing or not text: {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+        # WooCommerce's *_gmt fields have no offset and are UTC.
+        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: year 1 shifted out of range by its offset
+        raise MalformedPayload(f"{field} is not an ISO 8601 time: {value!r}") from None
+
+
+def _list(obj: dict, name: str) -> list:
+    value = obj.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedPayload(f"{name} is not a list")
+    return value
+
+
+def _objects(obj: dict, name: str) -> list[dict]:
+    items = _list(obj, name)
+    if not all(isinstance(item, dict) for item in items):
+        raise MalformedPayload(f"{name} holds something that is not an object")
+    return items
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _quantity(value: Any, field: str) -> None:
+    # Whole numbers in core; some plugins sell by weight or length, so a fraction is accepted.
+    plausible = not isinstance(value, bool) and isinstance(value, (int, Decimal)) \
+        and (not isinstance(value, Decimal) or value.is_finite()) and 0 <= value <= MAX_QUANTITY
+    if not plausible:
+        raise MalformedPayload(f"{field} is missing or not a plausible quantity: {value!r}")
+
+
+def commission_base(order: dict) -> Money:
+    """The line items' totals (after coupons, tax out); shipping, fees and taxes are not in it."""
+    currency = order.get("currency")
+    if not isinstance(currency, str) or not CURRENCY.fullmatch(currency):
+        raise MalformedPayload(f"currency is missing or not an ISO 4217 code: {currency!r}")
+    if not isinstance(order.get("line_items"), list):
+        raise MalformedPayload("line_items is missing or not a list")
+    total = Decimal(0)
+    for index, line in enumerate(_objects(order, "line_items")):
+        where = f"line_items[{index}]"
+        _quantity(line.get("quantity"), f"{where}.quantity")
+        total += _amount(line.get("total"), f"{where}.total")
+    if abs(total) >= MAX_AMOUNT:
+        raise MalformedPayload(f"commission base {total} is out of range")
+    return Money(total, currency)
+
+
+def _meta(order: dict) -> dict[str, Any]:
+    """Order meta by key (the first row of a key wins); rows that are not {key, value} are skipped."""
+    meta: dict[str, Any] = {}
+    for entry in _list(order, "meta_data"):
+        if isinstance(entry, dict) and isinstance(entry.get("key"), str):
+            meta.setdefault(entry["key"], entry.get("value"))
+    return meta
+
+
+def _scalar_text(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        return None
+    text = str(value)
+    return text if text.strip() else None
+
+
+def _cart_attributes(meta: dict[str, Any]) -> dict[str, str]:
+    attributes = {}
+    for key in CART_ATTRIBUTE_KEYS:
+        value = _scalar_text(meta.get(key))
+        if value is not None:
+            attributes[key] = value
+    return attributes
+
+
+def _traffic(meta: dict[str, Any]) -> dict[str, str]:
+    traffic = {}
+    for key, value in meta.items():
+        if not key.startswith(ATTRIBUTION_PREFIX):
+            continue
+        name = key[len(ATTRIBUTION_PREFIX):]
+        if name and name not in NOT_TRAFFIC and _text(value) and value.strip() != "(none)":
+            traffic[name] = value
+    return traffic
+
+
+def _customer(order: dict) -> Customer:
+    raw_id = order.get("customer_id")
+    if raw_id in (None, 0, "", "0"):  # 0 is a guest checkout
+        customer_id = None
+    else:
+        customer_id = _id(raw_id, "customer_id")
+    billing = order.get("billing")
+    email = billing.get("email") if isinstance(billing, dict) else None
+    return Customer(id=customer_id, email=_text(email), first_order=None)
+
+
+def _discount_codes(order: dict) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for index, line in enumerate(_objects(order, "coupon_lines")):
+        code = line.get("code")
+        if not isinstance(code, str):
+            raise MalformedPayload(f"coupon_lines[{index}].code is missing")
+        if code.strip():
+            # WooCommerce stores codes lower-cased, plugins may not: one code, first spelling kept.
+            seen.setdefault(code.strip().lower(), code)
+    return tuple(seen.values())
+
+
+def _order_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise MalformedPayload(f"number is not an order number: {value!r}")
+    name = f"#{value}"
+    if len(name) > MAX_NAME:
+        raise MalformedPayload(f"order number is longer than {MAX_NAME - 1} characters")
+    return name
+
+
+def refunded_base(refund_total: Decimal, base: Decimal, order_total: Decimal) -> Decimal:
+    """The commission base a refund of `refund_total` takes back, estimated in proportion (see above)."""
+    refunded = abs(refund_total)
+    if order_total <= 0:
+        return refunded.quantize(CENT, rounding=ROUND_HALF_UP)
+    # Capped before rounding, so a tiny order total cannot blow the estimate past Decimal's precision.
+    estimate = max(min(refunded * base / order_total, refunded), Decimal(0))
+    return estimate.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _refunds(order: dict, order_id: str, base: Money, modified_at: datetime) -> tuple[RefundEvent, ...]:
+    entries = _objects(order, "refunds")
+    if not entries:
+        return ()
+    order_total = _amount(order.get("total"), "total")
+    refunds = []
+    for index, entry in enumerate(entries):
+        refund_total = _amount(entry.get("total"), f"refunds[{index}].total")
+        refunds.append(RefundEvent(
+            refund_id=_id(entry.get("id"), f"refunds[{index}].id"),
+            order_id=order_id,
+            occurred_at=modified_at,
+            commission_base=Money(refunded_base(refund_total, base.amount, order_total), base.currency),
+        ))
+    return tuple(refunds)
+
+
+def order_event(topic: str, order: dict) -> OrderEvent:
+    """A WooCommerce order (order.created, order.updated, order.restored) as an OrderEvent."""
+    order_id = _id(order.get("id"), "order id")
+    base = commission_base(order)
+    status = order.get("status")
+    if not isinstance(status, str) or not status.strip() or len(status) > MAX_NAME:
+        raise MalformedPayload(f"status is missing or not a status: {status!r}")
+    created_at = _time(order.get("date_created_gmt"), "date_created_gmt")
+    modified = order.get("date_modified_gmt")
+    modified_at = created_at if modified in (None, "") else _time(modified, "date_modified_gmt")
+    cancelled = status == CANCELLED_STATUS
+    meta = _meta(order)
+    landing = meta.get(LANDING_KEY)
+    return OrderEvent(
+        order_id=order_id,
+        order_name=_order_name(order.get("number")),
+        topic=topic,
+        occurred_at=created_at,
+        financial_status=status,
+        paid=status in PAID_STATUSES,
+        cancelled=cancelled,
+        cancelled_at=modified_at if cancelled else None,
+        test=False,  # WooCommerce has no test orders
+        customer=_customer(order),
+        discount_codes=_discount_codes(order),
+        cart_attributes=_cart_attributes(meta),
+        landing_url=_text(landing),
+        landing_ref=None,  # the core reads ?ref= from landing_url
+        commission_base=base,
+        presentment_base=None,
+        refunds=_refunds(order, order_id, base, modified_at),
+        traffic=_traffic(meta),
+    )
+
+
+def normalise(topic: str, body: bytes) -> OrderEvent | OrderDeleted | None:
+    """The neutral event for a stored delivery; None for a topic the worker has nothing to do with."""
+    if topic in ORDER_TOPICS:
+        return order_event(topic, load(body))
+    if topic == DELETED_TOPIC:
+        order_id = _id(load(body).get("id"), "order id")
+        # The body is only {"id": N}: the deletion is dated when it is read.
+        return OrderDeleted(order_id=order_id, occurred_at=datetime.now(timezone.utc))
+    return None
