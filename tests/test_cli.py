@@ -8,9 +8,12 @@ import subprocess
 import sys
 
 import pytest
+import responses
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from connector.cli import main
+from connector.models import Store
 
 from .helpers import drain, post_shopify
 from adapters.shopify import samples
@@ -143,3 +146,49 @@ def test_events_replay_takes_up_skipped_events_and_never_credits_twice(cli, clie
     assert len(json.loads(cli("conversions", "list", "--json"))) == 1
     assert "no event 999" in cli("events", "replay", "999", code=1)
     cli("events", "replay", code=2)
+
+
+def test_shopify_app_config_declares_the_privacy_webhooks_and_urls(cli, monkeypatch):
+    import tomllib
+
+    monkeypatch.setenv("SHOPIFY_API_KEY", "key-123")
+    monkeypatch.setenv("CONNECTOR_PUBLIC_URL", "https://connector.example")
+    config = tomllib.loads(cli("shopify", "app-config"))
+    assert config["client_id"] == "key-123"
+    assert config["application_url"] == "https://connector.example/shopify/app"
+    assert config["auth"]["redirect_urls"] == ["https://connector.example/shopify/callback"]
+    assert config["access_scopes"]["scopes"] == "read_orders,read_customers,write_discounts"
+    compliance = [s for s in config["webhooks"]["subscriptions"] if "compliance_topics" in s]
+    assert compliance[0]["compliance_topics"] == ["customers/data_request", "customers/redact", "shop/redact"]
+    assert compliance[0]["uri"] == "https://connector.example/webhooks/shopify"
+    monkeypatch.delenv("SHOPIFY_API_KEY")
+    assert "SHOPIFY_API_KEY" in cli("shopify", "app-config", code=1)
+
+
+def test_stores_add_without_no_setup_registers_webhooks_and_reconcile_reads_the_store(cli, sessions):
+    graphql = "https://cli-shop.myshopify.com/admin/api/2026-10/graphql.json"
+    created = []
+
+    def answer(request):
+        query = json.loads(request.body)["query"]
+        if "webhookSubscriptionCreate" in query:
+            created.append(json.loads(request.body)["variables"]["topic"])
+            data = {"webhookSubscriptionCreate": {"webhookSubscription": {"id": "gid://x/1"}, "userErrors": []}}
+        elif "webhookSubscriptions" in query:
+            data = {"webhookSubscriptions": {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}}
+        else:
+            data = {"orders": {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}}
+        return 200, {}, json.dumps({"data": data})
+
+    with responses.RequestsMock() as mocked:
+        mocked.add_callback(responses.POST, graphql, callback=answer)
+        output = cli("stores", "add", "shopify", "cli-shop.myshopify.com", "--access-token", "shpat_custom")
+        assert "setup done: webhooks: 7 created" in output and len(created) == 7
+        assert "0 orders updated since 2026-01-01" in cli("reconcile", "cli-shop.myshopify.com", "--since", "2026-01-01")
+        # Unreachable (responses refuses an unregistered URL with ConnectionError): the store is kept,
+        # setup stays pending for the worker, and the command says so.
+        failed = cli("stores", "add", "shopify", "down-shop.myshopify.com", "--access-token", "t", code=1)
+        assert "worker` retries" in failed
+    with sessions() as session:
+        down = session.scalars(select(Store).where(Store.domain == "down-shop.myshopify.com")).one()
+        assert down.setup_pending and "ConnectionError" in down.setup_error
