@@ -144,3 +144,39 @@ def test_malformed_setting_raises_one_line_naming_it(env, variable):
 def test_non_finite_numbers_are_malformed(env, variable):
     with pytest.raises(ConfigurationError, match=variable):
         load(**env)
+
+
+PRODUCTION = {"CONNECTOR_ENV": "production", "CONNECTOR_SECRET_KEY": "k" * 32}
+
+
+def test_stand_in_stores_are_refused_in_production_unless_explicitly_allowed():
+    standin = {"SHOPIFY_ADMIN_URL": "http://127.0.0.1:9000/{shop}"}
+    with pytest.raises(ConfigurationError, match="SHOPIFY_ADMIN_URL"):
+        load_settings({**PRODUCTION, **standin}, read_dotenv=False)
+    with pytest.raises(ConfigurationError, match="WOOCOMMERCE_ALLOW_PRIVATE_URLS"):
+        load_settings({**PRODUCTION, "WOOCOMMERCE_ALLOW_PRIVATE_URLS": "1"}, read_dotenv=False)
+    allowed = load_settings({**PRODUCTION, **standin, "WOOCOMMERCE_ALLOW_PRIVATE_URLS": "true",
+                             "CONNECTOR_ALLOW_STANDINS": "1"}, read_dotenv=False)
+    assert allowed.shopify_admin_url == "http://127.0.0.1:9000/{shop}" and allowed.woocommerce_allow_private
+    production = load_settings(PRODUCTION, read_dotenv=False)
+    assert production.shopify_admin_url == "https://{shop}" and not production.woocommerce_allow_private
+    assert load(**standin).shopify_admin_url == "http://127.0.0.1:9000/{shop}"  # development may
+
+
+@pytest.mark.parametrize("env, name", [
+    ({"SHOPIFY_ADMIN_URL": "http://127.0.0.1:9000"}, "SHOPIFY_ADMIN_URL"),  # no {shop}
+    ({"SHOPIFY_ADMIN_URL": "ftp://{shop}"}, "SHOPIFY_ADMIN_URL"),
+    ({"SHOPIFY_API_VERSION": "latest"}, "SHOPIFY_API_VERSION"),
+    ({"CONNECTOR_RECONCILE_INTERVAL": "0"}, "CONNECTOR_RECONCILE_INTERVAL"),
+])
+def test_malformed_install_settings_are_named(env, name):
+    with pytest.raises(ConfigurationError, match=name):
+        load(**env)
+
+
+def test_install_defaults():
+    settings = load()
+    assert settings.shopify_api_version == "2026-10"
+    assert settings.shopify_scopes == ("read_orders", "read_customers", "write_discounts")
+    assert settings.reconcile_interval == 3600
+    assert load(CONNECTOR_APP_NAME="Acme Creators").app_name == "Acme Creators"

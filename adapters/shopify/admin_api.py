@@ -84,13 +84,16 @@ class AdminApi:
             data = _json(answer)
             if _throttled(answer, data) and throttled < MAX_THROTTLED:
                 throttled += 1
-                wait = _retry_after(answer) or throttle_wait(data.get("extensions") if data else None)
+                wait = _retry_after(answer)
+                if wait is None:
+                    wait = throttle_wait(data.get("extensions") if data else None)
                 log.info("%s: throttled, waiting %.1f s", self.shop, wait)
                 self.sleep(wait)
                 continue
             if answer.status_code in (500, 502, 503, 504) and unavailable < MAX_UNAVAILABLE:
                 unavailable += 1
-                self.sleep(_retry_after(answer) or 2.0 ** unavailable)
+                wait = _retry_after(answer)
+                self.sleep(2.0 ** unavailable if wait is None else wait)
                 continue
             if answer.status_code != 200 or data is None:
                 raise PlatformError(f"{self.shop}: GraphQL {name} answered {answer.status_code}")
