@@ -4,7 +4,16 @@ The node is one entry of `orders_updated_since.graphql`. Every rule is the REST 
 (adapters/shopify/normalise.py), whose helpers are reused, so an order seen by webhook and by
 reconciliation is one event: ids stay text (they exceed 2**53), money is Decimal from the
 shop-money side of each MoneyBag, the commission base is line items after their discounts with
-shipping, tips and (even when prices include it) tax left out. Only the field names differ.
+shipping, tips and (even when prices include it) tax left out. Two things differ, both to keep
+the query under Shopify's cost limit:
+
+- the base comes from order-level amounts (subtotal, less the lines' tax when prices include it)
+  rather than from line items, which the query does not read;
+- refunds are read in shop money only, so a refund's presentment base is None.
+
+The query reads one page of each nested list. An order whose page says there is more (or whose
+refunds fill the list) is refused with MalformedPayload rather than credited a wrong amount: its
+delivery is kept and flagged for an operator, and its webhooks are authoritative.
 Anything unreadable raises MalformedPayload, never another exception.
 """
 
@@ -20,7 +29,6 @@ from .normalise import (
     ASCII_DIGITS,
     CURRENCY,
     MAX_BASE_DIGITS,
-    MAX_QUANTITY,
     PAID_STATUSES,
     _amount,
     _id,
@@ -38,6 +46,10 @@ RECONCILE_TOPIC = "reconcile/order"
 
 Term = tuple[Decimal, Decimal | None]
 
+#: how many refunds orders_updated_since.graphql reads of an order (`refunds(first: 5)`, a plain list
+#: without pageInfo): an order showing this many may have more, and is refused rather than under-read
+REFUNDS_READ = 5
+
 
 def _object(value: Any, where: str) -> dict:
     if not isinstance(value, dict):
@@ -45,15 +57,27 @@ def _object(value: Any, where: str) -> dict:
     return value
 
 
-def _nodes(obj: dict, name: str, *, required: bool = False) -> list[dict]:
-    """The `nodes` of a connection field; an absent optional connection is empty."""
-    connection = obj.get(name)
-    if connection is None and not required:
-        return []
-    connection = _object(connection, name)
-    if required and not isinstance(connection.get("nodes"), list):
-        raise MalformedPayload(f"{name}.nodes is missing")  # as REST: an order must list its lines
-    return _objects(connection, "nodes")
+def _page(obj: dict, name: str, where: str, order_id: str, what: str) -> list[dict]:
+    """The nodes of a connection of which the document reads one page.
+
+    A page that says there is more would give a wrong amount: the order is refused instead
+    (MalformedPayload, so the delivery is kept and flagged for an operator).
+    """
+    connection = _object(obj.get(name), f"{where}{name}")
+    if not isinstance(connection.get("nodes"), list):
+        raise MalformedPayload(f"{where}{name}.nodes is missing")
+    nodes = _objects(connection, "nodes")
+    more = _object(connection.get("pageInfo"), f"{where}{name}.pageInfo").get("hasNextPage")
+    if more is True:
+        raise _truncated(order_id, what)
+    if more is not False:
+        raise MalformedPayload(f"{where}{name}.pageInfo.hasNextPage is missing")
+    return nodes
+
+
+def _truncated(order_id: str, what: str) -> MalformedPayload:
+    return MalformedPayload(f"order {order_id} has more {what} than one reconciliation page reads; "
+                            "its webhooks are authoritative")
 
 
 def _bag(obj: dict, name: str, where: str) -> tuple[Term, str | None, str | None]:
@@ -84,50 +108,52 @@ def _presentment(terms: list[Term], currency: Any, *, empty: bool) -> Money | No
     return None
 
 
-def commission_base(node: dict) -> tuple[Money, Money | None]:
-    """Σ original unit price × quantity − line discount allocations − line taxes when prices include them."""
+def commission_base(node: dict, order_id: str) -> tuple[Money, Money | None]:
+    """The line items after all their discounts, from the order's subtotal.
+
+    subtotalPriceSet is "the sum of the prices for all line items after discounts and before
+    returns"; shipping, duties and tips are not in it, nor taxes unless prices include them. When
+    they do (taxesIncluded), the lines' tax is taken out: the order's total tax less the tax of its
+    shipping lines. This equals the REST normaliser's Σ price × quantity − allocations (− line taxes).
+    """
     currency = node.get("currencyCode")
     if not isinstance(currency, str) or not CURRENCY.fullmatch(currency):
         raise MalformedPayload(f"currencyCode is missing or not an ISO 4217 code: {currency!r}")
-    taxes_included = node.get("taxesIncluded") is True
-    terms: list[Term] = []
-    for index, line in enumerate(_nodes(node, "lineItems", required=True)):
-        where = f"lineItems[{index}]"
-        quantity = line.get("quantity")
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity <= MAX_QUANTITY:
-            raise MalformedPayload(f"{where}.quantity is missing or not a whole number")
-        (shop, present), _, _ = _bag(line, "originalUnitPriceSet", where)
-        terms.append((shop * quantity, None if present is None else present * quantity))
-        for allocation in _objects(line, "discountAllocations"):
-            terms.append(_negated(_bag(allocation, "allocatedAmountSet", f"{where}.discountAllocations")[0]))
-        if taxes_included:  # the unit price holds its tax: take it out
-            for tax in _objects(line, "taxLines"):
-                terms.append(_negated(_bag(tax, "priceSet", f"{where}.taxLines")[0]))
+    terms: list[Term] = [_bag(node, "subtotalPriceSet", "order")[0]]
+    if node.get("taxesIncluded") is True:  # the subtotal holds the lines' tax: take it out
+        terms.append(_negated(_bag(node, "totalTaxSet", "order")[0]))
+        for index, line in enumerate(_page(node, "shippingLines", "", order_id, "shipping lines")):
+            for tax in _objects(line, "taxLines"):  # shipping tax is in the total tax, not in the subtotal
+                terms.append(_bag(tax, "priceSet", f"shippingLines[{index}].taxLines")[0])
     shop_total = sum((shop for shop, _ in terms), Decimal(0))
     if shop_total and shop_total.adjusted() >= MAX_BASE_DIGITS:
         raise MalformedPayload(f"commission base {shop_total} is out of range")
     return Money(shop_total, currency), _presentment(terms, node.get("presentmentCurrencyCode"), empty=True)
 
 
-def refund_event(refund: dict, order_id: str, order_currency: Any) -> RefundEvent:
+def refund_event(refund: dict, order_id: str, order_currency: Any, where: str = "") -> RefundEvent:
     """One of the order's `refunds`: refunded line subtotals plus amount-only refunds.
 
     Amount-only refunds are order adjustments carrying a discrepancy `reason` (GraphQL's deprecated
     `kind` is not asked for; shipping refunds have no reason). They are negative on the order, so
     they are subtracted, as the REST normaliser does with `refund_discrepancy` adjustments.
+    The document reads refund amounts in shop money only (to keep its cost down), so a refund's
+    presentment base is None here where the webhook's has one; crediting works in shop money.
     """
     refund_id = _id(refund.get("legacyResourceId"), "refund legacyResourceId")
     occurred_at = _time(refund.get("createdAt"), "refund createdAt")
     terms: list[Term] = []
     currencies: list[tuple[Any, Any]] = []
-    for index, line in enumerate(_nodes(refund, "refundLineItems")):
-        term, shop_currency, present_currency = _bag(line, "subtotalSet", f"refundLineItems[{index}]")
+    lines = _page(refund, "refundLineItems", where, order_id, f"lines in refund {refund_id}")
+    for index, line in enumerate(lines):
+        term, shop_currency, present_currency = _bag(line, "subtotalSet", f"{where}refundLineItems[{index}]")
         terms.append(term)
         currencies.append((shop_currency, present_currency))
-    for index, adjustment in enumerate(_nodes(refund, "orderAdjustments")):
+    adjustments = _page(refund, "orderAdjustments", where, order_id, f"adjustments in refund {refund_id}")
+    for index, adjustment in enumerate(adjustments):
         reason = adjustment.get("reason")
         if reason is not None:
-            terms.append(_negated(_bag(adjustment, "amountSet", f"orderAdjustments[{index}]")[0]))
+            terms.append(_negated(_bag(adjustment, "amountSet", f"{where}orderAdjustments[{index}]")[0]))
     # REST takes the first currency a refund line names, then its transactions' (the shop currency):
     # GraphQL is not asked for transactions, so the order's currency stands in for them.
     currency = next((c for c, _ in currencies if isinstance(c, str) and c), order_currency)
@@ -140,6 +166,16 @@ def refund_event(refund: dict, order_id: str, order_currency: Any) -> RefundEven
         commission_base=Money(sum((shop for shop, _ in terms), Decimal(0)), currency),
         presentment_base=_presentment(terms, present_currency, empty=False),
     )
+
+
+def _refunds(node: dict, order_id: str) -> tuple[RefundEvent, ...]:
+    """The order's refunds; a list as long as the document reads may have been cut, so it is refused."""
+    entries = _list(node, "refunds")
+    if len(entries) >= REFUNDS_READ:
+        raise MalformedPayload(f"order {order_id} has {len(entries)} refunds, as many as one reconciliation "
+                               "page reads, so some may be missing; its webhooks are authoritative")
+    return tuple(refund_event(entry, order_id, node.get("currencyCode"), f"refunds[{index}].")
+                 for index, entry in enumerate(entries) if isinstance(entry, dict))
 
 
 def _customer(node: dict) -> Customer:
@@ -182,12 +218,11 @@ def order_event(node: dict, topic: str = RECONCILE_TOPIC) -> OrderEvent:
     """One node of the orders_updated_since query as an OrderEvent."""
     node = _object(node, "order")
     order_id = _id(node.get("legacyResourceId"), "order legacyResourceId")
-    base, presentment = commission_base(node)
+    base, presentment = commission_base(node, order_id)
     status = _text(node.get("displayFinancialStatus"))
     financial_status = status.lower() if status else None
     cancelled_at = _optional_time(node.get("cancelledAt"), "cancelledAt")
-    refunds = tuple(refund_event(entry, order_id, node.get("currencyCode"))
-                    for entry in _list(node, "refunds") if isinstance(entry, dict))
+    refunds = _refunds(node, order_id)
     visit = _last_visit(node)
     return OrderEvent(
         order_id=order_id,

@@ -2,7 +2,8 @@
 
 - `to_graphql_node` re-expresses a REST order (a webhook body, as adapters/shopify/samples.py builds)
   as the node `orders_updated_since.graphql` reads, so one stored order answers both the webhook and
-  the reconciliation query, and tests can compare the two normalisers on the same order.
+  the reconciliation query, and tests can compare the two normalisers on the same order. Its lists
+  are cut to the document's sizes (`page_sizes`), as Shopify answers them.
 - `ShopData` holds one shop's webhook subscriptions and orders and answers the root fields the
   connector's documents use (webhookSubscriptions, webhookSubscriptionCreate/Update, orders).
 - `project` cuts a full object down to a document's selection, so answers have exactly the shape
@@ -17,11 +18,14 @@ import base64
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import graphql
 
 DEFAULT_SHOP = "example.myshopify.com"
+DOCUMENTS = Path(__file__).parent / "graphql"
 #: GraphQL's discrepancy reasons (OrderAdjustmentDiscrepancyReason); REST writes them as words
 DISCREPANCY_REASONS = frozenset({"CUSTOMER", "DAMAGE", "FULL_RETURN_BALANCING_ADJUSTMENT",
                                  "PENDING_REFUND_DISCREPANCY", "REFUND_DISCREPANCY", "RESTOCK"})
@@ -80,14 +84,51 @@ def _discount_codes(order: dict) -> list[str]:
     return list(seen.values())
 
 
-def _line_item(line: dict, currency: str | None) -> dict:
-    return {
-        "quantity": line.get("quantity"),
-        "originalUnitPriceSet": _bag(line, "price", currency),
-        "discountAllocations": [{"allocatedAmountSet": _bag(a, "amount", currency)}
-                                for a in line.get("discount_allocations") or []],
-        "taxLines": [{"priceSet": _bag(t, "price", currency)} for t in line.get("tax_lines") or []],
-    }
+@lru_cache(maxsize=None)
+def page_sizes(name: str = "orders_updated_since") -> dict[str, int]:
+    """The `first` a document gives each field, by field name: how much of each list Shopify would answer.
+
+    Only literal sizes count (the reconciliation document writes its nested sizes out), so the
+    converter cuts lists exactly where the document does, whatever sizes the document is given.
+    """
+    sizes: dict[str, int] = {}
+
+    def walk(selection_set: graphql.SelectionSetNode | None) -> None:
+        for field in fields(selection_set, {}):
+            for argument in field.arguments or ():
+                if argument.name.value == "first" and isinstance(argument.value, graphql.IntValueNode):
+                    sizes[field.name.value] = int(argument.value.value)
+            walk(field.selection_set)
+
+    for definition in graphql.parse((DOCUMENTS / f"{name}.graphql").read_text()).definitions:
+        if isinstance(definition, graphql.OperationDefinitionNode):
+            walk(definition.selection_set)
+    return sizes
+
+
+def _size(name: str) -> int:
+    return page_sizes().get(name, 250)  # 250: the most Shopify answers of any connection
+
+
+def _connection(items: list, name: str, make: Callable[[Any], dict]) -> dict:
+    """One page of a connection, as Shopify answers the document's `name(first: n)`."""
+    size = _size(name)
+    return {"nodes": [make(item) for item in items[:size]], "pageInfo": {"hasNextPage": len(items) > size}}
+
+
+def _objects_of(obj: dict, name: str) -> list[dict]:
+    return [item for item in obj.get(name) or [] if isinstance(item, dict)]
+
+
+def _order_bag(order: dict, name: str, currency: str | None) -> dict | None:
+    """An order-level MoneyBag; None (as GraphQL may answer) when the REST order has neither form."""
+    if order.get(f"{name}_set") is None and order.get(name) is None:
+        return None
+    return _bag(order, name, currency)
+
+
+def _shipping_line(line: dict, currency: str | None) -> dict:
+    return {"taxLines": [{"priceSet": _bag(t, "price", currency)} for t in _objects_of(line, "tax_lines")]}
 
 
 def _adjustment_reason(adjustment: dict) -> str | None:
@@ -99,19 +140,27 @@ def _adjustment_reason(adjustment: dict) -> str | None:
 
 
 def _refund(refund: dict, currency: str | None) -> dict:
+    """A REST refund as the document reads it: shop money only, one page of lines and adjustments."""
+    def shop_only(obj: dict, name: str) -> dict:
+        return {"shopMoney": _bag(obj, name, currency)["shopMoney"]}
+
     return {
         "legacyResourceId": _text(refund.get("id")),
         # The REST normaliser dates a refund by processed_at first; GraphQL has createdAt only.
         "createdAt": refund.get("processed_at") or refund.get("created_at"),
-        "refundLineItems": {"nodes": [{"subtotalSet": _bag(line, "subtotal", currency)}
-                                      for line in refund.get("refund_line_items") or []]},
-        "orderAdjustments": {"nodes": [{"reason": _adjustment_reason(a), "amountSet": _bag(a, "amount", currency)}
-                                       for a in refund.get("order_adjustments") or []]},
+        "refundLineItems": _connection(_objects_of(refund, "refund_line_items"), "refundLineItems",
+                                       lambda line: {"subtotalSet": shop_only(line, "subtotal")}),
+        "orderAdjustments": _connection(_objects_of(refund, "order_adjustments"), "orderAdjustments",
+                                        lambda a: {"reason": _adjustment_reason(a), "amountSet": shop_only(a, "amount")}),
     }
 
 
 def to_graphql_node(order: dict, shop: str = DEFAULT_SHOP) -> dict:
-    """A REST Order (webhook body) as a node of the `orders` connection in orders_updated_since.graphql."""
+    """A REST Order (webhook body) as a node of the `orders` connection in orders_updated_since.graphql.
+
+    Lists are cut where the document cuts them (`page_sizes`): a longer one answers its first page
+    with pageInfo.hasNextPage true, and refunds (a plain list) are truncated, as Shopify would.
+    """
     currency = order.get("currency")
     customer = order.get("customer") if isinstance(order.get("customer"), dict) else None
     orders_count = (customer or {}).get("orders_count")
@@ -144,8 +193,11 @@ def to_graphql_node(order: dict, shop: str = DEFAULT_SHOP) -> dict:
         "customerJourneySummary": {
             "lastVisit": None if landing is None and not referral else {"landingPage": landing, "referralCode": referral},
         },
-        "lineItems": {"nodes": [_line_item(line, currency) for line in order.get("line_items") or []]},
-        "refunds": [_refund(r, currency) for r in order.get("refunds") or [] if isinstance(r, dict)],
+        "subtotalPriceSet": _order_bag(order, "subtotal_price", currency),
+        "totalTaxSet": _order_bag(order, "total_tax", currency),
+        "shippingLines": _connection(_objects_of(order, "shipping_lines"), "shippingLines",
+                                     lambda line: _shipping_line(line, currency)),
+        "refunds": [_refund(r, currency) for r in _objects_of(order, "refunds")[:_size("refunds")]],
     }
 
 

@@ -14,6 +14,9 @@ from pathlib import Path
 import graphql
 import pytest
 
+from adapters.shopify.standin_graphql import MUTATION_COST, arguments, fields, operation, requested_cost
+
+MAX_QUERY_COST = 1000  # Shopify refuses a query whose requested cost is above this
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "tests" / "data" / "shopify_admin_schema.graphql"
 GRAPHQL_DIR = ROOT / "adapters" / "shopify" / "graphql"
@@ -52,6 +55,50 @@ def test_every_operation_asks_for_root_fields_that_exist(schema, path):
         assert fields
         for field in fields:
             assert field.name.value in root.fields, f"{root.name} has no field {field.name.value}"
+
+
+def _defaults(definition: graphql.OperationDefinitionNode) -> dict:
+    """The operation's variables at their declared defaults (the rest null, as when the connector leaves them out)."""
+    return {v.variable.name.value: graphql.value_from_ast_untyped(v.default_value) if v.default_value else None
+            for v in definition.variable_definitions or ()}
+
+
+def cost(text: str) -> int:
+    """The requested cost as the stand-in reckons it (and so answers in `extensions.cost`)."""
+    definition, fragments = operation({"query": text})
+    if definition.operation == graphql.OperationType.MUTATION:
+        return MUTATION_COST
+    return requested_cost(definition.selection_set, fragments, _defaults(definition))
+
+
+def _sizes(selection_set, fragments, variables) -> list[tuple[str, object]]:
+    found = []
+    for field in fields(selection_set, fragments):
+        given = arguments(field, variables)
+        if "first" in given or "last" in given:
+            found.append((field.name.value, given.get("first") or given.get("last")))
+        found += _sizes(field.selection_set, fragments, variables)
+    return found
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda path: path.name)
+def test_every_document_costs_at_most_1000(path):
+    """Shopify refuses a query that may cost more than 1,000 points: each list read is sized within it."""
+    text = path.read_text()
+    definition, fragments = operation({"query": text})
+    sizes = _sizes(definition.selection_set, fragments, _defaults(definition))
+    # A size left to a variable the connector does not send would be estimated as 1: each must be written out.
+    assert all(isinstance(size, int) and size > 0 for _, size in sizes), sizes
+    assert cost(text) <= MAX_QUERY_COST
+
+
+def test_the_cost_check_can_fail():
+    """The reconciliation query with 50 orders a page, as it once read, is far over the limit."""
+    text = (GRAPHQL_DIR / "orders_updated_since.graphql").read_text()
+    assert "orders(first: 5," in text
+    assert cost(text.replace("orders(first: 5,", "orders(first: 50,", 1)) > MAX_QUERY_COST
+    definition, fragments = operation({"query": "query($n: Int) { orders(first: $n) { nodes { id } } }"})
+    assert _sizes(definition.selection_set, fragments, _defaults(definition)) == [("orders", None)]
 
 
 def test_a_misspelt_field_is_rejected(schema):

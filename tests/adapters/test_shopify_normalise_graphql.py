@@ -2,7 +2,14 @@
 
 The nodes are made from the REST sample orders by the stand-in's converter (to_graphql_node), so
 each comparison is one order seen both ways. The template order (adapters/shopify/samples): two
-lines, 40.00 + 2 × 15.00 EUR, a 15% code allocated 6.00 + 4.50, 20% tax on top, presentment USD.
+lines, 40.00 + 2 × 15.00 EUR, a 15% code allocated 6.00 + 4.50 (subtotal 59.50), 20% tax on top
+(11.90 on the lines, 0.98 on shipping: 12.88), presentment USD.
+
+GraphQL reads no line items: its base is the order's subtotal, less the lines' tax (total tax −
+shipping tax) when prices include it. The two agree on an order whose amounts add up, which
+`assert_consistent` checks of every order compared. Refunds are read in shop money only, so their
+presentment base is None by GraphQL. A list the query reads only one page of and that has more
+is refused (MalformedPayload), never credited short.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from hypothesis import strategies as st
 from adapters.shopify import normalise as rest
 from adapters.shopify import normalise_graphql as gql
 from adapters.shopify import samples
-from adapters.shopify.standin_graphql import DEFAULT_SHOP, to_graphql_node
+from adapters.shopify.standin_graphql import DEFAULT_SHOP, page_sizes, to_graphql_node
 from connector.attribution import ref_from_url
 from connector.errors import MalformedPayload
 from connector.platform import Money, OrderEvent
@@ -64,7 +71,55 @@ def no_customer(order: dict) -> dict:
 
 
 def no_presentment_on_a_line(order: dict) -> dict:
+    """Without a line's presentment price the order cannot state its subtotal in presentment either."""
     del order["line_items"][1]["price_set"]
+    del order["subtotal_price_set"]
+    return order
+
+
+def _add(money_set: dict, shop: str, presentment: str) -> None:
+    for side, amount in (("shop_money", shop), ("presentment_money", presentment)):
+        money_set[side]["amount"] = str(Decimal(money_set[side]["amount"]) + Decimal(amount))
+
+
+def _tax_line(shop: str, presentment: str) -> dict:
+    return {"price": shop, "rate": 0.2, "title": "FR TVA", "price_set": set_money(shop, presentment)}
+
+
+def second_shipping_line(order: dict) -> dict:
+    """A second, taxed shipping line: its tax is in the order's total tax, never in the base."""
+    line = copy.deepcopy(order["shipping_lines"][0])
+    line.update(id=5209431773399, title="Express", tax_lines=[_tax_line("0.50", "0.55"), _tax_line("0.25", "0.28")])
+    order["shipping_lines"].append(line)
+    _add(order["total_tax_set"], "0.75", "0.83")
+    order["total_tax"] = order["total_tax_set"]["shop_money"]["amount"]
+    return order
+
+
+def no_shipping(order: dict) -> dict:
+    """Nothing shipped (a digital order): all the tax is the lines'."""
+    order["shipping_lines"] = []
+    _add(order["total_tax_set"], "-0.98", "-1.08")
+    order["total_tax"] = order["total_tax_set"]["shop_money"]["amount"]
+    return order
+
+
+def with_refunds(order: dict, count: int) -> dict:
+    order["refunds"] = [samples.refund(refund_id=509562969 + n, order_id=order["id"]) for n in range(count)]
+    order["financial_status"] = "partially_refunded"
+    return order
+
+
+def plain_amounts_only(order: dict) -> dict:
+    """No `_set` anywhere the base is read from: amounts in shop money only, no presentment base."""
+    for line in order["line_items"]:
+        for item in [line, *line["discount_allocations"], *line["tax_lines"]]:
+            item.pop("price_set", None)
+            item.pop("amount_set", None)
+    for line in order["shipping_lines"]:
+        for tax in line["tax_lines"]:
+            tax.pop("price_set")
+    del order["subtotal_price_set"], order["total_tax_set"]
     return order
 
 
@@ -80,7 +135,55 @@ SAMPLE_ORDERS = {
     "huge id, test order, first order": lambda: first_order(samples.order(order_id=2**63 - 25, test=True)),
     "no customer": lambda: no_customer(samples.order()),
     "a line without presentment": lambda: no_presentment_on_a_line(samples.order()),
+    "taxes included, a line without presentment": lambda: taxes_included(no_presentment_on_a_line(samples.order())),
+    "taxes included, two shipping lines": lambda: taxes_included(second_shipping_line(samples.order())),
+    "taxes included, nothing shipped": lambda: taxes_included(no_shipping(samples.order())),
+    "taxes included, refunded": lambda: taxes_included(with_refund(samples.order(), DISCREPANCY)),
+    "four refunds, one fewer than a page reads": lambda: with_refunds(samples.order(), 4),
+    "amounts without their sets": lambda: plain_amounts_only(samples.order()),
+    "taxes included, amounts without their sets": lambda: taxes_included(plain_amounts_only(samples.order())),
 }
+
+
+def _shop_and_presentment(obj: dict, name: str) -> tuple[Decimal, Decimal | None]:
+    money_set = obj.get(f"{name}_set")
+    if isinstance(money_set, dict):
+        return Decimal(money_set["shop_money"]["amount"]), Decimal(money_set["presentment_money"]["amount"])
+    return Decimal(str(obj[name])), None
+
+
+def assert_consistent(order: dict) -> None:
+    """The order's amounts add up, as Shopify's do: what makes the subtotal route equal the line route.
+
+    subtotal = Σ price × quantity − Σ discount allocations, and total tax = Σ line tax + Σ shipping
+    tax, in shop money and (wherever the order states it) in presentment money.
+    """
+    lines, line_tax, shipping_tax = [], [], []
+    for line in order["line_items"]:
+        shop, present = _shop_and_presentment(line, "price")
+        lines.append((shop * line["quantity"], None if present is None else present * line["quantity"]))
+        lines += [(-s, None if p is None else -p) for s, p in
+                  (_shop_and_presentment(a, "amount") for a in line["discount_allocations"])]
+        line_tax += [_shop_and_presentment(t, "price") for t in line["tax_lines"]]
+    for line in order["shipping_lines"]:
+        shipping_tax += [_shop_and_presentment(t, "price") for t in line["tax_lines"]]
+    for name, terms in (("subtotal_price", lines), ("total_tax", line_tax + shipping_tax)):
+        shop, present = _shop_and_presentment(order, name)
+        assert shop == sum(s for s, _ in terms), name
+        if present is not None:
+            assert all(p is not None for _, p in terms) and present == sum(p for _, p in terms), name
+
+
+@pytest.mark.parametrize("build", SAMPLE_ORDERS.values(), ids=SAMPLE_ORDERS.keys())
+def test_the_compared_orders_add_up(build):
+    assert_consistent(build())
+
+
+def test_an_order_that_does_not_add_up_is_caught():
+    order = samples.order()
+    order["subtotal_price_set"]["presentment_money"]["amount"] = "65.46"
+    with pytest.raises(AssertionError):
+        assert_consistent(order)
 
 
 @pytest.mark.parametrize("topic", ["orders/updated", "orders/paid", "orders/cancelled", "reconcile/order"])
@@ -89,6 +192,9 @@ def test_graphql_node_gives_the_same_event_as_the_webhook(build, topic):
     order = build()
     by_webhook = rest.order_event(topic, json.loads(samples.encode(order), parse_float=Decimal))
     by_graphql = gql.order_event(to_graphql_node(order), topic)
+    # The query reads refunds in shop money only: by GraphQL a refund has no presentment base.
+    assert all(refund.presentment_base is None for refund in by_graphql.refunds)
+    by_webhook = replace(by_webhook, refunds=tuple(replace(r, presentment_base=None) for r in by_webhook.refunds))
     # GraphQL's landingPage is absolute where REST's landing_site is a path; the ref read from it is the same.
     landing = order.get("landing_site")
     if landing and landing.startswith("/"):
@@ -102,8 +208,11 @@ def test_the_comparison_can_fail():
     """A node that differs from its order in one amount gives a different event."""
     order = samples.order()
     node = to_graphql_node(order)
-    node["lineItems"]["nodes"][0]["originalUnitPriceSet"]["shopMoney"]["amount"] = "41.00"
+    node["subtotalPriceSet"]["shopMoney"]["amount"] = "60.50"
     assert gql.order_event(node, "orders/updated") != rest.order_event("orders/updated", order)
+    node = to_graphql_node(taxes_included(samples.order()))
+    node["shippingLines"]["nodes"][0]["taxLines"][0]["priceSet"]["shopMoney"]["amount"] = "0.99"
+    assert gql.order_event(node).commission_base != rest.order_event("orders/updated", taxes_included(samples.order())).commission_base
 
 
 # --- fields --------------------------------------------------------------------------------------
@@ -176,46 +285,181 @@ def test_landing_page_and_referral_code_come_from_the_last_visit():
 
 
 def test_taxes_included_takes_the_line_tax_out():
+    """Total tax 12.88 less shipping's 0.98: the lines' 11.90 (6.80 + 5.10) comes out of the subtotal."""
     event = gql.order_event(node(taxesIncluded=True))
     assert event.commission_base == Money(Decimal("59.50") - Decimal("11.90"), "EUR")
     assert event.presentment_base == Money(Decimal("65.45") - Decimal("13.09"), "USD")
 
 
+def money_node(subtotal: tuple, tax: tuple | None, *shipping_taxes: list[tuple]) -> dict:
+    """A node with tax-inclusive prices: each amount a (shop, presentment) pair."""
+    def bag_of(pair):
+        return bag(*pair)
+    return node(taxesIncluded=True, subtotalPriceSet=bag_of(subtotal), totalTaxSet=None if tax is None else bag_of(tax),
+                shippingLines={"nodes": [{"taxLines": [{"priceSet": bag_of(t)} for t in taxes]}
+                                         for taxes in shipping_taxes],
+                               "pageInfo": {"hasNextPage": False}})
+
+
+def test_tax_inclusive_prices_leave_the_lines_net_of_tax():
+    """120.00 of lines holding 20.00 tax; two shipping lines holding 1.00 and 0.50 + 0.25: base 100.00."""
+    body = money_node(("120.00", "132.00"), ("21.75", "23.93"), [("1.00", "1.10")], [("0.50", "0.55"), ("0.25", "0.28")])
+    event = gql.order_event(body)
+    assert event.commission_base == Money(Decimal("100.00"), "EUR")
+    assert event.presentment_base == Money(Decimal("110.00"), "USD")
+
+
+def test_tax_inclusive_prices_without_shipping():
+    event = gql.order_event(money_node(("120.00", "132.00"), ("20.00", "22.00")))
+    assert event.commission_base == Money(Decimal("100.00"), "EUR")
+
+
+def test_tax_is_not_read_when_prices_exclude_it():
+    """Then the subtotal holds no tax: total tax and shipping lines play no part (nor their truncation)."""
+    body = node(totalTaxSet=None, shippingLines={"nodes": [], "pageInfo": {"hasNextPage": True}})
+    assert gql.order_event(body).commission_base == Money(Decimal("59.50"), "EUR")
+
+
 def test_presentment_base_needs_every_presentment_amount():
     body = node()
-    body["lineItems"]["nodes"][0]["taxLines"] = []
-    body["lineItems"]["nodes"][0]["discountAllocations"][0]["allocatedAmountSet"]["presentmentMoney"] = None
+    body["subtotalPriceSet"]["presentmentMoney"] = None
     event = gql.order_event(body)
     assert event.commission_base == Money(Decimal("59.50"), "EUR")
     assert event.presentment_base is None
+    body = node(taxesIncluded=True)
+    body["shippingLines"]["nodes"][0]["taxLines"][0]["priceSet"]["presentmentMoney"] = None
+    event = gql.order_event(body)
+    assert event.commission_base == Money(Decimal("47.60"), "EUR") and event.presentment_base is None
+    body = node(taxesIncluded=True)
+    body["totalTaxSet"]["presentmentMoney"] = None
+    assert gql.order_event(body).presentment_base is None
+    body = node()  # prices without tax: a tax without presentment does not matter
+    body["totalTaxSet"]["presentmentMoney"] = None
+    assert gql.order_event(body).presentment_base == Money(Decimal("65.45"), "USD")
 
 
-def refund_node(*adjustments: dict, lines: list | None = None) -> dict:
+def shop(amount: str) -> dict:
+    """A MoneyBag as the query reads refund amounts: shop money only."""
+    return {"shopMoney": {"amount": amount, "currencyCode": "EUR"}}
+
+
+def refund_node(*adjustments: dict, lines: list | None = None, more_lines: bool = False,
+                more_adjustments: bool = False, refund_id: str = "1028743659734") -> dict:
     return {
-        "legacyResourceId": "1028743659734",
+        "legacyResourceId": refund_id,
         "createdAt": "2026-11-29T10:14:03+01:00",
-        "refundLineItems": {"nodes": [{"subtotalSet": bag("12.75", "14.03")}] if lines is None else lines},
-        "orderAdjustments": {"nodes": list(adjustments)},
+        "refundLineItems": {"nodes": [{"subtotalSet": shop("12.75")}] if lines is None else lines,
+                            "pageInfo": {"hasNextPage": more_lines}},
+        "orderAdjustments": {"nodes": list(adjustments), "pageInfo": {"hasNextPage": more_adjustments}},
     }
 
 
 def test_refund_adds_amount_only_discrepancies_and_ignores_shipping_adjustments():
-    refunds = [refund_node({"reason": "REFUND_DISCREPANCY", "amountSet": bag("-5.00", "-5.50")},
-                           {"reason": "DAMAGE", "amountSet": bag("-1.00", "-1.10")},
-                           {"reason": None, "amountSet": bag("-4.90", "-5.39")})]
+    refunds = [refund_node({"reason": "REFUND_DISCREPANCY", "amountSet": shop("-5.00")},
+                           {"reason": None, "amountSet": shop("-4.90")})]
     (refund,) = gql.order_event(node(refunds=refunds)).refunds
     assert refund.refund_id == "1028743659734"
     assert refund.order_id == "820982911946154508"
     assert refund.occurred_at.isoformat() == "2026-11-29T09:14:03+00:00"
-    assert refund.commission_base == Money(Decimal("18.75"), "EUR")
-    assert refund.presentment_base == Money(Decimal("20.63"), "USD")
+    assert refund.commission_base == Money(Decimal("17.75"), "EUR")
+    assert refund.presentment_base is None  # refund amounts are read in shop money only
 
 
-def test_amount_only_refund_takes_the_order_currency_and_has_no_presentment_base():
-    refunds = [refund_node({"reason": "REFUND_DISCREPANCY", "amountSet": bag("-5.00", "-5.50")}, lines=[])]
+def test_amount_only_refund_takes_the_order_currency():
+    refunds = [refund_node({"reason": "REFUND_DISCREPANCY", "amountSet": shop("-5.00")}, lines=[])]
     (refund,) = gql.order_event(node(refunds=refunds)).refunds
     assert refund.commission_base == Money(Decimal("5.00"), "EUR")
     assert refund.presentment_base is None
+
+
+def test_refund_lines_with_presentment_amounts_still_give_a_presentment_base():
+    """Not what the query asks for, but a node that has them is read as the webhook's would be."""
+    refunds = [refund_node(lines=[{"subtotalSet": bag("12.75", "14.03")}])]
+    (refund,) = gql.order_event(node(refunds=refunds)).refunds
+    assert refund.presentment_base == Money(Decimal("14.03"), "USD")
+
+
+# --- one page of each list: more is refused, never credited short ---------------------------------
+
+
+def test_the_normaliser_knows_how_many_refunds_the_document_reads():
+    assert gql.REFUNDS_READ == page_sizes()["refunds"]
+
+
+def _refused(body: dict) -> str:
+    with pytest.raises(MalformedPayload) as caught:
+        gql.order_event(body)
+    return str(caught.value)
+
+
+def test_more_shipping_lines_than_a_page_is_refused_when_their_tax_is_needed():
+    body = node(taxesIncluded=True)
+    body["shippingLines"]["pageInfo"]["hasNextPage"] = True
+    message = _refused(body)
+    assert "order 820982911946154508 has more shipping lines" in message and "webhooks are authoritative" in message
+
+
+def test_more_refund_lines_than_a_page_is_refused():
+    message = _refused(node(refunds=[refund_node(), refund_node(more_lines=True, refund_id="77")]))
+    assert "order 820982911946154508 has more lines in refund 77" in message and "webhooks are authoritative" in message
+
+
+def test_more_refund_adjustments_than_a_page_is_refused():
+    message = _refused(node(refunds=[refund_node(more_adjustments=True)]))
+    assert "more adjustments in refund 1028743659734" in message
+
+
+@pytest.mark.parametrize("count", [gql.REFUNDS_READ, gql.REFUNDS_READ + 1])
+def test_a_full_list_of_refunds_is_refused_as_perhaps_cut(count):
+    body = node(refunds=[refund_node(refund_id=str(100 + n)) for n in range(count)])
+    message = _refused(body)
+    assert f"order 820982911946154508 has {count} refunds" in message and "webhooks are authoritative" in message
+
+
+def test_one_refund_fewer_than_a_page_is_read():
+    body = node(refunds=[refund_node(refund_id=str(100 + n)) for n in range(gql.REFUNDS_READ - 1)])
+    assert len(gql.order_event(body).refunds) == gql.REFUNDS_READ - 1
+
+
+def _refused_from_rest(order: dict) -> str:
+    """The converter cuts the REST order where the document does: the normaliser then refuses it."""
+    with pytest.raises(MalformedPayload) as caught:
+        gql.normalise("reconcile/order", json.dumps(to_graphql_node(order)).encode())
+    rest.order_event("orders/updated", order)  # the webhook of the same order is read in full
+    return str(caught.value)
+
+
+def _extra(items: list, count: int) -> list:
+    return [copy.deepcopy(items[0]) for _ in range(count)]
+
+
+def test_truncation_from_a_rest_order_too_many_shipping_lines():
+    order = taxes_included(samples.order())
+    order["shipping_lines"] += _extra(order["shipping_lines"], page_sizes()["shippingLines"])
+    converted = to_graphql_node(order)
+    assert len(converted["shippingLines"]["nodes"]) == page_sizes()["shippingLines"]
+    assert converted["shippingLines"]["pageInfo"]["hasNextPage"] is True
+    assert "more shipping lines" in _refused_from_rest(order)
+
+
+def test_truncation_from_a_rest_order_too_many_refund_lines():
+    order = with_refund(samples.order())
+    lines = order["refunds"][0]["refund_line_items"]
+    lines += _extra(lines, page_sizes()["refundLineItems"])
+    assert len(to_graphql_node(order)["refunds"][0]["refundLineItems"]["nodes"]) == page_sizes()["refundLineItems"]
+    assert "more lines in refund" in _refused_from_rest(order)
+
+
+def test_truncation_from_a_rest_order_too_many_adjustments():
+    order = with_refund(samples.order(), *[{**DISCREPANCY, "id": n} for n in range(page_sizes()["orderAdjustments"] + 1)])
+    assert "more adjustments in refund" in _refused_from_rest(order)
+
+
+@pytest.mark.parametrize("count", [gql.REFUNDS_READ, gql.REFUNDS_READ + 3])
+def test_truncation_from_a_rest_order_too_many_refunds(count):
+    order = with_refunds(samples.order(), count)
+    assert len(to_graphql_node(order)["refunds"]) == min(count, page_sizes()["refunds"])
+    assert f"has {gql.REFUNDS_READ} refunds" in _refused_from_rest(order)
 
 
 def test_normalise_reads_a_stored_reconciliation_body():
@@ -231,10 +475,15 @@ def test_body_that_is_not_a_json_object_is_malformed(raw):
         gql.normalise("reconcile/order", raw)
 
 
-def _line(change):
+def _tax_included(change):
     def apply(body):
-        change(body["lineItems"]["nodes"][0])
+        body["taxesIncluded"] = True
+        change(body)
     return apply
+
+
+def _shipping_tax(change):
+    return _tax_included(lambda body: change(body["shippingLines"]["nodes"][0]["taxLines"][0]))
 
 
 MALFORMED = {
@@ -243,17 +492,27 @@ MALFORMED = {
     "legacyResourceId a gid": lambda b: b.update(legacyResourceId="gid://shopify/Order/1"),
     "currencyCode missing": lambda b: b.update(currencyCode=None),
     "currencyCode not ISO": lambda b: b.update(currencyCode="EURO"),
-    "lineItems missing": lambda b: b.pop("lineItems"),
-    "lineItems a list": lambda b: b.update(lineItems=[]),
-    "lineItems nodes missing": lambda b: b.update(lineItems={}),
-    "quantity a string": _line(lambda line: line.update(quantity="2")),
-    "quantity a float": _line(lambda line: line.update(quantity=2.0)),
-    "price not an amount": _line(lambda line: line["originalUnitPriceSet"]["shopMoney"].update(amount="forty")),
-    "price set missing": _line(lambda line: line.pop("originalUnitPriceSet")),
-    "shopMoney missing": _line(lambda line: line["originalUnitPriceSet"].update(shopMoney=None)),
-    "presentment amount junk": _line(lambda line: line["originalUnitPriceSet"]["presentmentMoney"].update(amount="x")),
-    "allocations not a list": _line(lambda line: line.update(discountAllocations={"nodes": []})),
-    "price huge": _line(lambda line: line["originalUnitPriceSet"]["shopMoney"].update(amount="1E+999999999")),
+    "subtotalPriceSet missing": lambda b: b.pop("subtotalPriceSet"),
+    "subtotalPriceSet null": lambda b: b.update(subtotalPriceSet=None),
+    "subtotal not an amount": lambda b: b["subtotalPriceSet"]["shopMoney"].update(amount="forty"),
+    "subtotal shopMoney missing": lambda b: b["subtotalPriceSet"].update(shopMoney=None),
+    "subtotal presentment amount junk": lambda b: b["subtotalPriceSet"]["presentmentMoney"].update(amount="x"),
+    "subtotal huge": lambda b: b["subtotalPriceSet"]["shopMoney"].update(amount="1E+999999999"),
+    "subtotal out of range": lambda b: b["subtotalPriceSet"]["shopMoney"].update(amount="100000000000000"),
+    "prices with tax, totalTaxSet null": _tax_included(lambda b: b.update(totalTaxSet=None)),
+    "prices with tax, total tax junk": _tax_included(lambda b: b["totalTaxSet"]["shopMoney"].update(amount="?")),
+    "prices with tax, shippingLines missing": _tax_included(lambda b: b.pop("shippingLines")),
+    "prices with tax, shippingLines a list": _tax_included(lambda b: b.update(shippingLines=[])),
+    "prices with tax, shippingLines nodes missing": _tax_included(lambda b: b["shippingLines"].pop("nodes")),
+    "prices with tax, shippingLines pageInfo missing": _tax_included(lambda b: b["shippingLines"].pop("pageInfo")),
+    "prices with tax, hasNextPage not a boolean": _tax_included(
+        lambda b: b["shippingLines"]["pageInfo"].update(hasNextPage="false")),
+    "prices with tax, hasNextPage missing": _tax_included(lambda b: b["shippingLines"].update(pageInfo={})),
+    "prices with tax, shipping tax not an amount": _shipping_tax(lambda t: t["priceSet"]["shopMoney"].update(amount="x")),
+    "prices with tax, shipping priceSet missing": _shipping_tax(lambda t: t.pop("priceSet")),
+    "prices with tax, shipping taxLines an object": _tax_included(
+        lambda b: b["shippingLines"]["nodes"][0].update(taxLines={"nodes": []})),
+    "prices with tax, a shipping line not an object": _tax_included(lambda b: b["shippingLines"]["nodes"].append(1)),
     "createdAt missing": lambda b: b.update(processedAt=None, createdAt=None),
     "processedAt without offset": lambda b: b.update(processedAt="2026-11-22T15:02:59"),
     "cancelledAt junk": lambda b: b.update(cancelledAt="yesterday"),
@@ -262,6 +521,14 @@ MALFORMED = {
     "refunds an object": lambda b: b.update(refunds={"nodes": []}),
     "refund without id": lambda b: b.update(refunds=[{**refund_node(), "legacyResourceId": None}]),
     "refund line without subtotal": lambda b: b.update(refunds=[refund_node(lines=[{}])]),
+    "refund lines missing": lambda b: b.update(refunds=[{**refund_node(), "refundLineItems": None}]),
+    "refund lines a list": lambda b: b.update(refunds=[{**refund_node(), "refundLineItems": []}]),
+    "refund lines without pageInfo": lambda b: b.update(refunds=[{**refund_node(), "refundLineItems": {"nodes": []}}]),
+    "refund adjustments missing": lambda b: b.update(refunds=[{**refund_node(), "orderAdjustments": None}]),
+    "refund adjustments hasNextPage null": lambda b: b.update(
+        refunds=[{**refund_node(), "orderAdjustments": {"nodes": [], "pageInfo": {"hasNextPage": None}}}]),
+    "refund adjustment amount junk": lambda b: b.update(
+        refunds=[refund_node({"reason": "DAMAGE", "amountSet": shop("lots")})]),
     "name too long": lambda b: b.update(name="#" + "1" * 200),
     "customer id too long": lambda b: b.update(customer={"legacyResourceId": "9" * 65}),
 }
@@ -288,14 +555,15 @@ def _paths(value, prefix=()):
             yield from _paths(item, prefix + (index,))
 
 
-FULL_NODE = to_graphql_node(with_refund(samples.order(), DISCREPANCY, SHIPPING_REFUND))
+FULL_NODE = to_graphql_node(taxes_included(with_refund(samples.order(), DISCREPANCY, SHIPPING_REFUND)))
 PATHS = [path for path in _paths(FULL_NODE) if path]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20) | st.sampled_from(["12.50", "-1", "2026-11-22T15:02:59Z", "PAID", "1", "EUR"]),
     lambda children: st.lists(children, max_size=3)
     | st.dictionaries(st.sampled_from(["nodes", "amount", "shopMoney", "presentmentMoney", "currencyCode",
-                                       "quantity", "lastVisit", "reason"]) | st.text(max_size=6),
+                                       "pageInfo", "hasNextPage", "taxLines", "priceSet", "lastVisit",
+                                       "reason"]) | st.text(max_size=6),
                       children, max_size=3),
     max_leaves=12,
 )

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import threading
+from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,9 +24,9 @@ import requests
 
 from adapters.shopify import normalise, normalise_graphql, samples
 from adapters.shopify.standin import StandinShopify, query_hmac, webhook_signature
-from adapters.shopify.standin_graphql import fields, to_graphql_node
+from adapters.shopify.standin_graphql import fields, page_sizes, to_graphql_node
 from adapters.shopify.verify import read_headers, verify
-from connector.errors import BadSignature
+from connector.errors import BadSignature, MalformedPayload
 
 API_KEY = "standin-api-key"
 API_SECRET = "standin-api-secret-0123456789abcdef"  # 32+ bytes: PyJWT warns about shorter HMAC keys
@@ -433,7 +434,10 @@ def test_order_nodes_have_exactly_the_documents_shape_and_normalise_like_the_web
     by_graphql = normalise_graphql.normalise("reconcile/order", json.dumps(node).encode())
     stored = {**order, "updated_at": node["updatedAt"]}
     by_webhook = normalise.order_event("reconcile/order", json.loads(samples.encode(stored), parse_float=Decimal))
-    assert by_graphql.refunds == by_webhook.refunds and by_graphql.commission_base == by_webhook.commission_base
+    # Refund amounts are read in shop money only: by GraphQL a refund has no presentment base.
+    assert by_graphql.refunds == tuple(replace(r, presentment_base=None) for r in by_webhook.refunds)
+    assert (by_graphql.commission_base, by_graphql.presentment_base) == (by_webhook.commission_base,
+                                                                         by_webhook.presentment_base)
     assert by_graphql.landing_url == f"https://{SHOP}{order['landing_site']}"
 
 
@@ -444,6 +448,34 @@ def test_the_converter_fills_every_field_the_reconciliation_document_selects():
                                                  "amount_set": {"shop_money": {"amount": "-1.00", "currency_code": "EUR"},
                                                                 "presentment_money": {"amount": "-1.10", "currency_code": "USD"}}}]
     assert _shape_problems(to_graphql_node(order), _selection("orders_updated_since", "orders", "nodes")) == []
+
+
+def test_lists_longer_than_the_document_reads_answer_one_page_and_the_order_is_refused(shopify, clock, token):
+    """Shopify answers `refunds(first: 5)` with five and a connection with its first page: so does the stand-in."""
+    order = samples.order()
+    order["taxes_included"] = True
+    sizes = page_sizes("orders_updated_since")
+    order["shipping_lines"] *= sizes["shippingLines"] + 1
+    order["refunds"] = [samples.refund(refund_id=900 + n) for n in range(sizes["refunds"] + 2)]
+    order["refunds"][0]["refund_line_items"] *= sizes["refundLineItems"] + 2
+    shopify.place_order(SHOP, order, deliver=False)
+    body = orders_since(shopify, token, "updated_at:>='2026-11-23T00:00:00Z'")
+    (node,) = body["data"]["orders"]["nodes"]
+    assert _shape_problems(node, _selection("orders_updated_since", "orders", "nodes")) == []
+    assert len(node["refunds"]) == sizes["refunds"]
+    shipping = node["shippingLines"]
+    assert len(shipping["nodes"]) == sizes["shippingLines"] and shipping["pageInfo"]["hasNextPage"]
+    lines = node["refunds"][0]["refundLineItems"]
+    assert len(lines["nodes"]) == sizes["refundLineItems"] and lines["pageInfo"]["hasNextPage"]
+    assert not node["refunds"][1]["refundLineItems"]["pageInfo"]["hasNextPage"]
+    with pytest.raises(MalformedPayload, match="webhooks are authoritative"):
+        normalise_graphql.normalise("reconcile/order", json.dumps(node).encode())
+
+
+def test_the_reconciliation_query_asks_for_at_most_1000_points(shopify, clock, token):
+    place_at(shopify, clock, 0, 1001)
+    cost = orders_since(shopify, token, "updated_at:>='2026-11-23T00:00:00Z'")["extensions"]["cost"]
+    assert 0 < cost["actualQueryCost"] <= cost["requestedQueryCost"] <= 1000
 
 
 def _selection(name: str, *path: str) -> graphql.SelectionSetNode:
