@@ -220,7 +220,7 @@ def test_embedded_app_load_exchanges_the_session_token_once(shop_client, session
 @responses.activate
 @pytest.mark.parametrize("token", [
     pytest.param(lambda: session_token(lifetime=-60), id="expired"),
-    pytest.param(lambda: session_token(secret="another-apps-secret"), id="other-secret"),
+    pytest.param(lambda: session_token(secret="another-apps-secret-0123456789abcdef"), id="other-secret"),
     pytest.param(lambda: session_token(algorithm="none"), id="alg-none"),
     pytest.param(lambda: session_token(audience="another-app"), id="other-audience"),
     pytest.param(lambda: session_token(dest_shop="other-shop.myshopify.com"), id="issuer-dest-differ"),
