@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 
 import requests
-from flask import Blueprint, redirect, request
+from flask import Blueprint, g, redirect, request
 from sqlalchemy import select
 
 from connector import install_state
@@ -35,6 +35,15 @@ TIMESTAMP_TOLERANCE = 90
 STATE_MAX_AGE = 600
 STATE_PURPOSE = "shopify"
 STATUS_FOR_REASON = {"not_configured": 503, "scopes_missing": 403}
+
+
+@bp.after_request
+def _frame_ancestors(response):
+    # The app page is shown inside the Shopify admin: only that shop's admin may frame it (Shopify requires this).
+    shop = g.get("framing_shop")
+    ancestors = f"https://{shop} https://admin.shopify.com" if shop else "'none'"
+    response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors};"
+    return response
 
 
 @bp.errorhandler(InstallError)
@@ -134,10 +143,12 @@ def app_home():
     if not id_token:
         # A non-embedded load: Shopify signs the query; an unknown or removed shop starts the OAuth grant.
         shop = _signed_shop(settings)
+        g.framing_shop = shop
         with svc.sessions() as session:
             store = _installed(session, shop)
             return store_page(store, title="The connector") if store else _authorize(settings, shop)
     shop, _claims = shopify_lib.decode_session_token(id_token, settings.shopify_api_key, settings.shopify_api_secrets)
+    g.framing_shop = shop
     named = request.args.get("shop")
     if named is not None and shopify_lib.shop_domain(named) != shop:
         raise InstallError("bad_session_token", "the session token is for another shop")

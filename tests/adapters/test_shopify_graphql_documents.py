@@ -48,10 +48,10 @@ def test_every_operation_asks_for_root_fields_that_exist(schema, path):
     document = graphql.parse(path.read_text())
     operations = [d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode)]
     assert len(operations) == 1, "one named operation per file, so the connector sends exactly what is checked"
-    for operation in operations:
-        root = schema.get_root_type(operation.operation)
+    for definition in operations:
+        root = schema.get_root_type(definition.operation)
         assert root is not None
-        fields = [s for s in operation.selection_set.selections if isinstance(s, graphql.FieldNode)]
+        fields = [s for s in definition.selection_set.selections if isinstance(s, graphql.FieldNode)]
         assert fields
         for field in fields:
             assert field.name.value in root.fields, f"{root.name} has no field {field.name.value}"

@@ -206,6 +206,8 @@ def test_embedded_app_load_exchanges_the_session_token_once(shop_client, session
     token = session_token()
     answer = shop_client.get(f"/shopify/app?shop={SHOP}&id_token={token}")
     assert answer.status_code == 200 and SHOP.encode() in answer.data
+    # Framed by that shop's admin only.
+    assert answer.headers["Content-Security-Policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com;"
     exchange = json.loads(responses.calls[0].request.body)
     assert exchange["grant_type"] == "urn:ietf:params:oauth:grant-type:token-exchange"
     assert exchange["subject_token"] == token and exchange["expiring"] == "1"

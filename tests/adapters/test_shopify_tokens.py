@@ -11,7 +11,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 import responses
-from sqlalchemy import select
 
 from adapters.shopify import oauth, tokens
 from adapters.shopify.admin_api import AdminApi, throttle_wait

@@ -19,7 +19,7 @@ from connector import create_app, directory
 from connector.db import transaction
 from connector.errors import PlatformAuthError
 from connector.live_server import LiveServer
-from connector.models import Base, Conversion, Event, Order, Store
+from connector.models import Base, Conversion, Event, Store
 from connector.reconcile import reconcile_store
 from connector.worker import Worker
 
