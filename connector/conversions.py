@@ -143,7 +143,8 @@ def _reversal(
         promo_code=original["promo_code"],
         click_id=original["click_id"],
         credits=[(c["tracking_id"], Decimal(c["share"])) for c in original["credits"]],
-        customer_email_sha256=original["customer"]["email_sha256"],
+        # The order's, not the purchase body's: after a customers/redact it is gone and must not travel again.
+        customer_email_sha256=order.customer_email_sha256,
         first_order=original["customer"]["first_order"],
         reverses=purchase.id,
         test=purchase.test,

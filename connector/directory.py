@@ -55,6 +55,9 @@ def add_store(
     store.precedence = parse_precedence(precedence)
     if access_token:
         store.access_token_encrypted = crypto.encrypt(secret_key, store.id, access_token)
+        # A token given by hand (a custom app's) does not expire: forget what an OAuth install left.
+        store.access_token_expires_at = store.refresh_token_encrypted = store.refresh_token_expires_at = None
+        store.status_reason = None
     if webhook_secret:
         store.webhook_secret_encrypted = crypto.encrypt(secret_key, store.id, webhook_secret)
     return store

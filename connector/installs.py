@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import registry
-from .db import transaction
+from .attribution import SIGNAL_KINDS
+from .db import insert, transaction
 from .directory import canonical_store_key
 from .errors import PlatformAuthError, PlatformError
 from .models import Store
@@ -29,11 +30,18 @@ def record_install(session: Session, platform: str, key: str, now: datetime) -> 
     The caller stores the credentials on it in the same transaction.
     """
     domain = canonical_store_key(platform, key)
-    store = session.scalar(select(Store).where(Store.platform == platform, Store.domain == domain).with_for_update())
-    if store is None:
-        store = Store(platform=platform, domain=domain, created_at=now)
-        session.add(store)
-        session.flush()  # the id is the associated data its credentials are encrypted with
+    # Insert-if-absent, then lock: two installs of a new store at once (a callback and an embedded
+    # load) both end on the one row instead of one of them failing on the unique constraint.
+    session.execute(
+        insert(session, Store.__table__)
+        .values(platform=platform, domain=domain, created_at=now, status="active", credit_on="paid",
+                forward_test_orders=False, precedence=",".join(SIGNAL_KINDS), setup_pending=True)
+        .on_conflict_do_nothing(index_elements=["platform", "domain"])
+    )
+    store = session.scalars(
+        select(Store).where(Store.platform == platform, Store.domain == domain)
+        .with_for_update().execution_options(populate_existing=True)
+    ).one()
     store.status, store.status_reason = "active", None
     store.installed_at, store.uninstalled_at = now, None
     store.setup_pending, store.setup_error = True, None
@@ -73,5 +81,6 @@ def _record(sessions, store_id: int, now: datetime, *, error: str | None, needs_
         if error is None:
             store.setup_pending = False
         if needs_reauth and store.status == "active":
+            # setup stays pending: the worker only maintains active stores, and takes it up again once the
+            # merchant has authorised the app again.
             store.status, store.status_reason = "needs_reauth", error[:500]
-            store.setup_pending = False  # nothing to retry until the merchant authorises again

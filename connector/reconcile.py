@@ -56,7 +56,8 @@ def reconcile_store(settings: Settings, sessions: sessionmaker[Session], store_i
     """
     with sessions() as session:
         store = session.get(Store, store_id)
-        platform, since = store.platform, since or default_since(store)
+        scheduled = default_since(store)
+        platform, since = store.platform, since or scheduled
     engine = sessions.kw["bind"]
     fetched = stored = unseen = 0
     for delivery in registry.get(platform).reconcile(settings, sessions, store_id, since):
@@ -71,8 +72,9 @@ def reconcile_store(settings: Settings, sessions: sessionmaker[Session], store_i
         stored += outcome == inbox.STORED
     with transaction(sessions) as session:
         store = session.get(Store, store_id)
-        # Only forward: a manual run with an old --since must not make the schedule read less next time.
-        if store.reconciled_at is None or store.reconciled_at < now:
+        # Only when this run covered everything the schedule would have read (a manual --since later than
+        # that leaves a gap the schedule must still read), and only forward.
+        if since <= scheduled and (store.reconciled_at is None or store.reconciled_at < now):
             store.reconciled_at = now
     return Reconciled(since, fetched, stored, unseen)
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import inbox, install_state, outbox, registry
 from .conversions import apply_event
 from .db import transaction
-from .errors import MalformedPayload, PlatformError
+from .errors import MalformedPayload, PlatformAuthError, PlatformError
 from .installs import run_setup
 from .forwarder import DeliveryResult, Sender
 from .lifecycle import apply_lifecycle
@@ -276,6 +276,14 @@ class Worker:
                 result = reconcile_store(self.settings, self.sessions, store_id, now)
                 log.info("store %s reconciled: %s", store_id, result)
                 done = True
+        except PlatformAuthError as exc:
+            # Credentials refused (revoked keys, a token Shopify no longer takes): retrying cannot help
+            # until the merchant authorises again. Its webhooks are still handled meanwhile.
+            with transaction(self.sessions) as session:
+                store = session.get(Store, store_id)
+                if store.status == "active":
+                    store.status, store.status_reason = "needs_reauth", str(exc)[:500]
+            log.error("store %s NEEDS RE-AUTHORISATION: %s", store_id, exc)
         except PlatformError as exc:
             log.warning("store %s: maintenance failed, will retry after the lease: %s", store_id, exc)
         except Exception:  # noqa: BLE001 - one store's trouble must never stop the worker

@@ -417,3 +417,17 @@ def test_a_shop_redact_erases_everything_of_the_store_and_nothing_of_others(
     with transaction(sessions) as session:
         again = directory.add_store(session, settings.secret_key, "shopify", SHOP, access_token="shpat_new")
         assert (again.id, again.status) == (store.id, "active")  # a reinstall reuses the row
+
+
+def test_a_refund_after_a_customer_redact_does_not_send_their_email_hash_again(engine, settings, sessions, store,
+                                                                                shop):
+    apply(sessions, settings, deliver(engine, store.id, "customers/redact", redact_request(orders=[PAID])))
+    later = samples.refund(refund_id=509562970, order_id=PAID)
+    deliver(engine, store.id, "refunds/create", later)
+    handle(settings, sessions)
+    with sessions() as session:
+        reversals = [json.loads(c.body)["data"] for c in session.scalars(select(Conversion))
+                     if json.loads(c.body)["type"] != "conversion.purchase"]
+    assert len(reversals) == 2
+    hashes = {r["customer"]["email_sha256"] for r in reversals}
+    assert None in hashes and email_sha256(CLAIRE_EMAIL) in hashes  # the one sent before keeps it, by contract

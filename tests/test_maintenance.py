@@ -96,3 +96,28 @@ def test_only_one_worker_maintains_a_store_at_a_time(sessions, settings):
         assert claim_store_for_maintenance(third, later, settings) == store_id
     with sessions() as session:
         assert session.scalar(select(Store.maintenance_lease_until)) > later
+
+
+def test_a_store_that_refuses_its_credentials_during_reconciliation_needs_reauthorisation(sessions, settings):
+    store_id = _store(sessions, settings, pending=False)
+    now = datetime.now(timezone.utc)
+    with transaction(sessions) as session:
+        session.get(Store, store_id).setup_at = now
+    with responses.RequestsMock() as mocked:
+        mocked.add(responses.POST, GRAPHQL, status=403)
+        assert Worker(settings, sessions, clock=lambda: now).maintain() == 1
+    store = _load(sessions, store_id)
+    assert store.status == "needs_reauth" and "403" in store.status_reason
+
+
+def test_a_manual_reconcile_from_a_later_time_does_not_skip_the_scheduled_window(sessions, settings):
+    from connector.reconcile import reconcile_store
+
+    store_id = _store(sessions, settings, pending=False)
+    now = datetime.now(timezone.utc)
+    with responses.RequestsMock() as mocked:
+        mocked.add_callback(responses.POST, GRAPHQL, callback=_graphql)
+        reconcile_store(settings, sessions, store_id, now, since=now - timedelta(minutes=1))
+        assert _load(sessions, store_id).reconciled_at is None  # the window before it is still unread
+        reconcile_store(settings, sessions, store_id, now, since=now - timedelta(days=30))
+        assert _load(sessions, store_id).reconciled_at == now

@@ -70,7 +70,8 @@ class AdminApi:
         refreshed = throttled = unavailable = 0
         while True:
             try:
-                answer = self.http.post(self.url, json=body, timeout=TIMEOUT,
+                # No redirects: requests would carry the access token header to wherever they point.
+                answer = self.http.post(self.url, json=body, timeout=TIMEOUT, allow_redirects=False,
                                         headers={"X-Shopify-Access-Token": token, "Accept": "application/json"})
             except requests.RequestException as exc:
                 raise PlatformError(f"{self.shop}: GraphQL {name} failed: {type(exc).__name__}") from None

@@ -42,7 +42,9 @@ def _post(http: requests.Session, settings: Settings, shop: str, fields: dict, n
     body = {"client_id": settings.shopify_api_key, "client_secret": settings.shopify_api_secrets[0], **fields}
     url = f"{admin_origin(settings, shop)}/admin/oauth/access_token"
     try:
-        answer = http.post(url, json=body, headers={"Accept": "application/json"}, timeout=TIMEOUT)
+        # Never follow a redirect: the body carries the client secret and refresh token.
+        answer = http.post(url, json=body, headers={"Accept": "application/json"}, timeout=TIMEOUT,
+                           allow_redirects=False)
     except requests.RequestException as exc:
         raise PlatformError(f"Shopify token endpoint unreachable for {shop}: {type(exc).__name__}") from None
     if answer.status_code in (400, 401, 403):

@@ -29,3 +29,10 @@ def store_page(store: Store, *, title: str = "The connector is installed"):
 def error_page(status: int, title: str, message: str):
     body = render_template_string("<p>{{ message }}</p>", message=message)
     return render_template_string(_LAYOUT, title=title, tone="bad", body=body), status
+
+
+def installed_page(store_key: str):
+    """That the install went through, and nothing more about the store."""
+    body = render_template_string("<p>{{ store }} is connected. Orders from it now become influencer conversions; "
+                                  "nothing else needs doing here.</p>", store=store_key)
+    return render_template_string(_LAYOUT, title="The connector is installed", tone="ok", body=body), 200

@@ -13,7 +13,8 @@ import responses
 from sqlalchemy import func, select
 
 from adapters.woocommerce import samples
-from connector import create_app, crypto, install_state
+from connector import create_app, crypto, directory, install_state
+from connector.db import transaction
 from connector.models import Event, Store
 
 STORE_URL = "https://shop.example"
@@ -110,20 +111,29 @@ def test_callback_keeps_the_keys_encrypted_and_creates_the_webhooks_once(woo_cli
 
 
 @responses.activate
-def test_a_store_that_refuses_the_keys_needs_reauthorisation(woo_client, sessions):
+def test_keys_the_store_refuses_replace_nothing(woo_client, sessions, settings):
+    """Anyone can get a user_id for a URL; posting junk keys with it must not touch an installed store."""
+    _woo_store(sessions, settings)
     responses.add(responses.GET, f"{STORE_URL}/wp-json/wc/v3/webhooks", status=401,
-                  json={"code": "woocommerce_rest_authentication_error"})
+                  json={"code": "woocommerce_rest_authentication_error", "message": "Consumer key is invalid."})
     answer = woo_client.post("/woocommerce/callback", json=_keys(_user_id(woo_client)))
-    assert answer.status_code == 200  # anything else would make WooCommerce delete the keys
+    assert answer.status_code == 400 and answer.json["outcome"] == "keys_refused"
+    assert "Consumer key" not in answer.get_data(as_text=True)  # the store's words stay in the log
     with sessions() as session:
         store = session.scalars(select(Store)).one()
-        assert store.status == "needs_reauth" and store.setup_error
+        assert store.status == "active"
+        assert crypto.decrypt(settings.secret_key, store.id, store.access_token_encrypted) == "ck_x:cs_y"
+
+
+def test_the_return_page_says_nothing_about_the_store_beyond_installed(woo_client, sessions, settings):
+    _woo_store(sessions, settings)
+    with transaction(sessions) as session:
+        session.scalars(select(Store)).one().setup_error = "store answered 500: internal details"
+    page = woo_client.get(f"/woocommerce/return?success=1&user_id={_user_id(woo_client)}")
+    assert page.status_code == 200 and b"connected" in page.data and b"internal details" not in page.data
 
 
 def _woo_store(sessions, settings, secret="s3cret-s3cret-s3cret-s3cret") -> None:
-    from connector import directory
-    from connector.db import transaction
-
     with transaction(sessions) as session:
         directory.add_store(session, settings.secret_key, "woocommerce", STORE_URL, access_token="ck_x:cs_y",
                             webhook_secret=secret)
