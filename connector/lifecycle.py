@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Iterable, Iterator
 
@@ -413,7 +413,18 @@ def _customer_redact(
 # -- store erasure --------------------------------------------------------------------------------
 
 
+#: Shopify sends shop/redact this long after the uninstall it follows
+SHOP_REDACT_DELAY = timedelta(hours=48)
+
+
 def _store_redact(session: Session, store: Store, current_event_id: int | None) -> str:
+    received = _received_at(session, current_event_id)
+    if (store.status == "active" and store.installed_at is not None and received is not None
+            and store.installed_at > received - SHOP_REDACT_DELAY):
+        # The merchant installed the app again after the uninstall this redaction follows: the store is
+        # in use, and erasing it now would silently stop it. (An install older than that means the
+        # uninstall came after it, its webhook perhaps missed: the redaction applies.)
+        return f"shop/redact: the store was installed again on {store.installed_at.isoformat()}; ignored"
     conversions = select(Conversion.id).where(Conversion.store_id == store.id).scalar_subquery()
     orders = select(Order.id).where(Order.store_id == store.id).scalar_subquery()
     # Children first, by hand: not every SQLite connection enforces the foreign keys' cascades.

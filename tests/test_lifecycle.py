@@ -431,3 +431,22 @@ def test_a_refund_after_a_customer_redact_does_not_send_their_email_hash_again(e
     assert len(reversals) == 2
     hashes = {r["customer"]["email_sha256"] for r in reversals}
     assert None in hashes and email_sha256(CLAIRE_EMAIL) in hashes  # the one sent before keeps it, by contract
+
+
+def test_a_shop_redact_for_a_store_installed_again_since_is_ignored(engine, settings, sessions, store, shop):
+    """Uninstalled, installed again the next day; the redaction that follows the uninstall 48 h later must not
+    erase the store in use. One whose install is older than that (the uninstall webhook missed) applies."""
+    with transaction(sessions) as session:
+        session.get(Store, store.id).installed_at = RECEIVED + timedelta(days=1)
+    redact_at = RECEIVED + timedelta(days=2)
+    note = apply(sessions, settings, deliver(engine, store.id, "shop/redact", {"shop_domain": SHOP}, at=redact_at))
+    assert "installed again" in note
+    with sessions() as session:
+        assert session.get(Store, store.id).status == "active"
+        assert session.scalar(select(func.count()).select_from(Order)) > 0
+    with transaction(sessions) as session:
+        session.get(Store, store.id).installed_at = RECEIVED - timedelta(days=30)
+    apply(sessions, settings, deliver(engine, store.id, "shop/redact", {"shop_domain": SHOP}, at=redact_at))
+    with sessions() as session:
+        assert session.get(Store, store.id).status == "redacted"
+        assert session.scalar(select(func.count()).select_from(Order)) == 0

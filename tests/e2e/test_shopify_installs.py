@@ -233,6 +233,8 @@ def test_privacy_topics_erase_the_data_for_real(live, shopify, sessions, backend
     for needle in (email, "Jane", "+15550001111", "990001"):
         assert needle not in _dump(sessions), needle
 
+    # Shopify sends shop/redact 48 h after the merchant uninstalls.
+    shopify.send_webhook(SHOP, "app/uninstalled", {"id": 1, "name": "E2E", "myshopify_domain": None})
     assert shopify.send_webhook(SHOP, "shop/redact", {"shop_id": 1, "shop_domain": SHOP}, uri=uri)[0][0] == 200
     _drain(settings, sessions)
     with sessions() as session:
