@@ -104,6 +104,8 @@ class Store(Base):
     access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     refresh_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: a worker refreshing the token holds this until then; the HTTP call happens outside any transaction
+    token_refresh_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: the scopes the platform granted, comma-separated
     scopes: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     webhook_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

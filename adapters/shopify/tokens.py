@@ -1,9 +1,9 @@
 """A shop's offline access token: kept encrypted, refreshed before it expires, one refresh at a time.
 
 Each refresh returns a new refresh token, so two workers refreshing the same store at once would
-race to keep theirs. The refresh therefore happens under a lock on the store's row (FOR UPDATE on
-PostgreSQL; SQLite's write transactions are serialised already), and whoever gets the lock second
-finds the token fresh and uses it. A refresh that Shopify refuses marks the store `needs_reauth`:
+race to keep theirs. The refresh is therefore a per-store lease taken under a moment's row lock:
+one worker refreshes, the others wait and then use the token it saved. No database lock is held
+across the HTTP call, so a slow token endpoint never delays a webhook being stored. A refresh that Shopify refuses marks the store `needs_reauth`:
 loud in the log and in `connector stores list`, and nothing is lost, since webhooks keep arriving
 and being handled; only calls into the shop wait for the merchant to open the app again.
 """
@@ -11,6 +11,7 @@ and being handled; only calls into the shop wait for the merchant to open the ap
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import crypto
 from connector.db import transaction
-from connector.errors import PlatformAuthError
+from connector.errors import PlatformAuthError, PlatformError
 from connector.models import Store
 from connector.settings import Settings
 
@@ -30,6 +31,9 @@ log = logging.getLogger("connector.shopify.tokens")
 
 #: refresh this long before the access token expires, so no call goes out with a dying token
 REFRESH_MARGIN = timedelta(minutes=5)
+#: how long a worker may hold the refresh (the token endpoint's timeout is 13 s); others wait that long at most
+LEASE = timedelta(seconds=30)
+WAIT_STEP = 0.1
 USABLE = ("active", "needs_reauth")
 
 
@@ -77,33 +81,64 @@ def access_token(
 
 
 def _refresh(sessions, settings: Settings, store_id: int, *, http, clock, stale: str | None) -> str:
-    refused: PlatformAuthError | None = None
-    with transaction(sessions) as session:
-        store = session.scalars(select(Store).where(Store.id == store_id).with_for_update()).one()
-        if store.status not in USABLE:
-            raise PlatformAuthError(f"{store.domain} is {store.status}: no calls into the shop")
-        now = clock()
-        current = (crypto.decrypt(settings.secret_key, store.id, store.access_token_encrypted)
-                   if store.access_token_encrypted else None)
-        if current is not None and current != stale and _fresh(store, now):
-            return current  # refreshed by another worker while we waited for the lock
-        if store.refresh_token_encrypted is None or (
-            store.refresh_token_expires_at is not None and store.refresh_token_expires_at <= now
-        ):
-            refused = PlatformAuthError(f"{store.domain}: the access token expired and there is no usable refresh token")
-        else:
-            refresh_token = crypto.decrypt(settings.secret_key, store.id, store.refresh_token_encrypted)
-            try:
-                grant = oauth.refresh(http, settings, store.domain, refresh_token, now)
-            except PlatformAuthError as exc:
-                refused = exc
+    """Refresh under the store's refresh lease; the HTTP call holds no database lock.
+
+    The lease is taken and given back in short transactions (a row lock for a moment), so a slow
+    token endpoint never holds up webhooks being stored, even on SQLite where a write transaction
+    locks the whole database. A worker that finds the lease taken waits for the new token.
+    """
+    waited_until = time.monotonic() + LEASE.total_seconds()
+    while True:
+        with transaction(sessions) as session:
+            # FOR NO KEY UPDATE: edge inserts of events (whose foreign key takes KEY SHARE) are not blocked.
+            store = session.scalars(select(Store).where(Store.id == store_id).with_for_update(key_share=True)).one()
+            if store.status not in USABLE:
+                raise PlatformAuthError(f"{store.domain} is {store.status}: no calls into the shop")
+            now = clock()
+            current = (crypto.decrypt(settings.secret_key, store.id, store.access_token_encrypted)
+                       if store.access_token_encrypted else None)
+            if current is not None and current != stale and _fresh(store, now):
+                return current  # refreshed by another worker meanwhile
+            domain = store.domain
+            if store.refresh_token_encrypted is None or (
+                store.refresh_token_expires_at is not None and store.refresh_token_expires_at <= now
+            ):
+                _needs_reauth(store, PlatformAuthError(
+                    f"{domain}: the access token expired and there is no usable refresh token"))
+                refused = PlatformAuthError(store.status_reason)
+            elif store.token_refresh_until is not None and store.token_refresh_until > now:
+                refused = None  # another worker is refreshing: wait for its token
             else:
-                save_grant(session, settings.secret_key, store, grant)
-                if store.status == "needs_reauth":
-                    store.status, store.status_reason = "active", None
-                log.info("%s: access token refreshed, valid until %s", store.domain, grant.expires_at)
-                return grant.access_token
-        store.status, store.status_reason = "needs_reauth", str(refused)[:500]
-        log.error("%s NEEDS RE-AUTHORISATION: %s. Webhooks are still handled; calls into the shop wait until "
-                  "the merchant opens the app again.", store.domain, refused)
-    raise refused
+                store.token_refresh_until = now + LEASE
+                refresh_token = crypto.decrypt(settings.secret_key, store.id, store.refresh_token_encrypted)
+                break
+        if refused is not None:
+            raise refused
+        if time.monotonic() > waited_until:
+            raise PlatformError(f"{domain}: another worker's token refresh did not finish")
+        time.sleep(WAIT_STEP)
+        stale = None  # whatever token the other worker saves is new
+
+    try:
+        grant = oauth.refresh(http, settings, domain, refresh_token, clock())
+    except PlatformError as exc:
+        with transaction(sessions) as session:
+            store = session.get(Store, store_id)
+            store.token_refresh_until = None
+            if isinstance(exc, PlatformAuthError):
+                _needs_reauth(store, exc)
+        raise
+    with transaction(sessions) as session:
+        store = session.scalars(select(Store).where(Store.id == store_id).with_for_update(key_share=True)).one()
+        save_grant(session, settings.secret_key, store, grant)
+        store.token_refresh_until = None
+        if store.status == "needs_reauth":
+            store.status, store.status_reason = "active", None
+    log.info("%s: access token refreshed, valid until %s", domain, grant.expires_at)
+    return grant.access_token
+
+
+def _needs_reauth(store: Store, reason: Exception) -> None:
+    store.status, store.status_reason = "needs_reauth", str(reason)[:500]
+    log.error("%s NEEDS RE-AUTHORISATION: %s. Webhooks are still handled; calls into the shop wait until "
+              "the merchant opens the app again.", store.domain, reason)

@@ -183,3 +183,36 @@ def test_two_workers_refreshing_one_store_at_once_make_one_refresh(sessions, sho
         first.join(5)
         second.join(5)
     assert calls == ["shprt_1"] and results == ["shpat_2", "shpat_2"]
+
+
+def test_a_slow_refresh_never_holds_up_webhooks_being_stored(sessions, shop_settings, engine):
+    """The refresh's HTTP call holds no database lock: a delivery for the same store goes in meanwhile
+    (on SQLite a write transaction locks the whole file, so this is where it would show)."""
+    from connector.inbox import STORED, store_delivery
+
+    store_id = _install(sessions, shop_settings, expires_in=-10)
+    in_refresh, release = threading.Event(), threading.Event()
+
+    def slow_refresh(request):
+        in_refresh.set()
+        release.wait(10)
+        return 200, {}, json.dumps(_refreshed())
+
+    stored = []
+    with responses.RequestsMock() as mocked:
+        mocked.add_callback(responses.POST, TOKEN_URL, callback=slow_refresh)
+        refresher = threading.Thread(target=lambda: tokens.access_token(
+            sessions, shop_settings, store_id, http=requests.Session(), clock=lambda: NOW))
+        refresher.start()
+        assert in_refresh.wait(5)
+        edge = threading.Thread(target=lambda: stored.append(store_delivery(
+            engine, store_id=store_id, platform="shopify", delivery_id="during-refresh", topic="orders/paid",
+            body=b"{}", now=NOW)))
+        edge.start()
+        edge.join(5)
+        finished_during_refresh = not edge.is_alive()
+        release.set()
+        refresher.join(10)
+        edge.join(10)
+    assert finished_during_refresh and stored == [STORED]
+    assert _store(sessions, store_id).token_refresh_until is None
