@@ -9,7 +9,7 @@ followed: the store URL was checked before the call (store_url.check_store_url),
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Sequence
 
 import requests
@@ -135,16 +135,49 @@ class WooCommerceClient:
         return WebhookReport(created=created, updated=updated, unchanged=unchanged)
 
     def orders_modified_since(self, since: datetime) -> Iterator[dict]:
-        """Orders modified after `since` (aware), oldest modification first."""
+        """Orders modified after `since` (aware), oldest modification first.
+
+        Paged by modification time, not page number: with `orderby=modified`, an order modified during
+        the scan jumps to the end and shifts every later one back by one, so page numbers would skip an
+        order at a page boundary, one whose time the next scan starts after. Each page starts from the
+        last time seen (a second early, for ties; repeats are dropped), and page numbers are used only
+        while more than a page of orders share one second.
+        """
         if since.tzinfo is None:
             raise ValueError("since must be timezone-aware")
-        params = {
-            "modified_after": since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
-            "dates_are_gmt": "true",
-            "orderby": "modified",
-            "order": "asc",
-        }
-        yield from self._pages("orders", params, MAX_ORDER_PAGES)
+        cursor, page, seen = since.astimezone(timezone.utc), 1, set()
+        for _ in range(MAX_ORDER_PAGES):
+            items = self._call("get", "orders", params={
+                "modified_after": cursor.strftime("%Y-%m-%dT%H:%M:%S"), "dates_are_gmt": "true",
+                "orderby": "modified", "order": "asc", "per_page": str(PAGE_SIZE), "page": str(page),
+            })
+            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+                raise PlatformError(f"{self.store_url}: GET orders answered something that is not a list of objects")
+            for order in items:
+                key = (order.get("id"), order.get("date_modified_gmt"))
+                if key not in seen:
+                    seen.add(key)
+                    yield order
+            if len(items) < PAGE_SIZE:
+                return
+            # The page's last time (it is sorted oldest first), not its largest: one odd entry must not
+            # make the scan jump past orders it has not read.
+            times = [t for t in (_gmt(o.get("date_modified_gmt")) for o in items) if t is not None]
+            latest = times[-1] if times else None
+            step_back = latest - timedelta(seconds=1) if latest is not None else None
+            if step_back is not None and step_back > cursor:
+                cursor, page = step_back, 1
+            else:
+                page += 1  # a whole page within one second: go on by page number from the same time
+        raise PlatformError(f"{self.store_url}: more than {MAX_ORDER_PAGES} pages of modified orders")
+
+
+def _gmt(value) -> datetime | None:
+    """WooCommerce's `date_modified_gmt` (UTC, no offset) as an aware time; None when absent or malformed."""
+    try:
+        return datetime.fromisoformat(str(value)).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
 
 
 def _hook_id(hook: dict) -> int:

@@ -226,3 +226,30 @@ def test_an_order_list_that_is_not_a_list_of_objects_is_a_platform_error(client)
 def test_since_must_be_aware(client):
     with pytest.raises(ValueError):
         list(client.orders_modified_since(datetime(2026, 11, 22)))
+
+
+@responses.activate
+def test_an_order_modified_during_the_scan_makes_no_other_order_skip(client):
+    """Page numbers over `orderby=modified` would skip the order at the page boundary when an earlier one
+    moves to the end; paging by modification time does not."""
+    start = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+    orders = [{"id": i, "date_modified_gmt": (start + timedelta(seconds=10 * i)).strftime("%Y-%m-%dT%H:%M:%S")}
+              for i in range(1, 151)]
+    served = []
+
+    def answer(request):
+        params = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        after = datetime.fromisoformat(params["modified_after"]).replace(tzinfo=timezone.utc)
+        matching = sorted((o for o in orders if datetime.fromisoformat(o["date_modified_gmt"]).replace(
+            tzinfo=timezone.utc) > after), key=lambda o: o["date_modified_gmt"])
+        page, size = int(params["page"]), int(params["per_page"])
+        body = json.dumps(matching[(page - 1) * size: page * size])  # the page as it was read
+        if not served:  # the merchant edits order 5 while the first page is on its way
+            orders[4]["date_modified_gmt"] = (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S")
+        served.append(page)
+        return 200, {}, body
+
+    responses.add_callback(responses.GET, f"{API}/orders", callback=answer)
+    read = [(o["id"], o["date_modified_gmt"]) for o in client.orders_modified_since(start - timedelta(minutes=1))]
+    assert {order_id for order_id, _ in read} == set(range(1, 151))
+    assert len(read) == 151  # order 5 twice: once per state, as reconciliation wants
