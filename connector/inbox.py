@@ -53,7 +53,8 @@ class StoreCache:
         return view
 
 
-EVENT_COLUMNS = ("store_id", "platform", "delivery_id", "topic", "body", "received_at", "status", "attempts")
+EVENT_COLUMNS = ("store_id", "platform", "delivery_id", "topic", "body", "received_at", "triggered_at", "status",
+                 "attempts")
 
 
 @lru_cache(maxsize=4)
@@ -70,10 +71,11 @@ def _insert_events(dialect: str):
     )
 
 
-def delivery_row(*, store_id: int, platform: str, delivery_id: str, topic: str, body: bytes, now: datetime) -> dict:
+def delivery_row(*, store_id: int, platform: str, delivery_id: str, topic: str, body: bytes, now: datetime,
+                 triggered_at: datetime | None = None) -> dict:
     return {
         "store_id": store_id, "platform": platform, "delivery_id": delivery_id, "topic": topic, "body": body,
-        "received_at": now, "status": "pending", "attempts": 0,
+        "received_at": now, "triggered_at": triggered_at, "status": "pending", "attempts": 0,
     }
 
 

@@ -85,6 +85,13 @@ def _drop_credentials(store: Store) -> None:
     store.setup_pending = False
 
 
+def _happened_at(session: Session, event_id: int | None) -> datetime | None:
+    if event_id is None:
+        return None
+    row = session.execute(select(Event.triggered_at, Event.received_at).where(Event.id == event_id)).first()
+    return (row.triggered_at or row.received_at) if row else None
+
+
 def _received_at(session: Session, event_id: int | None) -> datetime | None:
     return session.scalar(select(Event.received_at).where(Event.id == event_id)) if event_id is not None else None
 
@@ -92,7 +99,9 @@ def _received_at(session: Session, event_id: int | None) -> datetime | None:
 def _uninstall(session: Session, store: Store, now: datetime, current_event_id: int | None) -> str:
     if store.status in ("uninstalled", "redacted"):
         return f"app/uninstalled: the store is {store.status} already; nothing to do"
-    received = _received_at(session, current_event_id)
+    # When Shopify says the uninstall happened, else when it arrived: a delivery retried for hours can
+    # arrive after the merchant installed the app again, and must not uninstall the new installation.
+    received = _happened_at(session, current_event_id)
     if received is not None and store.installed_at is not None and received < store.installed_at:
         # A late or replayed delivery from before the merchant installed the app again.
         return f"app/uninstalled: received before the install of {store.installed_at.isoformat()}; ignored"
@@ -418,7 +427,7 @@ SHOP_REDACT_DELAY = timedelta(hours=48)
 
 
 def _store_redact(session: Session, store: Store, current_event_id: int | None) -> str:
-    received = _received_at(session, current_event_id)
+    received = _happened_at(session, current_event_id)
     if (store.status == "active" and store.installed_at is not None and received is not None
             and store.installed_at > received - SHOP_REDACT_DELAY):
         # The merchant installed the app again after the uninstall this redaction follows: the store is

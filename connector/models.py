@@ -167,6 +167,8 @@ class Event(Base):
     topic: Mapped[str] = mapped_column(String(100))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: when the platform says it happened; a retried delivery can arrive hours later
+    triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: pending, handled, rejected (malformed: kept and flagged), failed (gave up after errors)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

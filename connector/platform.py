@@ -131,6 +131,8 @@ class DeliveryHeaders:
     topic: str
     delivery_id: str
     signature: str
+    #: when the platform says the event happened (Shopify's X-Shopify-Triggered-At), if it says
+    triggered_at: datetime | None = None
 
 
 @dataclass(frozen=True)

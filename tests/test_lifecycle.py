@@ -450,3 +450,19 @@ def test_a_shop_redact_for_a_store_installed_again_since_is_ignored(engine, sett
     with sessions() as session:
         assert session.get(Store, store.id).status == "redacted"
         assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_an_uninstall_retried_after_a_reinstall_leaves_the_new_installation_alone(engine, settings, sessions, store):
+    """Shopify retries a failed delivery for hours; its trigger time, not its arrival, says which install it ends."""
+    from datetime import timedelta as _td
+
+    with transaction(sessions) as session:
+        session.get(Store, store.id).installed_at = RECEIVED + _td(hours=1)  # reinstalled an hour after
+    raw = samples.encode({"id": 1, "name": "Shop"})
+    store_delivery(engine, store_id=store.id, platform="shopify", delivery_id="retried", topic="app/uninstalled",
+                   body=raw, now=RECEIVED + _td(hours=3), triggered_at=RECEIVED)
+    with engine.connect() as connection:
+        event_id = connection.scalar(select(Event.id).where(Event.delivery_id == "retried"))
+    assert "ignored" in apply(sessions, settings, event_id)
+    with sessions() as session:
+        assert session.get(Store, store.id).status == "active"

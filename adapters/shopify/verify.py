@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import re
+from datetime import datetime, timezone
 from typing import Mapping, Sequence
 
 from connector.errors import BadSignature, MissingHeader, NoSecret
@@ -15,6 +16,8 @@ HMAC_HEADER = "X-Shopify-Hmac-Sha256"
 TOPIC_HEADER = "X-Shopify-Topic"
 SHOP_HEADER = "X-Shopify-Shop-Domain"
 WEBHOOK_ID_HEADER = "X-Shopify-Webhook-Id"
+TRIGGERED_AT_HEADER = "X-Shopify-Triggered-At"
+TRIGGERED_AT = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})")
 
 # Shopify's documented shop hostname form; lower-cased before matching.
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
@@ -39,7 +42,26 @@ def read_headers(headers: Mapping[str, str]) -> DeliveryHeaders:
         topic=found[TOPIC_HEADER].lower(),
         delivery_id=found[WEBHOOK_ID_HEADER],
         signature=found[HMAC_HEADER],
+        triggered_at=triggered_at(_header(headers, TRIGGERED_AT_HEADER)),
     )
+
+
+def triggered_at(value: str | None) -> datetime | None:
+    """X-Shopify-Triggered-At (`2026-11-23T14:02:59.877041743Z`: up to nanoseconds) as an aware UTC time.
+
+    Informational only: a value that does not parse gives None, never a refused webhook.
+    """
+    if not value:
+        return None
+    match = TRIGGERED_AT.fullmatch(value.strip())
+    if match is None:
+        return None
+    whole, fraction, offset = match.groups()
+    try:
+        parsed = datetime.fromisoformat(f"{whole}.{(fraction or '0')[:6]:0<6}{'+00:00' if offset in ('Z', 'z') else offset}")
+    except ValueError:
+        return None
+    return parsed.astimezone(timezone.utc)
 
 
 def sign(body: bytes, secret: str) -> str:

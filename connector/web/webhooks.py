@@ -86,5 +86,6 @@ def receive(platform: str):
         topic=delivery.topic,
         body=body,
         now=datetime.now(timezone.utc),
+        triggered_at=delivery.triggered_at,
     )
     return _answer(200, outcome)

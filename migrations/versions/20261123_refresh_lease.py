@@ -1,4 +1,5 @@
-"""refresh lease: token refreshes no longer hold a database lock across the HTTP call
+"""refresh lease and trigger time: token refreshes hold no database lock across the HTTP call, and
+events keep when the platform says they happened (a retried delivery can arrive hours later)
 
 Revision ID: 20261123_refresh_lease
 Revises: 20261123_installs
@@ -19,8 +20,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('stores', schema=None) as batch_op:
         batch_op.add_column(sa.Column('token_refresh_until', connector.models.UTCDateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('triggered_at', connector.models.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_column('triggered_at')
     with op.batch_alter_table('stores', schema=None) as batch_op:
         batch_op.drop_column('token_refresh_until')

@@ -148,3 +148,16 @@ def test_request_headers_are_read_case_insensitively():
 )
 def test_normalise_shop_domain(value, expected):
     assert normalise_shop_domain(value) == expected
+
+
+def test_the_trigger_time_is_read_to_the_microsecond_and_never_refuses_a_webhook():
+    from datetime import datetime, timezone
+
+    from adapters.shopify.verify import triggered_at
+
+    assert triggered_at("2026-11-23T14:02:59.877041743Z") == datetime(2026, 11, 23, 14, 2, 59, 877041, timezone.utc)
+    assert triggered_at("2026-11-23T15:02:59+01:00") == datetime(2026, 11, 23, 14, 2, 59, tzinfo=timezone.utc)
+    for junk in (None, "", "yesterday", "2026-13-45T99:99:99Z", "2026-11-23T14:02:59"):
+        assert triggered_at(junk) is None
+    delivery = read_headers({**HEADERS, "X-Shopify-Triggered-At": "2026-11-23T14:02:59Z"})
+    assert delivery.triggered_at == datetime(2026, 11, 23, 14, 2, 59, tzinfo=timezone.utc)
