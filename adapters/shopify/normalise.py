@@ -7,13 +7,13 @@ so they are kept as text and never pass through a float.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connector.errors import MalformedPayload
+from connector.json_body import load
 from connector.platform import Customer, Money, OrderEvent, RefundEvent
 
 ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled"})
@@ -27,16 +27,6 @@ ASCII_DIGITS = re.compile(r"[0-9]{1,64}")  # ids are kept in 64-character column
 CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_NAME = 100
 
-
-def load(body: bytes) -> dict[str, Any]:
-    """Parse a webhook body; numbers with a fraction become Decimal, never float."""
-    try:
-        data = json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise MalformedPayload(f"body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise MalformedPayload("body is not a JSON object")
-    return data
 
 
 def _id(value: Any, field: str) -> str:

@@ -17,13 +17,13 @@ Money is Decimal (JSON numbers are parsed as Decimal too); anything malformed is
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from connector.errors import MalformedPayload
+from connector.json_body import load
 from connector.platform import Customer, Money, OrderDeleted, OrderEvent, RefundEvent
 
 ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
@@ -45,16 +45,6 @@ AMOUNT = re.compile(r"-?[0-9]{1,32}(\.[0-9]{1,32})?")
 CURRENCY = re.compile(r"[A-Z]{3}")
 CENT = Decimal("0.01")
 
-
-def load(body: bytes) -> dict[str, Any]:
-    """Parse a webhook body; numbers with a fraction become Decimal, never float."""
-    try:
-        data = json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise MalformedPayload(f"body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise MalformedPayload("body is not a JSON object")
-    return data
 
 
 def _id(value: Any, field: str) -> str:
