@@ -12,9 +12,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from connector import create_app
+from connector.cli import main
 from connector.db import make_engine, make_sessionmaker, transaction
 from connector import directory
 from connector.migrate import upgrade
@@ -145,3 +147,21 @@ def backend():
 @pytest.fixture
 def delivering_settings(settings, backend) -> Settings:
     return settings.with_overrides(tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET)
+
+
+@pytest.fixture
+def cli(settings, monkeypatch):
+    """`connector ARGS…` against the test database with nothing else configured; asserts the exit code."""
+    for name in list(os.environ):
+        if name.startswith(("CONNECTOR_", "TRACKING_", "SHOPIFY_")) or name == "DATABASE_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CONNECTOR_ENV", "development")
+
+    def run(*args, code=0):
+        result = CliRunner().invoke(main, list(args))
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return run
+

@@ -19,22 +19,6 @@ from .helpers import drain, post_shopify
 from adapters.shopify import samples
 
 
-@pytest.fixture
-def cli(settings, monkeypatch):
-    for name in list(os.environ):
-        if name.startswith(("CONNECTOR_", "TRACKING_", "SHOPIFY_")) or name == "DATABASE_URL":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("CONNECTOR_ENV", "development")
-
-    def run(*args, code=0):
-        result = CliRunner().invoke(main, list(args))
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return run
-
-
 def test_every_command_has_help_without_any_configuration():
     for args in (["--help"], ["worker", "--help"], ["stores", "add", "shopify", "--help"],
                  ["influencers", "add", "--help"], ["conversions", "replay", "--help"], ["db", "upgrade", "--help"]):

@@ -9,18 +9,15 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from adapters.shopify import samples
 from adapters.shopify.compliance import normalise_lifecycle
 from connector import directory
-from connector.cli import main
 from connector.db import transaction
 from connector.inbox import store_delivery
 from connector.lifecycle import apply_lifecycle
 from connector.models import Event, PrivacyRequest, Store
-from connector.privacy_cli import privacy
 
 from .conftest import SHOP
 from .helpers import drain, post_shopify
@@ -28,29 +25,6 @@ from .helpers import drain, post_shopify
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 OTHER_SHOP = "other-shop.myshopify.com"
 CUSTOMER = {"id": 7064055069302, "email": "claire.martin@example.com", "phone": "+33 6 12 34 56 78"}
-
-
-@pytest.fixture
-def cli(settings, monkeypatch):
-    """`connector` with the privacy group added as the main command line adds it; restored afterwards."""
-    for name in list(os.environ):
-        if name.startswith(("CONNECTOR_", "TRACKING_", "SHOPIFY_")) or name == "DATABASE_URL":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("CONNECTOR_ENV", "development")
-    before = main.commands.get("privacy")
-    main.add_command(privacy)
-
-    def run(*args, code=0):
-        result = CliRunner().invoke(main, list(args))
-        assert result.exit_code == code, result.output
-        return result.output
-
-    yield run
-    if before is None:
-        main.commands.pop("privacy", None)
-    else:
-        main.add_command(before)
 
 
 def lifecycle(engine, sessions, settings, store_id: int, topic: str, body: dict) -> None:

@@ -17,21 +17,8 @@ from connector.errors import ConnectorError, PlatformAuthError, PlatformError, U
 from connector.models import Store
 from connector.platform import OrderEvent
 
-from .woocommerce_helpers import Receiver
 
 SITE = "site-a"
-
-
-@pytest.fixture
-def standin():
-    with StandinWooCommerce() as standin:
-        yield standin
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture

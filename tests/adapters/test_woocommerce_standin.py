@@ -21,18 +21,6 @@ from connector.platform import OrderDeleted, OrderEvent
 from .woocommerce_helpers import Receiver
 
 
-@pytest.fixture
-def standin():
-    with StandinWooCommerce() as standin:
-        yield standin
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as receiver:
-        yield receiver
-
-
 def api(standin: StandinWooCommerce, site: str, key: str, secret: str) -> API:
     return API(url=standin.site_url(site), consumer_key=key, consumer_secret=secret, version="wc/v3", timeout=10)
 

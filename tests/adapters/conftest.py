@@ -1,0 +1,21 @@
+"""Fixtures the WooCommerce adapter tests share: the stand-in site and a local receiver of its requests."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.woocommerce.standin import StandinWooCommerce
+
+from .woocommerce_helpers import Receiver
+
+
+@pytest.fixture
+def standin():
+    with StandinWooCommerce() as standin:
+        yield standin
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as receiver:
+        yield receiver
