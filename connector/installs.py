@@ -48,6 +48,18 @@ def record_install(session: Session, platform: str, key: str, now: datetime) -> 
     return store
 
 
+def mark_needs_reauth(store: Store, reason: object) -> None:
+    """The platform refused the store's credentials: say so loudly, in the log and on the store.
+
+    Its webhooks are still handled; only calls into the store wait until the merchant authorises again.
+    """
+    if store.status not in ("active", "needs_reauth"):
+        return  # uninstalled or redacted: nothing to re-authorise
+    store.status, store.status_reason = "needs_reauth", str(reason)[:500]
+    log.error("%s NEEDS RE-AUTHORISATION: %s. Its webhooks are still handled; calls into the store wait until "
+              "the merchant authorises the app again.", store.domain, reason)
+
+
 @dataclass(frozen=True)
 class SetupOutcome:
     done: bool
@@ -63,7 +75,6 @@ def run_setup(settings: Settings, sessions: sessionmaker[Session], store_id: int
         summary = registry.get(platform).setup(settings, sessions, store_id)
     except PlatformAuthError as exc:
         _record(sessions, store_id, now, error=str(exc), needs_reauth=True)
-        log.error("setup of %s refused: %s; the merchant must authorise the app again", domain, exc)
         return SetupOutcome(False, f"refused: {exc}")
     except PlatformError as exc:
         _record(sessions, store_id, now, error=str(exc))
@@ -80,7 +91,7 @@ def _record(sessions, store_id: int, now: datetime, *, error: str | None, needs_
         store.setup_at, store.setup_error = now, error[:1000] if error else None
         if error is None:
             store.setup_pending = False
-        if needs_reauth and store.status == "active":
+        if needs_reauth:
             # setup stays pending: the worker only maintains active stores, and takes it up again once the
             # merchant has authorised the app again.
-            store.status, store.status_reason = "needs_reauth", error[:500]
+            mark_needs_reauth(store, error)

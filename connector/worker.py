@@ -19,7 +19,7 @@ from . import inbox, install_state, outbox, registry
 from .conversions import apply_event
 from .db import transaction
 from .errors import MalformedPayload, PlatformAuthError, PlatformError
-from .installs import run_setup
+from .installs import mark_needs_reauth, run_setup
 from .forwarder import DeliveryResult, Sender
 from .lifecycle import apply_lifecycle
 from .models import Event, Store
@@ -280,10 +280,7 @@ class Worker:
             # Credentials refused (revoked keys, a token Shopify no longer takes): retrying cannot help
             # until the merchant authorises again. Its webhooks are still handled meanwhile.
             with transaction(self.sessions) as session:
-                store = session.get(Store, store_id)
-                if store.status == "active":
-                    store.status, store.status_reason = "needs_reauth", str(exc)[:500]
-            log.error("store %s NEEDS RE-AUTHORISATION: %s", store_id, exc)
+                mark_needs_reauth(session.get(Store, store_id), exc)
         except PlatformError as exc:
             log.warning("store %s: maintenance failed, will retry after the lease: %s", store_id, exc)
         except Exception:  # noqa: BLE001 - one store's trouble must never stop the worker

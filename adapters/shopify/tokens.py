@@ -3,9 +3,11 @@
 Each refresh returns a new refresh token, so two workers refreshing the same store at once would
 race to keep theirs. The refresh is therefore a per-store lease taken under a moment's row lock:
 one worker refreshes, the others wait and then use the token it saved. No database lock is held
-across the HTTP call, so a slow token endpoint never delays a webhook being stored. A refresh that Shopify refuses marks the store `needs_reauth`:
-loud in the log and in `connector stores list`, and nothing is lost, since webhooks keep arriving
-and being handled; only calls into the shop wait for the merchant to open the app again.
+across the HTTP call, so a slow token endpoint never delays a webhook being stored.
+
+A refresh that Shopify refuses marks the store `needs_reauth`: loud in the log and in
+`connector stores list`, and nothing is lost, since webhooks keep arriving and being handled;
+only calls into the shop wait for the merchant to open the app again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector import crypto
 from connector.db import transaction
 from connector.errors import PlatformAuthError, PlatformError
+from connector.installs import mark_needs_reauth
 from connector.models import Store
 from connector.settings import Settings
 
@@ -103,9 +106,8 @@ def _refresh(sessions, settings: Settings, store_id: int, *, http, clock, stale:
             if store.refresh_token_encrypted is None or (
                 store.refresh_token_expires_at is not None and store.refresh_token_expires_at <= now
             ):
-                _needs_reauth(store, PlatformAuthError(
-                    f"{domain}: the access token expired and there is no usable refresh token"))
-                refused = PlatformAuthError(store.status_reason)
+                refused = PlatformAuthError(f"{domain}: the access token expired and there is no usable refresh token")
+                mark_needs_reauth(store, refused)
             elif store.token_refresh_until is not None and store.token_refresh_until > now:
                 refused = None  # another worker is refreshing: wait for its token
             else:
@@ -126,7 +128,7 @@ def _refresh(sessions, settings: Settings, store_id: int, *, http, clock, stale:
             store = session.get(Store, store_id)
             store.token_refresh_until = None
             if isinstance(exc, PlatformAuthError):
-                _needs_reauth(store, exc)
+                mark_needs_reauth(store, exc)
         raise
     with transaction(sessions) as session:
         store = session.scalars(select(Store).where(Store.id == store_id).with_for_update(key_share=True)).one()
@@ -136,9 +138,3 @@ def _refresh(sessions, settings: Settings, store_id: int, *, http, clock, stale:
             store.status, store.status_reason = "active", None
     log.info("%s: access token refreshed, valid until %s", domain, grant.expires_at)
     return grant.access_token
-
-
-def _needs_reauth(store: Store, reason: Exception) -> None:
-    store.status, store.status_reason = "needs_reauth", str(reason)[:500]
-    log.error("%s NEEDS RE-AUTHORISATION: %s. Webhooks are still handled; calls into the shop wait until "
-              "the merchant opens the app again.", store.domain, reason)
