@@ -114,8 +114,9 @@ class WooCommerceAdapter:
                                            credentials.consumer_secret, webhook_secret)
         # Committed before any call: deliveries signed with the new secret can be verified as soon as
         # the store has it. No transaction is held open across the HTTP calls below.
+        # ensure_webhooks starts with an authenticated read, so keys the store refuses fail there
+        # (PlatformAuthError) before anything is written; no separate check is needed.
         client = self._client(settings, credentials)
-        client.check_keys()
         report = client.ensure_webhooks(f"{settings.public_url.rstrip('/')}/webhooks/woocommerce",
                                         credentials.webhook_secret)
         return str(report)
