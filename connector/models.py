@@ -122,8 +122,20 @@ class Store(Base):
     #: "paid" (credit when first seen paid) or "creation"
     credit_on: Mapped[str] = mapped_column(String(20), default="paid")
     forward_test_orders: Mapped[bool] = mapped_column(Boolean, default=False)
-    #: comma-separated signal kinds, strongest first
+    #: comma-separated signal kinds, strongest first (code-vs-link precedence)
     precedence: Mapped[str] = mapped_column(String(100), default="promo_code,click,landing_page")
+    #: how touches (clicks) share an order: last_click, first_click, linear, time_decay
+    attribution_model: Mapped[str] = mapped_column(String(20), default="last_click")
+    #: touches older than this before the order are kept in the record as "out of window", not credited
+    attribution_window_days: Mapped[int] = mapped_column(Integer, default=30)
+    #: time decay: a touch this much older than another counts half as much
+    half_life_days: Mapped[int] = mapped_column(Integer, default=7)
+    #: the storefront's home page (tracking links land here); None = https://<domain>
+    storefront_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: the shop's currency, when the platform told us (leads carry no amount but name a currency)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    #: promo codes wait to be created or removed in the store (the worker's maintenance does it)
+    codes_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -149,6 +161,116 @@ class Influencer(Base):
     customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: removed by the backend: the code is deactivated in the store; the row and its history stay
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the code the backend asked for (promo_code is the one live in the store, after any collision policy)
+    requested_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    #: what the code gives: percentage or fixed_amount; None = a code that exists in the store already
+    discount_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    discount_value: Mapped[Decimal | None] = mapped_column(DecimalAmount, nullable=True)
+    discount_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    discount_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    usage_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    once_per_customer: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: none (no code, or one made by hand), pending (to create), active (works in the store),
+    #: failed (code_error says why), removing (to deactivate), removed
+    code_status: Mapped[str] = mapped_column(String(20), default="none")
+    code_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: the platform's ids of the code and of the discount it belongs to
+    code_remote_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    code_discount_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    code_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Campaign(Base):
+    """A campaign the backend registered for a store; influencers name it by its external id."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (UniqueConstraint("store_id", "campaign_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    campaign_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Discount(Base):
+    """A platform discount shared by influencers with the same campaign and terms (Shopify: one code discount)."""
+
+    __tablename__ = "discounts"
+    __table_args__ = (UniqueConstraint("store_id", "group_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    group_key: Mapped[str] = mapped_column(String(400))
+    remote_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Click(Base):
+    """A click on a tracking link. IP and user agent only as hashes, for fraud checks."""
+
+    __tablename__ = "clicks"
+    __table_args__ = (Index("ix_clicks_store_tracking_time", "store_id", "tracking_key", "clicked_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    influencer_id: Mapped[int] = mapped_column(ForeignKey("influencers.id", ondelete="CASCADE"))
+    tracking_key: Mapped[str] = mapped_column(String(100))
+    clicked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    path: Mapped[str] = mapped_column(String(500), default="/")
+
+
+class StorefrontReport(Base):
+    """A browser's report (web pixel or storefront script): the shopper's touches, for an order or a sign-up."""
+
+    __tablename__ = "storefront_reports"
+    __table_args__ = (
+        Index("ix_storefront_reports_order", "store_id", "platform_order_id"),
+        Index("ix_storefront_reports_customer", "store_id", "customer_id"),
+        Index("ix_storefront_reports_email", "store_id", "email_sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    #: purchase or signup
+    kind: Mapped[str] = mapped_column(String(20))
+    platform_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: SHA-256 of the checkout token / order key the browser showed; compared with the order's
+    proof_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    email_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: [{"ref", "click_id", "at"}], oldest first
+    touches: Mapped[list] = mapped_column(JSON, default=list)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: waiting (for its order), joined (proof matched), rejected (proof did not match)
+    status: Mapped[str] = mapped_column(String(20), default="waiting")
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Customer(Base):
+    """A shopper who signed up (a possible lead); the row that makes a lead happen at most once."""
+
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("store_id", "platform_customer_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    platform_customer_id: Mapped[str] = mapped_column(String(64))
+    email_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    signed_up_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lead_conversion_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: no report yet: the sign-up waits for one until then (CONNECTOR_REPORT_GRACE_SECONDS)
+    awaiting_report_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Event(Base):
@@ -199,6 +321,12 @@ class Order(Base):
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
     #: refunds seen before the purchase was credited (webhooks come in any order); applied when it is
     deferred_refunds: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    #: SHA-256 of the order's checkout token (Shopify) or order key (WooCommerce): a browser report must match
+    proof_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: the last order event handled, so a browser report that comes later can credit the order from it
+    last_event_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), nullable=True)
+    #: no promo code and no browser report yet: crediting waits for a report until then
+    awaiting_report_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class AttributionRecord(Base):
@@ -244,6 +372,24 @@ class Conversion(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ConversionCredit(Base):
+    """One influencer's share of a conversion, signed (reversals negative): what the stats add up."""
+
+    __tablename__ = "conversion_credits"
+    __table_args__ = (Index("ix_conversion_credits_store_tracking", "store_id", "tracking_key", "created_at"),)
+
+    conversion_id: Mapped[str] = mapped_column(ForeignKey("conversions.id", ondelete="CASCADE"), primary_key=True)
+    tracking_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(40))
+    method: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    share: Mapped[Decimal] = mapped_column(DecimalAmount)
+    #: share × the conversion's amount; negative for refunds and cancellations
+    amount: Mapped[Decimal] = mapped_column(DecimalAmount)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DeliveryAttempt(Base):

@@ -67,6 +67,9 @@ class OrderEvent:
     refunds: tuple[RefundEvent, ...] = ()
     #: where the shopper came from, as the platform recorded it (utm_source, utm_campaign, source_type, ...)
     traffic: Mapping[str, str] = field(default_factory=dict)
+    #: the secret a browser report must show to be joined with this order: Shopify's `checkout_token`,
+    #: WooCommerce's `order_key`; None when the delivery does not carry it
+    proof: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,16 @@ class StoreRedact:
     """Erase everything about the store (sent some time after an uninstall)."""
 
 
-NeutralEvent = OrderEvent | RefundEvent | OrderDeleted
+@dataclass(frozen=True)
+class CustomerCreated:
+    """A shopper signed up (Shopify customers/create, WooCommerce customer.created): a possible lead."""
+
+    customer_id: str
+    email: str | None
+    occurred_at: datetime
+
+
+NeutralEvent = OrderEvent | RefundEvent | OrderDeleted | CustomerCreated
 #: events about the store or its customers rather than an order; handled whatever the store's status
 LifecycleEvent = AppUninstalled | CustomerDataRequest | CustomerRedact | StoreRedact
 
@@ -121,6 +133,87 @@ class Delivery:
     body: bytes
     #: the order it describes, so reconciliation can tell orders it had never seen from known ones
     order_id: str | None = None
+
+
+PERCENTAGE, FIXED_AMOUNT = "percentage", "fixed_amount"
+
+
+@dataclass(frozen=True)
+class DiscountTerms:
+    """What an influencer's promo code gives the shopper. Validated by the core before any adapter sees it."""
+
+    #: percentage (value 0 < v <= 100, percent off the order) or fixed_amount (value > 0, store currency, off the order)
+    kind: str
+    value: Decimal
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    #: total uses across all customers; None = unlimited
+    usage_limit: int | None = None
+    once_per_customer: bool = False
+
+    def group_key(self) -> str:
+        """Equal terms give equal keys: influencers of one campaign with equal terms share one Shopify discount."""
+        def stamp(moment: datetime | None) -> str:
+            return moment.isoformat() if moment else "-"
+        return "|".join([self.kind, f"{self.value.normalize():f}", stamp(self.starts_at), stamp(self.ends_at),
+                         str(self.usage_limit or "-"), "once" if self.once_per_customer else "many"])
+
+
+@dataclass(frozen=True)
+class CodeRequest:
+    """Make `code` work in the store for one influencer."""
+
+    influencer_id: int
+    tracking_id: str
+    campaign_id: str | None
+    code: str
+    terms: DiscountTerms
+
+
+def discount_group_key(campaign_id: str | None, terms: DiscountTerms) -> str:
+    """Influencers of one campaign with equal terms share one platform discount (Shopify)."""
+    return f"{campaign_id or '-'}|{terms.group_key()}"
+
+
+@dataclass(frozen=True)
+class CodeResult:
+    """What became of one CodeRequest or CodeRemoval."""
+
+    influencer_id: int
+    #: active (the code works in the store), removed (deactivated), failed (error says why; may be retried)
+    status: str
+    #: the code as it now exists in the store (the collision policy may have changed it)
+    code: str | None = None
+    #: the platform's id of the code (Shopify DiscountRedeemCode gid, WooCommerce coupon id)
+    remote_id: str | None = None
+    #: the platform's id of the discount it belongs to (Shopify DiscountCodeNode gid; WooCommerce: the coupon id)
+    discount_id: str | None = None
+    #: the code already existed in the store as ours and was taken over rather than created
+    adopted: bool = False
+    error: str | None = None
+    #: False when retrying cannot help (the store refused the code itself); True for outages and throttling
+    retryable: bool = False
+
+
+@dataclass(frozen=True)
+class CodeRemoval:
+    """Stop `code` from working in the store; the connector keeps its history."""
+
+    influencer_id: int
+    code: str
+    remote_id: str | None
+    discount_id: str | None
+
+
+@dataclass(frozen=True)
+class CodeBatch:
+    """An adapter's answer to create_codes / remove_codes."""
+
+    results: tuple[CodeResult, ...]
+    #: discounts made or found, by DiscountTerms group key + campaign (group_key() of the request): reused next time
+    discounts: Mapping[str, str] = field(default_factory=dict)
+    #: HTTP calls made to the store's API, for the benchmarks
+    calls: int = 0
 
 
 @dataclass(frozen=True)
@@ -179,3 +272,16 @@ class PlatformAdapter(Protocol):
 
     def reconcile(self, settings: "Settings", sessions: "sessionmaker", store_id: int, since: datetime) -> Iterator[Delivery]:
         """Orders updated since `since`, as deliveries the worker handles like webhooks."""
+
+    def create_codes(self, settings: "Settings", sessions: "sessionmaker", store_id: int,
+                     requests: Sequence[CodeRequest], discounts: Mapping[str, str]) -> CodeBatch:
+        """Create the codes in the store, in as few calls as the platform allows, adopting codes that are ours.
+
+        `discounts` maps a group key (discount_group_key) to a platform discount made earlier. Raises
+        PlatformAuthError when the store refuses the credentials, PlatformError when nothing could be done
+        now; per-code problems are failed CodeResults.
+        """
+
+    def remove_codes(self, settings: "Settings", sessions: "sessionmaker", store_id: int,
+                     removals: Sequence[CodeRemoval]) -> CodeBatch:
+        """Deactivate the codes in the store (history stays in the store and in the connector)."""

@@ -19,6 +19,7 @@ DEV_SECRET_KEY = "dev-only-insecure-secret-key"
 DEFAULT_SHOPIFY_ADMIN_URL = "https://{shop}"
 TRUE = ("1", "true", "yes", "on")
 ENVIRONMENTS = ("development", "production")
+CODE_COLLISION_POLICIES = ("suffix", "refuse")
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,10 @@ class Settings:
     shopify_api_key: str | None = None
     # Current secret first; a previous one may follow so the operator can rotate without dropping webhooks.
     shopify_api_secrets: tuple[str, ...] = ()
-    shopify_scopes: tuple[str, ...] = ("read_orders", "read_customers", "write_discounts")
+    # write_pixels and read_customer_events: the web pixel that reports the shopper's touches at checkout
+    shopify_scopes: tuple[str, ...] = (
+        "read_orders", "read_customers", "write_discounts", "write_pixels", "read_customer_events",
+    )
     tracking_backend_url: str | None = None
     tracking_backend_secret: str | None = None
     retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
@@ -51,6 +55,11 @@ class Settings:
     app_name: str = "Influencer Connector"
     #: how often the worker reads each store's recently updated orders, in case a webhook was missed
     reconcile_interval: float = 3600.0
+    #: a promo code that exists in the store and is not ours: "suffix" creates CODE-2 (… CODE-9) instead and
+    #: reports the code made; "refuse" marks the influencer's code failed
+    code_collision: str = "suffix"
+    #: browser reports accepted per client address per minute (POST /storefront/events), per web process
+    report_rate_per_minute: int = 60
 
     def with_overrides(self, **changes) -> "Settings":
         """A copy with some fields changed (tests, the demo)."""
@@ -175,6 +184,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
     api_version = env.get("SHOPIFY_API_VERSION", "").strip() or Settings.shopify_api_version
     if not re.fullmatch(r"\d{4}-\d{2}|unstable", api_version):
         raise ConfigurationError(f"SHOPIFY_API_VERSION must look like 2026-10, got {api_version!r}")
+    code_collision = env.get("CONNECTOR_CODE_COLLISION", "").strip() or Settings.code_collision
+    if code_collision not in CODE_COLLISION_POLICIES:
+        raise ConfigurationError(
+            f"CONNECTOR_CODE_COLLISION must be one of {', '.join(CODE_COLLISION_POLICIES)}, got {code_collision!r}"
+        )
     return Settings(
         database_url=normalise_database_url(env.get("DATABASE_URL", "").strip() or "sqlite:///connector.db"),
         environment=environment,
@@ -197,4 +211,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         woocommerce_allow_private=allow_private,
         app_name=env.get("CONNECTOR_APP_NAME", "").strip() or Settings.app_name,
         reconcile_interval=_number(env, "CONNECTOR_RECONCILE_INTERVAL", 3600.0),
+        code_collision=code_collision,
+        report_rate_per_minute=int(_number(env, "CONNECTOR_REPORT_RATE_PER_MINUTE", 60, integer=True)),
     )
