@@ -7,11 +7,13 @@ see why an order was (or was not) credited to someone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import parse_qs, urlsplit
 
-from .platform import OrderEvent
+from .credit_models import ModelSettings, Touch, share_credit
+from .platform import Customer, OrderEvent
 from .rules import is_self_referral
 
 PROMO_CODE, CLICK, LANDING_PAGE = "promo_code", "click", "landing_page"
@@ -48,13 +50,28 @@ class Directory:
 
 
 @dataclass(frozen=True)
+class ReportedTouch:
+    """A touch the shopper's browser kept and reported (web pixel, storefront script), joined by its proof."""
+
+    ref: str
+    click_id: str | None
+    at: datetime
+    #: storefront_report, or where else it was read
+    source: str = "storefront_report"
+    #: the time came from the connector's own click record, not from the browser
+    click_verified: bool = False
+
+
+@dataclass(frozen=True)
 class Signal:
     kind: str
-    #: where it was read: discount_codes, note_attributes._ref, landing_site, landing_site_ref
+    #: where it was read: discount_codes, storefront_report, note_attributes._ref, landing_site, landing_site_ref
     source: str
     value: str
     influencer: InfluencerRef | None
     click_id: str | None = None
+    #: when the touch happened (browser-reported clicks); None for signals read off the order itself
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,8 @@ class Outcome:
             "source": self.signal.source,
             "value": self.signal.value,
             "tracking_id": self.signal.influencer.tracking_id if self.signal.influencer else None,
+            "click_id": self.signal.click_id,
+            "at": self.signal.at.isoformat() if self.signal.at else None,
             "status": self.status,
             "reason": self.reason,
         }
@@ -89,7 +108,10 @@ class Attribution:
 
     @property
     def winner(self) -> InfluencerRef | None:
-        return self.credits[0].influencer if self.credits else None
+        """The influencer with the largest share (the earliest listed on a tie): the payload's tracking_id."""
+        if not self.credits:
+            return None
+        return max(self.credits, key=lambda c: c.share).influencer
 
     @property
     def winning_signals(self) -> tuple[Signal, ...]:
@@ -113,12 +135,30 @@ def ref_from_url(url: str | None) -> str | None:
     return values[0] if values else None
 
 
-def collect_signals(order: OrderEvent, directory: Directory) -> list[Signal]:
+def signal_keys(order: OrderEvent, touches: Sequence[ReportedTouch] = ()) -> tuple[set[str], set[str]]:
+    """The codes and tracking ids an order's signals name (match keys): all a directory needs to hold."""
+    codes = {match_key(code) for code in order.discount_codes if code.strip()}
+    refs = {match_key(t.ref) for t in touches if t.ref.strip()}
+    for value in (order.cart_attributes.get(REF_ATTRIBUTE, ""), ref_from_url(order.landing_url) or "",
+                  order.landing_ref or ""):
+        if value.strip():
+            refs.add(match_key(value))
+    return codes, refs
+
+
+def collect_signals(order: OrderEvent, directory: Directory, touches: Sequence[ReportedTouch] = ()) -> list[Signal]:
     """Every signal the order carries, matched to an influencer where one fits."""
     signals = [
         Signal(PROMO_CODE, "discount_codes", code, directory.by_code.get(match_key(code)))
         for code in order.discount_codes
         if code.strip()
+    ]
+    # The browser's touches first: they carry times, and they are what the click models share out.
+    signals += [
+        Signal(CLICK, touch.source, touch.ref.strip(), directory.by_tracking_id.get(match_key(touch.ref)),
+               touch.click_id, touch.at)
+        for touch in touches
+        if touch.ref.strip()
     ]
     ref = order.cart_attributes.get(REF_ATTRIBUTE, "").strip()
     if ref:
@@ -145,36 +185,80 @@ def split_equally(count: int) -> list[Decimal]:
     return shares
 
 
-def _within_kind(kind: str, signals: list[Signal]) -> tuple[list[Signal], dict[int, str]]:
-    """Which of one kind's eligible signals win, and why the rest lose."""
-    if kind == PROMO_CODE:
-        # Several influencers' codes on one order share the credit; a code twice counts once.
-        winners, losers, seen = [], {}, set()
-        for index, signal in enumerate(signals):
-            key = match_key(signal.influencer.tracking_id)
-            if key in seen:
-                losers[index] = "same influencer as another code on the order"
-            else:
-                seen.add(key)
-                winners.append(signal)
-        return winners, losers
-    # Clicks and landing refs: the first listed wins (landing_site's ref before landing_site_ref).
-    return [signals[0]], {
+def _codes_share(signals: list[Signal]) -> tuple[list[tuple[Signal, Decimal]], dict[int, str]]:
+    """Several influencers' codes on one order share the credit equally; a code twice counts once."""
+    winners, losers, seen = [], {}, set()
+    for index, signal in enumerate(signals):
+        key = match_key(signal.influencer.tracking_id)
+        if key in seen:
+            losers[index] = "same influencer as another code on the order"
+        else:
+            seen.add(key)
+            winners.append(signal)
+    return list(zip(winners, split_equally(len(winners)))), losers
+
+
+def _first_listed(signals: list[Signal]) -> tuple[list[tuple[Signal, Decimal]], dict[int, str]]:
+    """Landing refs: the first listed wins (landing_site's ref before landing_site_ref)."""
+    return [(signals[0], Decimal(1))], {
         index: f"{signals[0].source} is preferred to {signal.source}" for index, signal in enumerate(signals) if index
     }
 
 
-def attribute(order: OrderEvent, directory: Directory, precedence: Sequence[str] = DEFAULT_PRECEDENCE) -> Attribution:
+def _click_timeline(signals: list[Signal], at: datetime) -> list[Touch]:
+    # A cart attribute or other touch without a time was set in the session that placed the order.
+    return [Touch(match_key(s.influencer.tracking_id), s.at or at, index) for index, s in enumerate(signals)]
+
+
+def _clicks_share(signals: list[Signal], order: OrderEvent, model: ModelSettings,
+                  verdicts: dict[int, tuple[str, str]]) -> tuple[list[tuple[Signal, Decimal]], dict[int, str]]:
+    """The store's attribution model shares the order among the in-window clicks."""
+    result = share_credit(_click_timeline(signals, order.occurred_at), order.occurred_at, model)
+    first_signal = {}
+    for verdict in sorted(result.verdicts, key=lambda v: v.index):
+        if verdict.status == "won":
+            first_signal.setdefault(match_key(signals[verdict.index].influencer.tracking_id), verdict.index)
+    shares = [(signals[first_signal[key]], share) for key, share in result.shares]
+    losers = {}
+    for verdict in result.verdicts:
+        if verdict.status == "won":
+            verdicts[verdict.index] = ("won", verdict.reason)
+        else:
+            losers[verdict.index] = verdict.reason
+    return shares, losers
+
+
+def _in_window(signal: Signal, order: OrderEvent, model: ModelSettings) -> tuple[str, str] | None:
+    """Why a timed click cannot count (out of window, after the order), or None when it can."""
+    if signal.at is None:
+        return None
+    if signal.at > order.occurred_at:
+        return "future", "the touch is later than the order"
+    if signal.at < order.occurred_at - model.window:
+        return "out_of_window", f"older than the {model.window.days}-day attribution window"
+    return None
+
+
+def attribute(order: OrderEvent, directory: Directory, precedence: Sequence[str] = DEFAULT_PRECEDENCE, *,
+              touches: Sequence[ReportedTouch] = (), model: ModelSettings = ModelSettings()) -> Attribution:
     """Decide who is credited for an order and record what became of every signal."""
-    signals = collect_signals(order, directory)
+    return attribute_signals(collect_signals(order, directory, touches), order, order.customer, precedence, model)
+
+
+def attribute_signals(signals: list[Signal], order: OrderEvent, customer: Customer, precedence: Sequence[str],
+                      model: ModelSettings) -> Attribution:
+    """Pick the strongest eligible kind of signal by the store's precedence, and share the credit within it."""
     reasons: dict[int, tuple[str, str]] = {}
     eligible: dict[str, list[int]] = {kind: [] for kind in SIGNAL_KINDS}
     for index, signal in enumerate(signals):
+        excluded = _in_window(signal, order, model) if signal.kind == CLICK else None
         if signal.influencer is None:
             what = "code" if signal.kind == PROMO_CODE else "tracking id"
             reasons[index] = ("ignored", f"no influencer of this store has this {what}")
-        elif is_self_referral(signal.influencer, order.customer):
+        elif is_self_referral(signal.influencer, customer):
             reasons[index] = ("ignored", "self-referral: the customer is this influencer")
+        elif excluded is not None:
+            reasons[index] = excluded
         else:
             eligible[signal.kind].append(index)
 
@@ -184,13 +268,20 @@ def attribute(order: OrderEvent, directory: Directory, precedence: Sequence[str]
     credits: tuple[Credit, ...] = ()
     if method is not None:
         indexes = eligible[method]
-        winners, losers = _within_kind(method, [signals[i] for i in indexes])
+        chosen = [signals[i] for i in indexes]
+        verdicts: dict[int, tuple[str, str]] = {}
+        if method == PROMO_CODE:
+            shares, losers = _codes_share(chosen)
+        elif method == CLICK:
+            shares, losers = _clicks_share(chosen, order, model, verdicts)
+        else:
+            shares, losers = _first_listed(chosen)
         for position, index in enumerate(indexes):
             if position in losers:
                 reasons[index] = ("lost", losers[position])
             else:
-                reasons[index] = ("won", f"{method} is the strongest kind of signal on this order")
-        credits = tuple(Credit(s.influencer, share) for s, share in zip(winners, split_equally(len(winners))))
+                reasons[index] = verdicts.get(position, ("won", f"{method} is the strongest kind of signal on this order"))
+        credits = tuple(Credit(signal.influencer, share) for signal, share in shares)
         for kind in ordered:
             if kind != method:
                 for index in eligible[kind]:
@@ -198,4 +289,3 @@ def attribute(order: OrderEvent, directory: Directory, precedence: Sequence[str]
 
     outcomes = tuple(Outcome(signal, *reasons[index]) for index, signal in enumerate(signals))
     return Attribution(method=method, credits=credits, outcomes=outcomes)
-
