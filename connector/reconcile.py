@@ -80,7 +80,7 @@ def reconcile_store(settings: Settings, sessions: sessionmaker[Session], store_i
 
 
 def claim_store_for_maintenance(session: Session, now: datetime, settings: Settings) -> int | None:
-    """One store whose setup is pending or whose reconciliation is due, claimed under a lease.
+    """One store whose setup is pending, whose promo codes are due or whose reconciliation is due, under a lease.
 
     Only stores set up by the connector (an install, or `stores add` without --no-setup) are
     maintained; a store added with --no-setup is left alone (reconcile it by hand).
@@ -93,6 +93,7 @@ def claim_store_for_maintenance(session: Session, now: datetime, settings: Setti
             or_(Store.maintenance_lease_until.is_(None), Store.maintenance_lease_until <= now),
             or_(
                 Store.setup_pending.is_(True),
+                and_(Store.codes_due_at.is_not(None), Store.codes_due_at <= now),
                 and_(Store.setup_at.is_not(None), or_(Store.reconciled_at.is_(None), Store.reconciled_at <= due_reconcile)),
             ),
         )

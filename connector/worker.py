@@ -16,6 +16,7 @@ from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import inbox, install_state, outbox, registry
+from .codes import sync_codes
 from .conversions import apply_event
 from .db import transaction
 from .errors import MalformedPayload, PlatformAuthError, PlatformError
@@ -253,7 +254,7 @@ class Worker:
     # -- maintenance -----------------------------------------------------------------------------
 
     def maintain(self) -> int:
-        """Finish one store's setup, or reconcile one store that is due; returns 1 when one was claimed.
+        """Finish one store's setup, sync its promo codes, or reconcile it when due; returns 1 when one was claimed.
 
         A store that fails keeps its lease, so it is tried again when the lease ends (minutes), not at once.
         """
@@ -269,9 +270,14 @@ class Worker:
         done = False
         try:
             with self.sessions() as session:
-                setup_pending = session.get(Store, store_id).setup_pending
+                store = session.get(Store, store_id)
+                setup_pending = store.setup_pending
+                codes_due = store.codes_due_at is not None and store.codes_due_at <= now
             if setup_pending:
                 done = run_setup(self.settings, self.sessions, store_id, now).done
+            elif codes_due:
+                sync_codes(self.settings, self.sessions, store_id, now)
+                done = True
             else:
                 result = reconcile_store(self.settings, self.sessions, store_id, now)
                 log.info("store %s reconciled: %s", store_id, result)
