@@ -154,12 +154,7 @@ def collect_signals(order: OrderEvent, directory: Directory, touches: Sequence[R
         if code.strip()
     ]
     # The browser's touches first: they carry times, and they are what the click models share out.
-    signals += [
-        Signal(CLICK, touch.source, touch.ref.strip(), directory.by_tracking_id.get(match_key(touch.ref)),
-               touch.click_id, touch.at)
-        for touch in touches
-        if touch.ref.strip()
-    ]
+    signals += touch_signals(touches, directory)
     ref = order.cart_attributes.get(REF_ATTRIBUTE, "").strip()
     if ref:
         click_id = order.cart_attributes.get(CLICK_ID_ATTRIBUTE, "").strip() or None
@@ -210,10 +205,10 @@ def _click_timeline(signals: list[Signal], at: datetime) -> list[Touch]:
     return [Touch(match_key(s.influencer.tracking_id), s.at or at, index) for index, s in enumerate(signals)]
 
 
-def _clicks_share(signals: list[Signal], order: OrderEvent, model: ModelSettings,
+def _clicks_share(signals: list[Signal], at: datetime, model: ModelSettings,
                   verdicts: dict[int, tuple[str, str]]) -> tuple[list[tuple[Signal, Decimal]], dict[int, str]]:
-    """The store's attribution model shares the order among the in-window clicks."""
-    result = share_credit(_click_timeline(signals, order.occurred_at), order.occurred_at, model)
+    """The store's attribution model shares the conversion among the in-window clicks."""
+    result = share_credit(_click_timeline(signals, at), at, model)
     first_signal = {}
     for verdict in sorted(result.verdicts, key=lambda v: v.index):
         if verdict.status == "won":
@@ -228,13 +223,13 @@ def _clicks_share(signals: list[Signal], order: OrderEvent, model: ModelSettings
     return shares, losers
 
 
-def _in_window(signal: Signal, order: OrderEvent, model: ModelSettings) -> tuple[str, str] | None:
-    """Why a timed click cannot count (out of window, after the order), or None when it can."""
+def _in_window(signal: Signal, at: datetime, model: ModelSettings) -> tuple[str, str] | None:
+    """Why a timed click cannot count (out of window, after the conversion), or None when it can."""
     if signal.at is None:
         return None
-    if signal.at > order.occurred_at:
-        return "future", "the touch is later than the order"
-    if signal.at < order.occurred_at - model.window:
+    if signal.at > at:
+        return "future", "the touch is later than the conversion"
+    if signal.at < at - model.window:
         return "out_of_window", f"older than the {model.window.days}-day attribution window"
     return None
 
@@ -242,16 +237,23 @@ def _in_window(signal: Signal, order: OrderEvent, model: ModelSettings) -> tuple
 def attribute(order: OrderEvent, directory: Directory, precedence: Sequence[str] = DEFAULT_PRECEDENCE, *,
               touches: Sequence[ReportedTouch] = (), model: ModelSettings = ModelSettings()) -> Attribution:
     """Decide who is credited for an order and record what became of every signal."""
-    return attribute_signals(collect_signals(order, directory, touches), order, order.customer, precedence, model)
+    return attribute_signals(collect_signals(order, directory, touches), order.occurred_at, order.customer,
+                             precedence, model)
 
 
-def attribute_signals(signals: list[Signal], order: OrderEvent, customer: Customer, precedence: Sequence[str],
+def touch_signals(touches: Sequence[ReportedTouch], directory: Directory) -> list[Signal]:
+    """Click signals from the browser's touches alone (a sign-up has no order to read signals off)."""
+    return [Signal(CLICK, t.source, t.ref.strip(), directory.by_tracking_id.get(match_key(t.ref)), t.click_id, t.at)
+            for t in touches if t.ref.strip()]
+
+
+def attribute_signals(signals: list[Signal], at: datetime, customer: Customer, precedence: Sequence[str],
                       model: ModelSettings) -> Attribution:
     """Pick the strongest eligible kind of signal by the store's precedence, and share the credit within it."""
     reasons: dict[int, tuple[str, str]] = {}
     eligible: dict[str, list[int]] = {kind: [] for kind in SIGNAL_KINDS}
     for index, signal in enumerate(signals):
-        excluded = _in_window(signal, order, model) if signal.kind == CLICK else None
+        excluded = _in_window(signal, at, model) if signal.kind == CLICK else None
         if signal.influencer is None:
             what = "code" if signal.kind == PROMO_CODE else "tracking id"
             reasons[index] = ("ignored", f"no influencer of this store has this {what}")
@@ -273,7 +275,7 @@ def attribute_signals(signals: list[Signal], order: OrderEvent, customer: Custom
         if method == PROMO_CODE:
             shares, losers = _codes_share(chosen)
         elif method == CLICK:
-            shares, losers = _clicks_share(chosen, order, model, verdicts)
+            shares, losers = _clicks_share(chosen, at, model, verdicts)
         else:
             shares, losers = _first_listed(chosen)
         for position, index in enumerate(indexes):

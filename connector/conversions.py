@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import payload
-from .attribution import PROMO_CODE, Attribution, attribute
+from . import payload, reports
+from .attribution import PROMO_CODE, Attribution, attribute, match_key, signal_keys
+from .credit_models import ModelSettings
 from .db import insert
-from .directory import load_directory
-from .models import AttributionRecord, Conversion, Order, Store
+from .directory import directory_for
+from .models import AttributionRecord, Conversion, ConversionCredit, Order, Store
 from .platform import Money, NeutralEvent, OrderDeleted, OrderEvent, RefundEvent
-from .rules import StorePolicy, email_sha256, purchase_decision
+from .rules import Decision, StorePolicy, email_sha256, purchase_decision
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,14 @@ class Applied:
 
     conversions: tuple[Conversion, ...]
     note: str
+    #: handle the event again at this time (it waits for the browser's report); None = done
+    retry_at: datetime | None = None
+
+
+def model_settings(store: Store) -> ModelSettings:
+    """The store's attribution model, window and half-life."""
+    return ModelSettings(store.attribution_model, timedelta(days=store.attribution_window_days),
+                         timedelta(days=store.half_life_days))
 
 
 def _locked_order(session: Session, store: Store, order_id: str, now: datetime) -> Order:
@@ -46,16 +55,24 @@ def _locked_order(session: Session, store: Store, order_id: str, now: datetime) 
     ).one()
 
 
-def _new_conversion(session: Session, store: Store, order: Order, dedupe_key: str, now: datetime, **fields) -> Conversion:
+def _new_conversion(session: Session, store: Store, order: Order | None, dedupe_key: str, now: datetime,
+                    **fields) -> Conversion:
     conversion_id = payload.new_conversion_id()
     amount: Money = fields["amount"]
     body = payload.conversion_body(
         conversion_id=conversion_id, created_at=now, platform=store.platform, store=store.domain, **fields
     )
+    sign = -1 if fields["type"] in (payload.REFUND, payload.CANCELLATION) else 1
+    for tracking_id, share in fields["credits"]:
+        session.add(ConversionCredit(
+            conversion_id=conversion_id, tracking_key=match_key(tracking_id), store_id=store.id, type=fields["type"],
+            method=fields["method"], share=share, amount=sign * share * amount.amount, currency=amount.currency,
+            created_at=now,
+        ))
     conversion = Conversion(
         id=conversion_id,
         store_id=store.id,
-        order_id=order.id,
+        order_id=order.id if order is not None else None,
         dedupe_key=dedupe_key,
         type=fields["type"],
         amount=amount.amount,
@@ -222,15 +239,20 @@ def _cancellation(session: Session, store: Store, order: Order, occurred_at: dat
     return conversion, f"cancelled: voids {purchase.id}"
 
 
-def _apply_order(session: Session, store: Store, event: OrderEvent, now: datetime) -> Applied:
+def _apply_order(session: Session, store: Store, event: OrderEvent, now: datetime, *, event_id: int | None = None,
+                 grace: timedelta = timedelta(0)) -> Applied:
     order = _locked_order(session, store, event.order_id, now)
     order.order_name = event.order_name or order.order_name
     order.currency = event.commission_base.currency
     order.test = event.test
     order.customer_id = event.customer.id or order.customer_id
     order.customer_email_sha256 = email_sha256(event.customer.email) or order.customer_email_sha256
+    order.proof_sha256 = reports.proof_hash(event.proof) or order.proof_sha256
+    if event_id is not None:
+        order.last_event_id = event_id
     created: list[Conversion] = []
     notes: list[str] = []
+    retry_at = None
 
     if event.cancelled:
         conversion, note = _cancellation(session, store, order, event.cancelled_at or event.occurred_at, now)
@@ -241,8 +263,20 @@ def _apply_order(session: Session, store: Store, event: OrderEvent, now: datetim
         event, policy, already_credited=order.purchase_conversion_id is not None, cancelled=order.cancelled
     )
     if decision.outcome != "already_credited":
-        attribution = attribute(event, load_directory(session, store.id), store.precedence.split(","))
+        joined = reports.join_order_reports(session, order)
+        touches = reports.touches_of(session, store.id, joined)
+        codes, refs = signal_keys(event, touches)
+        attribution = attribute(event, directory_for(session, store.id, codes, refs), store.precedence.split(","),
+                                touches=touches, model=model_settings(store))
         outcome = decision.outcome
+        waits_until = order.first_seen_at + grace
+        if decision.credit and attribution.method != PROMO_CODE and not joined and now < waits_until:
+            # No code: the browser's report (sent at checkout) may still be on its way with the clicks.
+            decision = Decision(False, "awaiting_report", "waiting for the browser's report")
+            outcome, retry_at = "awaiting_report", waits_until
+            order.awaiting_report_until = waits_until
+        else:
+            order.awaiting_report_until = None
         if decision.credit and not attribution.credits:
             outcome = "no_signal" if not attribution.outcomes else "no_eligible_signal"
         _record(session, order, attribution, outcome, now)
@@ -269,13 +303,18 @@ def _apply_order(session: Session, store: Store, event: OrderEvent, now: datetim
                 created.append(conversion)
                 notes.append(note)
         order.deferred_refunds = None
-    return Applied(tuple(created), "; ".join(notes))
+    return Applied(tuple(created), "; ".join(notes), retry_at)
 
 
-def apply_event(session: Session, store: Store, event: NeutralEvent, now: datetime) -> Applied:
-    """Apply one neutral event to the store's orders; returns the conversions it created."""
+def apply_event(session: Session, store: Store, event: NeutralEvent, now: datetime, *, event_id: int | None = None,
+                grace: timedelta = timedelta(0)) -> Applied:
+    """Apply one neutral event to the store's orders; returns the conversions it created.
+
+    `grace`: how long an order with no promo code waits for the browser's report before it is credited
+    without one (the worker passes CONNECTOR_REPORT_GRACE_SECONDS); `event_id` lets a later report find it.
+    """
     if isinstance(event, OrderEvent):
-        return _apply_order(session, store, event, now)
+        return _apply_order(session, store, event, now, event_id=event_id, grace=grace)
     order = _locked_order(session, store, event.order_id, now)
     if isinstance(event, OrderDeleted):
         # A deleted order (WooCommerce order.deleted) voids its purchase like a cancellation.

@@ -62,6 +62,8 @@ def demo_settings(folder: Path, *, public_url: str, backend_url: str, backend_se
         tracking_backend_secret=backend_secret,
         retry_schedule=(1, 2, 5),
         poll_interval=0.1,
+        # The demo's browser reports right after checkout; a short wait keeps the story quick.
+        report_grace_seconds=2,
     )
 
 

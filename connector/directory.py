@@ -120,16 +120,18 @@ def influencers_of(session: Session, store_id: int) -> list[Influencer]:
     return list(session.scalars(select(Influencer).where(Influencer.store_id == store_id).order_by(Influencer.id)))
 
 
-def load_directory(session: Session, store_id: int) -> Directory:
-    """The store's active influencers, keyed for matching."""
-    return Directory.of(
-        InfluencerRef(
-            tracking_id=i.tracking_id,
-            campaign_id=i.campaign_id,
-            promo_code=i.promo_code,
-            email_sha256=i.email_sha256,
-            customer_id=i.customer_id,
-        )
-        for i in influencers_of(session, store_id)
-        if i.active
-    )
+def _ref(i: Influencer) -> InfluencerRef:
+    return InfluencerRef(tracking_id=i.tracking_id, campaign_id=i.campaign_id, promo_code=i.promo_code,
+                         email_sha256=i.email_sha256, customer_id=i.customer_id)
+
+
+def directory_for(session: Session, store_id: int, codes: set[str], tracking_keys: set[str]) -> Directory:
+    """Only the active influencers an order's signals name: two indexed lookups, however many the store has."""
+    found: list[Influencer] = []
+    if codes:
+        found += session.scalars(select(Influencer).where(
+            Influencer.store_id == store_id, Influencer.active.is_(True), Influencer.promo_code_key.in_(codes)))
+    if tracking_keys:
+        found += session.scalars(select(Influencer).where(
+            Influencer.store_id == store_id, Influencer.active.is_(True), Influencer.tracking_key.in_(tracking_keys)))
+    return Directory.of(_ref(i) for i in {i.id: i for i in found}.values())

@@ -15,16 +15,18 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import inbox, install_state, outbox, registry
+from . import inbox, install_state, outbox, registry, reports
 from .codes import sync_codes
 from .conversions import apply_event
 from .db import transaction
 from .errors import MalformedPayload, PlatformAuthError, PlatformError
 from .installs import mark_needs_reauth, run_setup
 from .forwarder import DeliveryResult, Sender
+from .leads import apply_signup
 from .lifecycle import apply_lifecycle
 from .models import Event, Store
-from .platform import LifecycleEvent
+from .platform import CustomerCreated, LifecycleEvent
+from .report_events import apply_report
 from .reconcile import claim_store_for_maintenance, reconcile_store, release_store
 from .settings import Settings
 
@@ -178,8 +180,9 @@ class Worker:
         if row is None:
             return  # our lease ran out and another worker has it now
         store = session.get(Store, row.store_id)
-        status, error, note, neutral = "handled", None, "", None
-        if store is not None:
+        status, error, note, neutral, retry_at = "handled", None, "", None, None
+        is_report = row.topic.startswith(reports.TOPIC_PREFIX)
+        if store is not None and not is_report:
             try:
                 neutral = registry.get(row.platform).normalise(row.topic, row.body)
             except MalformedPayload as exc:
@@ -194,11 +197,23 @@ class Worker:
             # Kept for `connector events replay` should the store come back.
             status, error = "skipped", f"store is {store.status}"
         elif status == "handled":
-            if neutral is not None:
-                note = apply_event(session, store, neutral, now).note
-            store.last_event_at = max(filter(None, [store.last_event_at, row.received_at]))
+            grace = timedelta(seconds=self.settings.report_grace_seconds)
+            applied = None
+            if is_report:
+                applied = apply_report(session, store, row, now)
+            elif isinstance(neutral, CustomerCreated):
+                applied = apply_signup(session, store, neutral, now, grace=grace)
+            elif neutral is not None:
+                applied = apply_event(session, store, neutral, now, event_id=row.id, grace=grace)
+            if applied is not None:
+                note, retry_at = applied.note, applied.retry_at
+            if not is_report:
+                store.last_event_at = max(filter(None, [store.last_event_at, row.received_at]))
         row.status, row.error, row.handled_at = status, error, now
         row.lease_until = row.claimed_by = None
+        if retry_at is not None:
+            # Waiting for the browser's report: handled again then (or sooner, by the report itself).
+            row.status, row.lease_until, row.handled_at = "pending", retry_at, None
         log.info("event %s %s %s: %s", row.id, row.topic, status, error or note or "nothing to do")
 
     def _set_aside(self, event: inbox.ClaimedEvent, exc: Exception) -> None:

@@ -141,7 +141,7 @@ def test_shopify_app_config_declares_the_privacy_webhooks_and_urls(cli, monkeypa
     assert config["client_id"] == "key-123"
     assert config["application_url"] == "https://connector.example/shopify/app"
     assert config["auth"]["redirect_urls"] == ["https://connector.example/shopify/callback"]
-    assert config["access_scopes"]["scopes"] == "read_orders,read_customers,write_discounts"
+    assert config["access_scopes"]["scopes"] == "read_orders,read_customers,write_discounts,write_pixels,read_customer_events"
     compliance = [s for s in config["webhooks"]["subscriptions"] if "compliance_topics" in s]
     assert compliance[0]["compliance_topics"] == ["customers/data_request", "customers/redact", "shop/redact"]
     assert compliance[0]["uri"] == "https://connector.example/webhooks/shopify"

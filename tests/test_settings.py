@@ -177,6 +177,7 @@ def test_malformed_install_settings_are_named(env, name):
 def test_install_defaults():
     settings = load()
     assert settings.shopify_api_version == "2026-10"
-    assert settings.shopify_scopes == ("read_orders", "read_customers", "write_discounts")
+    assert settings.shopify_scopes == ("read_orders", "read_customers", "write_discounts", "write_pixels",
+                                       "read_customer_events")
     assert settings.reconcile_interval == 3600
     assert load(CONNECTOR_APP_NAME="Acme Creators").app_name == "Acme Creators"

@@ -1,0 +1,99 @@
+"""Sign-ups become `conversion.lead` when the browser tied them to an influencer: one lead per customer.
+
+The store's customers/create (customer.created) says who signed up; the browser's sign-up report says
+which touches led there (the pixel names a logged-in customer by id, the storefront script names the
+sign-up form's email by its hash). Either may come first: the sign-up waits a grace period for a report,
+and a report that comes later can still make the lead, never a second one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from sqlalchemy.orm import Session
+
+from . import payload, reports
+from .attribution import CLICK, Attribution, attribute_signals, match_key, touch_signals
+from .conversions import Applied, _new_conversion, model_settings
+from .db import insert
+from .directory import directory_for
+from .models import Customer, Store
+from .platform import Customer as CustomerIdentity
+from .platform import CustomerCreated, Money
+from .rules import email_sha256
+
+#: a lead carries no amount; ISO 4217's code for "no currency" when the store's is not known
+NO_CURRENCY = "XXX"
+
+
+def _locked_customer(session: Session, store: Store, event: CustomerCreated, now: datetime) -> Customer:
+    session.execute(
+        insert(session, Customer.__table__)
+        .values(store_id=store.id, platform_customer_id=event.customer_id, signed_up_at=event.occurred_at,
+                email_sha256=email_sha256(event.email))
+        .on_conflict_do_nothing(index_elements=["store_id", "platform_customer_id"])
+    )
+    return session.scalars(select(Customer).where(Customer.store_id == store.id,
+                                                  Customer.platform_customer_id == event.customer_id)
+                           .with_for_update().execution_options(populate_existing=True)).one()
+
+
+def apply_signup(session: Session, store: Store, event: CustomerCreated, now: datetime, *,
+                 grace: timedelta = timedelta(0)) -> Applied:
+    """A customer signed up: make their lead now, or wait a grace period for the browser's report."""
+    customer = _locked_customer(session, store, event, now)
+    customer.email_sha256 = email_sha256(event.email) or customer.email_sha256
+    return decide_lead(session, store, customer, now, wait_until=now + grace if grace else None)
+
+
+def decide_lead(session: Session, store: Store, customer: Customer, now: datetime, *,
+                wait_until: datetime | None = None) -> Applied:
+    """Credit the customer's lead from their sign-up reports, once."""
+    if customer.lead_conversion_id is not None:
+        return Applied((), "lead already credited")
+    model = model_settings(store)
+    found = reports.signup_reports(session, store.id, customer.platform_customer_id, customer.email_sha256,
+                                   customer.signed_up_at - model.window)
+    if not found:
+        if wait_until is not None and now < wait_until:
+            customer.awaiting_report_until, customer.decision = wait_until, "waiting for the browser's report"
+            return Applied((), "sign-up: waiting for the browser's report", retry_at=wait_until)
+        customer.awaiting_report_until, customer.decision = None, "no report ties this sign-up to an influencer"
+        return Applied((), "sign-up: no report, no lead")
+    for report in found:
+        report.status = "joined"
+    touches = reports.touches_of(session, store.id, found)
+    directory = directory_for(session, store.id, set(), {match_key(t.ref) for t in touches})
+    attribution = attribute_signals(touch_signals(touches, directory), customer.signed_up_at,
+                                    CustomerIdentity(customer.platform_customer_id, None), [CLICK], model)
+    customer.awaiting_report_until = None
+    if not attribution.credits:
+        customer.decision = _why_not(attribution)
+        return Applied((), f"sign-up: {customer.decision}")
+    conversion = _lead(session, store, customer, attribution, now)
+    session.flush()
+    customer.lead_conversion_id = conversion.id
+    customer.decision = f"lead credited to {attribution.winner.tracking_id}"
+    return Applied((conversion,), f"sign-up: {customer.decision}")
+
+
+def _why_not(attribution: Attribution) -> str:
+    reasons = sorted({o.reason for o in attribution.outcomes})
+    return "no touch credited: " + "; ".join(reasons) if reasons else "the reports carried no touches"
+
+
+def _lead(session: Session, store: Store, customer: Customer, attribution: Attribution, now: datetime):
+    winner = attribution.winner
+    click_ids = [s.click_id for s in attribution.winning_signals if s.click_id]
+    return _new_conversion(
+        session, store, None, f"lead:{customer.platform_customer_id}", now,
+        type=payload.LEAD, order_id=None, order_name=None, occurred_at=customer.signed_up_at,
+        amount=Money(Decimal("0"), store.currency or NO_CURRENCY), presentment=None,
+        tracking_id=winner.tracking_id, campaign_id=winner.campaign_id, method=attribution.method,
+        promo_code=None, click_id=click_ids[-1] if click_ids else None,
+        credits=[(c.influencer.tracking_id, c.share) for c in attribution.credits],
+        customer_email_sha256=customer.email_sha256, first_order=None, reverses=None, test=False,
+    )
