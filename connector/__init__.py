@@ -11,6 +11,7 @@ from .db import make_engine, make_sessionmaker
 from .inbox import StoreCache
 from .errors import ConfigurationError
 from .settings import Settings, load_settings
+from .web.storefront import RateLimiter
 
 __all__ = ["create_app"]
 
@@ -25,6 +26,7 @@ class Services:
         self.engine = engine if engine is not None else make_engine(settings.database_url, pre_ping=False)
         self.sessions = make_sessionmaker(self.engine)
         self.stores = StoreCache(self.engine, settings.secret_key)
+        self.report_limiter = RateLimiter(settings.report_rate_per_minute)
 
 
 def create_app(settings: Settings | None = None, *, engine=None) -> Flask:
@@ -42,10 +44,13 @@ def create_app(settings: Settings | None = None, *, engine=None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_webhook_bytes
     app.extensions["connector"] = Services(settings, engine)
 
-    from .web import health, webhooks
+    from .web import api, health, storefront, tracking, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(tracking.bp)
+    app.register_blueprint(storefront.bp)
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
     # Each platform brings its install views (Shopify OAuth, WooCommerce app authorization).
     for adapter in registry.adapters().values():
         blueprint = getattr(adapter, "blueprint", None)

@@ -1,0 +1,104 @@
+"""GET /t/<tracking_id>: a shopper's click on an influencer's link. Recorded, then sent on to the store.
+
+The destination is always the influencer's own store: `to` may only name a path there (anything
+else lands on the home page), so the link can never be used as an open redirect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flask import Blueprint, redirect, request
+from sqlalchemy import select
+
+from ..attribution import match_key
+from ..campaigns import TRACKING_ID
+from ..db import transaction
+from ..models import Click, Influencer, Store, utcnow
+from . import services
+from .pages import error_page
+
+bp = Blueprint("tracking", __name__)
+log = logging.getLogger("connector.tracking")
+
+LINK_STATUSES = ("active", "needs_reauth")
+MAX_PATH = 500
+CLICK_PARAM = "click_id"
+
+
+def new_click_id() -> str:
+    return f"ck_{secrets.token_hex(12)}"
+
+
+def safe_path(to: str | None) -> str:
+    """`to` when it is a plain path on the store (with its query), else the home page "/"."""
+    if not to or len(to) > MAX_PATH or not to.startswith("/") or to.startswith(("//", "/\\")):
+        return "/"
+    if any(ord(c) < 0x21 or c in "\\\x7f" for c in to):
+        return "/"  # control characters, spaces or backslashes: browsers "fix" these into other hosts
+    parts = urlsplit(to)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return urlunsplit(("", "", parts.path, parts.query, ""))
+
+
+def storefront_home(store: Store) -> str:
+    """Where the store's shoppers land: its storefront URL (primary domain) when known."""
+    if store.storefront_url:
+        return store.storefront_url.rstrip("/")
+    return store.domain.rstrip("/") if store.domain.startswith(("http://", "https://")) else f"https://{store.domain}"
+
+
+def landing_url(store: Store, path: str, tracking_id: str, click_id: str) -> str:
+    home = urlsplit(storefront_home(store))
+    target = urlsplit(path)
+    query = [(k, v) for k, v in parse_qsl(target.query, keep_blank_values=True) if k not in ("ref", CLICK_PARAM)]
+    query += [("ref", tracking_id), (CLICK_PARAM, click_id)]
+    base_path = home.path.rstrip("/")
+    return urlunsplit((home.scheme, home.netloc, base_path + target.path, urlencode(query), ""))
+
+
+def _keyed_hash(secret_key: str, value: str | None) -> str | None:
+    """A keyed hash: enough to see the same address click a hundred times, useless to recover the address."""
+    if not value:
+        return None
+    return hmac.new(secret_key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def _not_found(message: str):
+    return error_page(404, "This link does not lead anywhere", message)
+
+
+@bp.get("/t/<tracking_id>")
+def click(tracking_id: str):
+    svc = services()
+    if len(tracking_id) > 100 or not TRACKING_ID.fullmatch(tracking_id):
+        return _not_found("The link is not valid.")
+    store_id = request.args.get("s", type=int)
+    with transaction(svc.sessions) as session:
+        query = (select(Influencer, Store).join(Store, Store.id == Influencer.store_id)
+                 .where(Influencer.tracking_key == match_key(tracking_id), Influencer.active.is_(True),
+                        Store.status.in_(LINK_STATUSES)))
+        if store_id is not None:
+            query = query.where(Store.id == store_id)
+        found = session.execute(query.limit(2)).all()
+        if len(found) != 1:
+            # None, or the same tracking id in two stores and the link does not say which (`s=`).
+            return _not_found("No influencer has this link." if not found else
+                              "This link is used in several stores; use the link the campaign gave you.")
+        influencer, store = found[0]
+        path = safe_path(request.args.get("to"))
+        click_id = new_click_id()
+        session.add(Click(id=click_id, store_id=store.id, influencer_id=influencer.id,
+                          tracking_key=influencer.tracking_key, clicked_at=utcnow(),
+                          ip_sha256=_keyed_hash(svc.settings.secret_key, request.remote_addr),
+                          user_agent_sha256=_keyed_hash(svc.settings.secret_key, request.user_agent.string),
+                          path=path))
+        target = landing_url(store, path, influencer.tracking_id, click_id)
+    answer = redirect(target, 302)
+    answer.headers["Cache-Control"] = "no-store"  # every click must reach us, not a cache
+    return answer
