@@ -23,16 +23,23 @@ from .attribution import SIGNAL_KINDS
 from .errors import ConnectorError
 from .models import (
     AttributionRecord,
+    Campaign,
+    Click,
     Conversion,
+    ConversionCredit,
+    Customer,
     DeliveryAttempt,
+    Discount,
     Event,
     Influencer,
     Order,
     PrivacyRequest,
     Store,
+    StorefrontReport,
 )
 from .platform import (
     AppUninstalled,
+    CustomerCreated,
     CustomerDataRequest,
     CustomerRedact,
     LifecycleEvent,
@@ -173,7 +180,7 @@ def _see(target: _Target, event_id: int, status: str, platform: str, topic: str,
         return _Seen(event_id, status, neutral.order_id, names)
     if isinstance(neutral, (RefundEvent, OrderDeleted)):
         return _Seen(event_id, status, neutral.order_id, False)
-    if isinstance(neutral, (CustomerDataRequest, CustomerRedact)):
+    if isinstance(neutral, (CustomerDataRequest, CustomerRedact, CustomerCreated)):
         return _Seen(event_id, status, None, target.is_customer(neutral.customer_id, neutral.email))
     if isinstance(neutral, (AppUninstalled, StoreRedact)):
         return _Seen(event_id, status, None, False)
@@ -404,12 +411,13 @@ def _customer_redact(
     exports = _earlier_exports(session, store, target)
     for row in exports:
         row.export, row.customer_id = None, None  # the copy was handed over; ours goes
+    signups = _erase_signups(session, store, target)
 
     erased_events = len([i for i in event_ids if i != current_event_id])
     session.add(PrivacyRequest(
         store_id=store.id, kind="customer_redact", request_id=None, customer_id=None,
         received_at=_received_at(session, current_event_id) or now, completed_at=now,
-        summary={"orders": len(order_ids), "events": erased_events, "exports": len(exports)},
+        summary={"orders": len(order_ids), "events": erased_events, "exports": len(exports), "signups": signups},
     ))
     note = f"customers/redact: {len(order_ids)} orders and {erased_events} events erased"
     if exports:
@@ -417,6 +425,23 @@ def _customer_redact(
     if pending:
         note += f"; {len(pending)} of those events were still pending and are closed unhandled"
     return note
+
+
+def _erase_signups(session: Session, store: Store, target: _Target) -> int:
+    """Their sign-up (a lead's customer row) and the browser reports that named them lose who they are."""
+    names, report_names = [], []
+    if target.customer_id:
+        names.append(Customer.platform_customer_id == str(target.customer_id))
+        report_names.append(StorefrontReport.customer_id == str(target.customer_id))
+    if target.email_hash:
+        names.append(Customer.email_sha256 == target.email_hash)
+        report_names.append(StorefrontReport.email_sha256 == target.email_hash)
+    if not names:
+        return 0
+    session.execute(update(StorefrontReport).where(StorefrontReport.store_id == store.id, or_(*report_names))
+                    .values(customer_id=None, email_sha256=None))
+    # The lead conversion (an opaque id) stays; the row that ties it to the person goes.
+    return session.execute(delete(Customer).where(Customer.store_id == store.id, or_(*names))).rowcount
 
 
 # -- store erasure --------------------------------------------------------------------------------
@@ -442,6 +467,8 @@ def _store_redact(session: Session, store: Store, current_event_id: int | None) 
     counts["conversions"] = session.execute(delete(Conversion).where(Conversion.store_id == store.id)).rowcount
     session.execute(delete(AttributionRecord).where(AttributionRecord.order_id.in_(orders)))
     counts["orders"] = session.execute(delete(Order).where(Order.store_id == store.id)).rowcount
+    for table in (ConversionCredit, Click, StorefrontReport, Customer, Discount, Campaign):
+        session.execute(delete(table).where(table.store_id == store.id))
     counts["influencers"] = session.execute(delete(Influencer).where(Influencer.store_id == store.id)).rowcount
     session.execute(delete(PrivacyRequest).where(PrivacyRequest.store_id == store.id))
     others = delete(Event).where(Event.store_id == store.id)
@@ -459,4 +486,6 @@ def _store_redact(session: Session, store: Store, current_event_id: int | None) 
     store.last_event_at = None
     store.credit_on, store.forward_test_orders = "paid", False
     store.precedence = ",".join(SIGNAL_KINDS)
+    store.attribution_model, store.attribution_window_days, store.half_life_days = "last_click", 30, 7
+    store.storefront_url = store.currency = store.codes_due_at = None
     return "shop/redact: erased " + ", ".join(f"{count} {name}" for name, count in counts.items())

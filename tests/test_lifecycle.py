@@ -312,7 +312,7 @@ def test_a_customer_redact_erases_them_everywhere_and_leaves_others_alone(engine
         exported, erased = session.scalars(select(PrivacyRequest).order_by(PrivacyRequest.id)).all()
     assert (exported.export, exported.customer_id, exported.summary["orders"]) == (None, None, 3)
     assert (erased.kind, erased.customer_id, erased.request_id, erased.export) == ("customer_redact", None, None, None)
-    assert erased.summary == {"orders": 3, "events": 8, "exports": 1}
+    assert erased.summary == {"orders": 3, "events": 8, "exports": 1, "signups": 0}
     assert "3 orders and 8 events erased" in note and "1 of those events were still pending" in note
     for body in conversion_bodies.values():
         assert not _found([body], [CLAIRE_EMAIL, "Claire", "Martin", CLAIRE_PHONE, str(CLAIRE_ID)])
