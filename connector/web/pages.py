@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import render_template_string
 
 from ..models import Store
+from . import services
+from .storefront_snippet import snippet
 
 _LAYOUT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
@@ -17,11 +19,16 @@ _STORE = """<dl>
 <dt>Store</dt><dd>{{ store.domain }} ({{ store.platform }})</dd>
 <dt>Status</dt><dd>{{ store.status }}{% if store.status_reason %}: {{ store.status_reason }}{% endif %}</dd>
 <dt>Webhooks</dt><dd>{% if store.setup_pending %}being registered{% if store.setup_error %} (last try: {{ store.setup_error }}){% endif %}{% else %}registered{% endif %}</dd>
-</dl><p>Orders from this store now become influencer conversions. Nothing else needs doing here.</p>"""
+</dl><p>Orders from this store now become influencer conversions.</p>
+{% if script %}<p>One step is left: so that clicks on influencers' links are credited, add this line to your theme
+(for example with a "header and footer scripts" plugin, in the page footer):</p>
+<pre style="white-space:pre-wrap;background:#f6f8fa;padding:.75rem">{{ script }}</pre>
+{% else %}<p>Clicks on influencers' links are followed by the connector's web pixel: nothing else needs doing here.</p>{% endif %}"""
 
 
 def store_page(store: Store, *, title: str = "The connector is installed"):
-    body = render_template_string(_STORE, store=store)
+    script = snippet(services().settings, store) if store.platform == "woocommerce" else None
+    body = render_template_string(_STORE, store=store, script=script)
     tone = "ok" if store.status == "active" else "bad"
     return render_template_string(_LAYOUT, title=title, tone=tone, body=body), 200
 

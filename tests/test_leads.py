@@ -1,0 +1,107 @@
+"""Sign-ups become leads when a browser report ties them to an influencer: either may come first, one lead each.
+
+The customer's sign-up is applied as the adapters hand it over (a neutral CustomerCreated); the browser's
+sign-up report goes through the real endpoint and the real worker.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from connector import payload
+from connector.db import transaction
+from connector.leads import apply_signup
+from connector.models import Customer, Store, StorefrontReport
+from connector.platform import CustomerCreated
+from connector.rules import email_sha256
+
+from .conftest import SHOP
+from .helpers import bodies, drain
+
+ORIGIN = f"https://{SHOP}"
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def report_signup(client, *, customer_id=None, email=None, touches=(("bob", 2),)):
+    report = {"v": 1, "store": SHOP, "kind": "signup", "customer_id": customer_id,
+              "email_sha256": email_sha256(email) if email else None,
+              "touches": [{"ref": ref, "click_id": None, "at": _stamp(NOW - timedelta(days=days))}
+                          for ref, days in touches]}
+    answer = client.post("/storefront/events", data=json.dumps(report), headers={"Origin": ORIGIN,
+                                                                                "Content-Type": "text/plain"})
+    assert answer.status_code == 202, answer.json
+    return answer
+
+
+def sign_up(sessions, store, customer_id: str, email: str | None = None, grace: float = 0):
+    with transaction(sessions) as session:
+        row = session.get(Store, store.id)
+        return apply_signup(session, row, CustomerCreated(customer_id, email, NOW), NOW,
+                            grace=timedelta(seconds=grace))
+
+
+def leads(sessions) -> list[dict]:
+    return [b for b in bodies(sessions) if b["type"] == payload.LEAD]
+
+
+def test_a_report_then_the_sign_up_makes_one_lead_credited_by_click(client, settings, sessions, store):
+    report_signup(client, customer_id="5001")
+    drain(settings, sessions)  # the report is kept, waiting for its sign-up
+    assert leads(sessions) == []
+    applied = sign_up(sessions, store, "5001", "new@shopper.example")
+    [lead] = [json.loads(c.body) for c in applied.conversions]
+    assert lead["type"] == "conversion.lead" and lead["data"]["tracking_id"] == "bob"
+    assert lead["data"]["method"] == "click" and lead["data"]["amount"] == "0.00"
+    assert lead["data"]["credits"] == [{"tracking_id": "bob", "share": "1"}]
+    assert lead["data"]["customer"]["email_sha256"] == email_sha256("new@shopper.example")
+    # The same sign-up delivered again makes nothing more.
+    assert sign_up(sessions, store, "5001", "new@shopper.example").conversions == ()
+    assert len(leads(sessions)) == 1
+
+
+def test_a_sign_up_waits_for_its_report_and_a_later_report_still_makes_the_lead(client, settings, sessions, store):
+    waiting = sign_up(sessions, store, "5002", "late@shopper.example", grace=30)
+    assert waiting.conversions == () and waiting.retry_at == NOW + timedelta(seconds=30)
+    # The storefront script names the sign-up by the email's hash rather than the id.
+    report_signup(client, email=" Late@Shopper.example ", touches=(("alice", 3), ("bob", 1)))
+    drain(settings, sessions)
+    [lead] = leads(sessions)
+    assert lead["data"]["tracking_id"] == "bob"  # last click, the store's default model
+    report_signup(client, email="late@shopper.example", touches=(("carol", 0),))
+    drain(settings, sessions)
+    assert len(leads(sessions)) == 1  # one lead per customer, whatever reports follow
+
+
+def test_no_report_means_no_lead_and_a_touch_outside_the_window_does_not_count(client, settings, sessions, store):
+    assert sign_up(sessions, store, "5003").conversions == ()
+    report_signup(client, customer_id="5004", touches=(("bob", 45),))  # the default window is 30 days
+    drain(settings, sessions)
+    applied = sign_up(sessions, store, "5004")
+    assert applied.conversions == () and "out_of_window" not in applied.note
+    with sessions() as session:
+        customer = session.scalar(select(Customer).where(Customer.platform_customer_id == "5004"))
+        assert customer.lead_conversion_id is None and "30-day" in customer.decision
+    assert leads(sessions) == []
+
+
+def test_a_customer_redact_erases_the_sign_up_and_the_reports_naming_them(client, settings, sessions, store):
+    from connector.lifecycle import apply_lifecycle
+    from connector.platform import CustomerRedact
+
+    report_signup(client, customer_id="5005", email="gone@shopper.example")
+    drain(settings, sessions)
+    sign_up(sessions, store, "5005", "gone@shopper.example")
+    with transaction(sessions) as session:
+        apply_lifecycle(session, session.get(Store, store.id), CustomerRedact("5005", "gone@shopper.example"),
+                        now=NOW, current_event_id=None, secret_key=settings.secret_key)
+    with sessions() as session:
+        assert session.scalar(select(Customer).where(Customer.platform_customer_id == "5005")) is None
+        reports = session.scalars(select(StorefrontReport)).all()
+        assert reports and all(r.customer_id is None and r.email_sha256 is None for r in reports)
