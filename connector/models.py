@@ -134,8 +134,8 @@ class Store(Base):
     storefront_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
     #: the shop's currency, when the platform told us (leads carry no amount but name a currency)
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
-    #: promo codes wait to be created or removed in the store (the worker's maintenance does it)
-    codes_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: promo codes wait to be created or removed in the store from this time (the worker's maintenance does it)
+    codes_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -173,8 +173,8 @@ class Influencer(Base):
     discount_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     usage_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     once_per_customer: Mapped[bool] = mapped_column(Boolean, default=False)
-    #: none (no code, or one made by hand), pending (to create), active (works in the store),
-    #: failed (code_error says why), removing (to deactivate), removed
+    #: none (no code), existing (made outside the connector: only matched), pending (to create), active (works
+    #: in the store), failed (code_error says why), removing (to deactivate), removed
     code_status: Mapped[str] = mapped_column(String(20), default="none")
     code_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     code_attempts: Mapped[int] = mapped_column(Integer, default=0)

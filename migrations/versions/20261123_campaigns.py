@@ -135,13 +135,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('half_life_days', sa.Integer(), nullable=False, server_default='7'))
         batch_op.add_column(sa.Column('storefront_url', sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column('currency', sa.String(length=3), nullable=True))
-        batch_op.add_column(sa.Column('codes_pending', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('codes_due_at', connector.models.UTCDateTime(timezone=True), nullable=True))
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('stores', schema=None) as batch_op:
-        batch_op.drop_column('codes_pending')
+        batch_op.drop_column('codes_due_at')
         batch_op.drop_column('currency')
         batch_op.drop_column('storefront_url')
         batch_op.drop_column('half_life_days')
