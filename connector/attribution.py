@@ -7,7 +7,7 @@ see why an order was (or was not) credited to someone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +22,8 @@ DEFAULT_PRECEDENCE = SIGNAL_KINDS
 # Cart attributes a theme or another tool may set (contract: `_ref` and `_click_id`).
 REF_ATTRIBUTE, CLICK_ID_ATTRIBUTE = "_ref", "_click_id"
 SHARE_PLACES = Decimal("0.0001")
+#: how far apart the platform's clock (order times, rounded to the second) and ours (clicks) may be
+CLOCK_SKEW = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -201,8 +203,9 @@ def _first_listed(signals: list[Signal]) -> tuple[list[tuple[Signal, Decimal]], 
 
 
 def _click_timeline(signals: list[Signal], at: datetime) -> list[Touch]:
-    # A cart attribute or other touch without a time was set in the session that placed the order.
-    return [Touch(match_key(s.influencer.tracking_id), s.at or at, index) for index, s in enumerate(signals)]
+    # A cart attribute or other touch without a time was set in the session that placed the order; a touch
+    # a little after the order (clocks differ, platforms round to the second) is taken as at the order.
+    return [Touch(match_key(s.influencer.tracking_id), min(s.at or at, at), index) for index, s in enumerate(signals)]
 
 
 def _clicks_share(signals: list[Signal], at: datetime, model: ModelSettings,
@@ -227,7 +230,7 @@ def _in_window(signal: Signal, at: datetime, model: ModelSettings) -> tuple[str,
     """Why a timed click cannot count (out of window, after the conversion), or None when it can."""
     if signal.at is None:
         return None
-    if signal.at > at:
+    if signal.at > at + CLOCK_SKEW:
         return "future", "the touch is later than the conversion"
     if signal.at < at - model.window:
         return "out_of_window", f"older than the {model.window.days}-day attribution window"

@@ -2,8 +2,10 @@
 
 Stand-ins for Shopify, a WooCommerce site and the tracking backend; the app on real HTTP; a worker;
 SQLite in a temporary folder. A real install of one store of each platform (OAuth grant and wc-auth,
-webhooks registered), influencers, orders whose webhooks the stores send, one recovered by
-reconciliation, and the conversions the backend verified.
+webhooks and the web pixel registered), influencers registered by the backend through /api/v1 with
+their codes made in the stores, a click on a tracking link followed to the conversion it earned (with
+its attribution record), orders whose webhooks the stores send, one recovered by reconciliation, and
+the conversions the backend verified.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import click
 import requests
 from sqlalchemy import select
 
-from . import create_app, directory, registry
-from .db import make_engine, make_sessionmaker, transaction
+from . import create_app, demo_campaign, directory, registry
+from .db import make_engine, make_sessionmaker
 from .live_server import LiveServer
 from .reconcile import reconcile_store
 from .migrate import upgrade
@@ -36,6 +38,8 @@ from .worker import Worker
 
 SHOP = "demo-boutique.myshopify.com"
 WOO_SITE = "demo-woo"
+#: the order the shopper places after clicking bob's link
+CLICK_ORDER = 820982911946154509
 
 
 def _step(number: int, text: str) -> None:
@@ -49,10 +53,11 @@ def _line(text: str, ok: bool | None = None) -> None:
 
 
 def demo_settings(folder: Path, *, public_url: str, backend_url: str, backend_secret: str, shopify_key: str,
-                  shopify_secret: str, shopify_admin_url: str) -> Settings:
+                  shopify_secret: str, shopify_admin_url: str, api_token: str) -> Settings:
     return Settings(
         database_url=f"sqlite:///{folder / 'connector.db'}",
         public_url=public_url,
+        api_token=api_token,
         shopify_api_key=shopify_key,
         shopify_api_secrets=(shopify_secret,),
         shopify_admin_url=shopify_admin_url,
@@ -77,7 +82,8 @@ def run_demo(*, keep: bool = False) -> int:
     shopify_key, shopify_secret = "demo-app-" + secrets.token_hex(4), secrets.token_hex(16)
     shopify, woocommerce = registry.get("shopify"), registry.get("woocommerce")
 
-    click.secho("connector demo: two stores are installed, and their orders become signed influencer conversions",
+    click.secho("connector demo: two stores are installed, influencers get codes and links, and clicks and orders "
+                "become signed conversions",
                 bold=True)
     backend = StandinBackend(backend_secret).start()
     shop_standin = shopify.standin.StandinShopify(shopify_key, shopify_secret).start()
@@ -85,7 +91,7 @@ def run_demo(*, keep: bool = False) -> int:
     server = LiveServer()
     settings = demo_settings(folder, public_url=server.url, backend_url=backend.url, backend_secret=backend_secret,
                              shopify_key=shopify_key, shopify_secret=shopify_secret,
-                             shopify_admin_url=shop_standin.admin_url)
+                             shopify_admin_url=shop_standin.admin_url, api_token=secrets.token_urlsafe(24))
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     worker = worker_thread = None
@@ -111,21 +117,32 @@ def run_demo(*, keep: bool = False) -> int:
         woo_url = woo_standin.site_url(WOO_SITE)
         results.append(_install_woocommerce(browser, server.url, woo_url, woo_standin, sessions))
 
-        _step(3, "Influencers")
-        with transaction(sessions) as session:
-            shop = directory.find_store(session, SHOP)
-            woo = directory.find_store(session, woo_url)
-            for store, tracking_id, code in [(shop, "alice", "ALICE15"), (shop, "bob", None), (shop, "carol", "CAROL10"),
-                                             (woo, "dana", "DANA20")]:
-                directory.add_influencer(session, store, tracking_id, code=code, campaign_id="spring-26",
-                                         email=f"{tracking_id}@creators.example")
-                _line(f"{tracking_id:<6} code {code or '-':<8} in {store.domain}", True)
+        _step(3, "The tracking backend registers the campaign's influencers (PUT /api/v1, bearer token)")
+        api = demo_campaign.Api(server.url, settings.api_token)
+        with sessions() as session:
+            shop_id = directory.find_store(session, SHOP).id
+            woo_id = directory.find_store(session, woo_url).id
+        results.append(demo_campaign.register(api, shop_id, woo_id))
+        _line("the worker creates the codes in the stores: Shopify redeem codes in bulk on one discount per "
+              "campaign and terms, WooCommerce coupons in batches")
 
-        _step(4, "Orders: the stores send signed webhooks to the subscriptions registered at install")
+        def in_store(store_id: int, code: str) -> bool:
+            if store_id == shop_id:
+                return code.lower() in shop_standin.codes(SHOP)
+            return any(c["code"] == code.lower() for c in woo_standin.coupons(WOO_SITE))
+
+        results.append(demo_campaign.wait_for_codes(api, {shop_id: ["alice", "carol"], woo_id: ["dana"]}, in_store))
+
+        _step(4, "A shopper clicks bob's link, and buys without a code")
+        results.append(demo_campaign.click_journey(server.url, api, shop_standin, shopify.samples, SHOP, shop_id,
+                                                   CLICK_ORDER))
+        results.append(demo_campaign.show_record(api, shop_id, CLICK_ORDER))
+
+        _step(5, "More orders: the stores send signed webhooks to the subscriptions registered at install")
         results += _shopify_orders(server.url, shop_standin, shopify.samples, shopify_secret)
         results += _woocommerce_orders(woo_standin, woocommerce.samples)
 
-        _step(5, "A webhook that never came: reconciliation reads the store")
+        _step(6, "A webhook that never came: reconciliation reads the store")
         missed = shopify.samples.order(order_id=820982911946154512, name="#1005", codes=("CAROL10",), cart_ref="",
                                        landing_site="/", landing_site_ref="")
         shop_standin.place_order(SHOP, missed, deliver=False)
@@ -135,9 +152,9 @@ def run_demo(*, keep: bool = False) -> int:
         reconciled = reconcile_store(settings, sessions, shop_id, datetime.now(timezone.utc))
         _line(f"connector reconcile {SHOP}: {reconciled}", reconciled.fetched >= 1)
 
-        _step(6, "The worker attributes the orders and forwards conversions")
+        _step(7, "The worker attributes the orders and forwards conversions")
         expected = [("conversion.purchase", "#1001", "alice", "promo_code"),
-                    ("conversion.purchase", "#1002", "bob", "landing_page"),
+                    ("conversion.purchase", "#1002", "bob", "click"),
                     ("conversion.refund", "#1001", "alice", "promo_code"),
                     ("conversion.purchase", "#2001", "dana", "promo_code"),
                     ("conversion.purchase", "#1005", "carol", "promo_code")]
@@ -146,7 +163,7 @@ def run_demo(*, keep: bool = False) -> int:
         received = backend.delivered()
         _attribution_story(sessions)
 
-        _step(7, "What the tracking backend received (each signature verified)")
+        _step(8, "What the tracking backend received (each signature verified)")
         for entry in received:
             data = entry.body["data"]
             _line(f"{entry.body['type']:<20} {data['platform']:<11} {data['order_name']:<6} {data['amount']:>7} "
@@ -156,11 +173,11 @@ def run_demo(*, keep: bool = False) -> int:
         everything = all(results) and got == sorted(expected) and all(e.verified for e in received) \
             and len({e.webhook_id for e in received}) == len(received)
 
-        _step(8, "Result")
+        _step(9, "Result")
         if everything:
-            _line(f"2 stores installed with no hand work; {len(expected)} conversions delivered once each and verified "
-                  "(#1005 recovered by reconciliation); the test order, the redelivery and the forgery credited nobody",
-                  True)
+            _line(f"2 stores installed with no hand work; codes made in both by the worker; a click followed to its "
+                  f"conversion; {len(expected)} conversions delivered once each and verified (#1005 recovered by "
+                  "reconciliation); the test order, the redelivery and the forgery credited nobody", True)
         else:
             _line(f"unexpected: got {got}", False)
         click.echo()
@@ -204,10 +221,11 @@ def _install_woocommerce(browser, app_url: str, site_url: str, standin, sessions
         store = directory.find_store(session, site_url)
         ok = page.status_code == 200 and store.status == "active" and not store.setup_pending
     _line(f"WooCommerce {site_url}: wc-auth approval → REST keys posted to the callback, encrypted at rest", ok)
-    hooks = standin.webhooks(WOO_SITE)
-    _line(f"  {len(hooks)} webhooks created by REST with a per-store secret (each creation ping answered 200): "
-          f"{', '.join(sorted(h['topic'] for h in hooks))}", len(hooks) == 4)
-    return ok and len(hooks) == 4
+    topics = sorted(h["topic"] for h in standin.webhooks(WOO_SITE))
+    wanted = {"order.created", "order.updated", "order.deleted", "customer.created"}
+    _line(f"  {len(topics)} webhooks created by REST with a per-store secret (each creation ping answered 200): "
+          f"{', '.join(topics)}", set(topics) == wanted)
+    return ok and set(topics) == wanted
 
 
 def _shopify_orders(app_url: str, standin, samples, shopify_secret: str) -> list[bool]:
@@ -231,10 +249,6 @@ def _shopify_orders(app_url: str, standin, samples, shopify_secret: str) -> list
     headers = samples.headers(raw, shop=SHOP, topic="orders/paid", secret=shopify_secret, webhook_id="redelivered-1")
     again = [requests.post(f"{app_url}/webhooks/shopify", data=raw, headers=headers, timeout=10) for _ in range(2)]
     report("#1001 orders/paid delivered twice with one webhook id", [(a.status_code, None) for a in again])
-    landing = samples.order(order_id=820982911946154509, name="#1002", codes=(), cart_ref="",
-                            landing_site="/products/wool-scarf?ref=bob&utm_source=instagram", landing_site_ref="")
-    report("#1002 paid, landed on /products/wool-scarf?ref=bob", standin.place_order(SHOP, landing,
-                                                                                    topics=("orders/paid",)))
     report("refunds/create for #1001 (one item returned)",
            standin.send_webhook(SHOP, "refunds/create", samples.refund(order_id=820982911946154508)))
     test_order = samples.order(order_id=820982911946154510, name="#1003", codes=("CAROL10",), test=True)
