@@ -75,7 +75,8 @@ def test_the_demo_runs_end_to_end_with_no_configuration(tmp_path):
     result = subprocess.run([sys.executable, "-m", "connector.cli", "demo"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 stores installed with no hand work; 5 conversions delivered once each and verified" in result.stdout
+    assert "5 conversions delivered once each and verified" in result.stdout
+    assert "a click followed to its conversion" in result.stdout and "credit by click, credits bob 1" in result.stdout
     assert "7 webhooks registered by GraphQL" in result.stdout and "4 webhooks created by REST" in result.stdout
     assert "(forged)" in result.stdout and "→ 401" in result.stdout
     assert "✗" not in result.stdout
