@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from connector import crypto
 from connector.db import transaction
 from connector.errors import ConnectorError, PlatformAuthError, PlatformError, UnknownStore, UnsafeStoreUrl
 from connector.models import Store
-from connector.platform import Delivery, DeliveryHeaders, NeutralEvent, StoreView
+from connector.platform import CodeBatch, CodeRemoval, CodeRequest, Delivery, DeliveryHeaders, NeutralEvent, StoreView
 from connector.settings import Settings
 
+from . import coupons as _coupons
 from . import normalise as _normalise
 from . import samples as _samples
 from . import store_url as _store_url
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import sessionmaker
 
 NAME = "woocommerce"
+log = logging.getLogger("connector.woocommerce")
 RECONCILE_TOPIC = "order.updated"
 RECONCILE_ID = re.compile(r"[\x21-\x7e]{1,255}")  # what the events table's delivery_id holds
 
@@ -77,6 +80,8 @@ class WooCommerceAdapter:
     samples = _samples
     #: /woocommerce/install, /woocommerce/callback, /woocommerce/return
     blueprint = _blueprint
+    #: WooCommerce coupons have an expiry date but no start date: the core holds such codes back until they start
+    supports_start_date = False
 
     @property
     def standin(self):
@@ -102,7 +107,10 @@ class WooCommerceAdapter:
         return _normalise.normalise(topic, body)
 
     def setup(self, settings: Settings, sessions: "sessionmaker", store_id: int) -> str:
-        """Create or repair the store's webhooks; the webhook secret is made (and committed) first if missing."""
+        """Create or repair the store's webhooks; the webhook secret is made (and committed) first if missing.
+
+        Also records the storefront (the store URL, unless one is set) and the store's currency.
+        """
         with transaction(sessions) as session:
             store = _store(session, store_id)
             credentials = _load(settings, store)
@@ -119,19 +127,49 @@ class WooCommerceAdapter:
         client = self._client(settings, credentials)
         report = client.ensure_webhooks(f"{settings.public_url.rstrip('/')}/webhooks/woocommerce",
                                         credentials.webhook_secret)
+        try:
+            currency = client.current_currency()
+        except PlatformError as exc:  # leads name a currency but do not need one: setup is done without it
+            log.warning("store %s: currency not read: %s", store_id, exc)
+            currency = None
+        with transaction(sessions) as session:
+            store = _store(session, store_id)
+            store.storefront_url = store.storefront_url or credentials.store_url  # one set by hand is kept
+            if currency:
+                store.currency = currency
         return str(report)
 
     def reconcile(
         self, settings: Settings, sessions: "sessionmaker", store_id: int, since: datetime
     ) -> Iterator[Delivery]:
         """Orders modified since `since`, each as an order.updated delivery keyed by its modification time."""
-        with sessions() as session:
-            credentials = _load(settings, _store(session, store_id))
-        client = self._client(settings, credentials)
+        client = self._client_for(settings, sessions, store_id)
         for order in client.orders_modified_since(since):
             body = json.dumps(order).encode()
             yield Delivery(topic=RECONCILE_TOPIC, delivery_id=_reconcile_id(order, body), body=body,
                            order_id=str(order.get("id")) if order.get("id") is not None else None)
+
+    def create_codes(self, settings: Settings, sessions: "sessionmaker", store_id: int,
+                     requests: Sequence[CodeRequest], discounts: Mapping[str, str]) -> CodeBatch:
+        """One coupon per code, in batches of 100; ours are adopted. `discounts` is unused: no shared discounts."""
+        if not requests:
+            return CodeBatch(results=())
+        client = self._client_for(settings, sessions, store_id)
+        return _coupons.create(client, requests, app_name=settings.app_name, collision=settings.code_collision)
+
+    def remove_codes(self, settings: Settings, sessions: "sessionmaker", store_id: int,
+                     removals: Sequence[CodeRemoval]) -> CodeBatch:
+        """Expire the codes' coupons now, in batches of 100 (not deleted: the store keeps their history)."""
+        if not removals:
+            return CodeBatch(results=())
+        client = self._client_for(settings, sessions, store_id)
+        return _coupons.remove(client, removals, datetime.now(timezone.utc))
+
+    def _client_for(self, settings: Settings, sessions: "sessionmaker", store_id: int) -> WooCommerceClient:
+        """A client for the store's REST API with its stored keys (PlatformAuthError when it has none)."""
+        with sessions() as session:
+            credentials = _load(settings, _store(session, store_id))
+        return self._client(settings, credentials)
 
     @staticmethod
     def _client(settings: Settings, credentials: _Credentials) -> WooCommerceClient:

@@ -1,4 +1,4 @@
-"""WooCommerce order webhooks (the REST v3 order JSON) → neutral OrderEvent / OrderDeleted.
+"""WooCommerce webhooks (the REST v3 order and customer JSON) → neutral OrderEvent / OrderDeleted / CustomerCreated.
 
 - Commission base: the sum of the line items' `total`, which WooCommerce keeps after coupon discounts
   and without tax (even when prices are entered with tax); shipping, fees and taxes are out.
@@ -11,6 +11,10 @@
 - A refund has no time of its own in the order JSON: it takes the order's `date_modified_gmt`.
 - `*_gmt` times carry no offset but are UTC. `order.deleted` carries only `{"id": N}`, so its
   OrderDeleted is stamped with the time it is normalised (close to when it was received).
+- The order's `order_key` (`wc_order_…`, shown in the thank-you page URL) is the proof a browser report
+  of the purchase must carry.
+- `customer.created` (a shopper registered, at checkout or on the account page) is a possible lead:
+  its id, email and `date_created_gmt`.
 
 Money is Decimal (JSON numbers are parsed as Decimal too); anything malformed is MalformedPayload.
 """
@@ -24,11 +28,12 @@ from typing import Any
 
 from connector.errors import MalformedPayload
 from connector.json_body import load
-from connector.platform import Customer, Money, OrderDeleted, OrderEvent, RefundEvent
+from connector.platform import Customer, CustomerCreated, Money, OrderDeleted, OrderEvent, RefundEvent
 
 ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
 DELETED_TOPIC = "order.deleted"
-HANDLED_TOPICS = ORDER_TOPICS | {DELETED_TOPIC}
+CUSTOMER_TOPIC = "customer.created"
+HANDLED_TOPICS = ORDER_TOPICS | {DELETED_TOPIC, CUSTOMER_TOPIC}
 # Refunded orders were paid first.
 PAID_STATUSES = frozenset({"processing", "completed", "refunded"})
 CANCELLED_STATUS = "cancelled"
@@ -40,6 +45,8 @@ NOT_TRAFFIC = frozenset({"session_entry", "user_agent"})
 MAX_AMOUNT = Decimal(10) ** 14  # what the connector's money columns hold before the decimal point
 MAX_QUANTITY = 10**9
 MAX_NAME = 100
+MAX_PROOF = 255
+MAX_EMAIL = 320
 ASCII_DIGITS = re.compile(r"[0-9]{1,64}")  # ids are kept in 64-character columns
 AMOUNT = re.compile(r"-?[0-9]{1,32}(\.[0-9]{1,32})?")
 CURRENCY = re.compile(r"[A-Z]{3}")
@@ -254,13 +261,38 @@ def order_event(topic: str, order: dict) -> OrderEvent:
         presentment_base=None,
         refunds=_refunds(order, order_id, base, modified_at),
         traffic=_traffic(meta),
+        proof=_proof(order.get("order_key")),
     )
 
 
-def normalise(topic: str, body: bytes) -> OrderEvent | OrderDeleted | None:
+def _proof(value: Any) -> str | None:
+    # A missing or odd key only means a browser report cannot be joined to this order: not malformed.
+    text = _text(value)
+    return text.strip() if text and len(text) <= MAX_PROOF else None
+
+
+def customer_created(customer: dict) -> CustomerCreated:
+    """A WooCommerce customer (customer.created) as CustomerCreated."""
+    customer_id = _id(customer.get("id"), "customer id")
+    occurred_at = _time(customer.get("date_created_gmt"), "date_created_gmt")
+    email = customer.get("email")
+    if email is not None and not isinstance(email, str):
+        raise MalformedPayload(f"email is not text: {email!r}")
+    if not _text(email):  # an account made without one (some plugins): the billing address may have it
+        billing = customer.get("billing")
+        email = billing.get("email") if isinstance(billing, dict) else None
+    email = _text(email)
+    if email is not None and len(email) > MAX_EMAIL:
+        raise MalformedPayload(f"email is longer than {MAX_EMAIL} characters")
+    return CustomerCreated(customer_id=customer_id, email=email.strip() if email else None, occurred_at=occurred_at)
+
+
+def normalise(topic: str, body: bytes) -> OrderEvent | OrderDeleted | CustomerCreated | None:
     """The neutral event for a stored delivery; None for a topic the worker has nothing to do with."""
     if topic in ORDER_TOPICS:
         return order_event(topic, load(body))
+    if topic == CUSTOMER_TOPIC:
+        return customer_created(load(body))
     if topic == DELETED_TOPIC:
         order_id = _id(load(body).get("id"), "order id")
         # The body is only {"id": N}: the deletion is dated when it is read.

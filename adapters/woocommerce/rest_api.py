@@ -4,13 +4,19 @@ The library signs https requests with HTTP Basic and plain-http ones (a stand-in
 OAuth 1.0a; it returns raw `requests` responses, so every answer is checked here and every failure
 becomes PlatformAuthError (the keys were refused) or PlatformError (try again later). Redirects are not
 followed: the store URL was checked before the call (store_url.check_store_url), a redirect target was not.
+
+The library has no retry logic. Coupon calls (which are safe to repeat: a coupon created by a call whose
+answer was lost is found and adopted on the next try) are retried here on timeouts, 429 and 5xx, with
+backoff that honours Retry-After. Every HTTP request made is counted in `calls`, for the benchmarks.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, Sequence
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable, Iterator, Sequence
 
 import requests
 from woocommerce import API
@@ -23,6 +29,26 @@ PAGE_SIZE = 100  # the REST API's largest per_page
 MAX_WEBHOOK_PAGES = 50
 MAX_ORDER_PAGES = 10_000  # a store that ignores `page` would otherwise be read forever
 USER_AGENT = "influencer-connector (WooCommerce-Python-REST-API)"
+#: a batch of 100 coupons is 100 coupon saves in one PHP request: give it longer than a plain read
+BATCH_TIMEOUT = 60.0
+#: tries of a retried call in all, and the waits between them (doubling), in seconds
+ATTEMPTS = 4
+FIRST_WAIT = 1.0
+#: a Retry-After longer than this is not waited for here: the worker tries again later instead
+MAX_WAIT = 30.0
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class BatchTooLarge(PlatformError):
+    """The store refused a batch as too large (HTTP 413 woocommerce_rest_request_entity_too_large)."""
+
+
+class _Transient(PlatformError):
+    """A failure that may pass: a timeout, a dropped connection, 429 or a 5xx."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -38,40 +64,69 @@ class WebhookReport:
 class WooCommerceClient:
     """One store's REST API, authenticated with the REST keys its merchant granted."""
 
-    def __init__(self, store_url: str, consumer_key: str, consumer_secret: str, *, timeout: float = 10):
+    def __init__(self, store_url: str, consumer_key: str, consumer_secret: str, *, timeout: float = 10,
+                 batch_timeout: float = BATCH_TIMEOUT, sleep: Callable[[float], None] = time.sleep):
         self.store_url = store_url
-        self._api = API(
-            url=store_url,
-            consumer_key=consumer_key,
-            consumer_secret=consumer_secret,
-            version="wc/v3",
-            timeout=timeout,
-            user_agent=USER_AGENT,
-        )
+        #: HTTP requests made so far, retries included
+        self.calls = 0
+        self._sleep = sleep
 
-    def _call(self, method: str, endpoint: str, *, params: dict | None = None, data: Any = None) -> Any:
-        """The parsed JSON answer of one call; PlatformAuthError on 401/403, PlatformError on anything else amiss."""
+        def api(seconds: float) -> API:
+            return API(url=store_url, consumer_key=consumer_key, consumer_secret=consumer_secret, version="wc/v3",
+                       timeout=seconds, user_agent=USER_AGENT)
+
+        self._api, self._batch_api = api(timeout), api(batch_timeout)
+
+    def _call(self, method: str, endpoint: str, *, params: dict | None = None, data: Any = None,
+              retry: bool = False, api: API | None = None) -> Any:
+        """The parsed JSON answer of a call; PlatformAuthError on 401/403, PlatformError on anything else amiss.
+
+        With `retry`, a timeout, 429 or 5xx is tried again (ATTEMPTS in all) after a growing wait or the
+        store's Retry-After, unless that is longer than MAX_WAIT.
+        """
+        attempt = 0
+        while True:
+            try:
+                return self._once(method, endpoint, params=params, data=data, api=api or self._api)
+            except _Transient as exc:
+                wait = retry_wait(attempt, exc.retry_after)
+                attempt += 1
+                if not retry or attempt >= ATTEMPTS or wait > MAX_WAIT:
+                    later = f" (Retry-After {exc.retry_after:.0f} s)" if exc.retry_after else ""
+                    raise PlatformError(f"{exc}{later}") from None
+                self._sleep(wait)
+
+    def _once(self, method: str, endpoint: str, *, params: dict | None, data: Any, api: API) -> Any:
         what = f"{method.upper()} {endpoint}"
         kwargs: dict[str, Any] = {"allow_redirects": False}
         if params is not None:
             kwargs["params"] = dict(params)  # the library may add to it
+        self.calls += 1
         try:
             if method in ("post", "put"):
-                response = getattr(self._api, method)(endpoint, data, **kwargs)
+                response = getattr(api, method)(endpoint, data, **kwargs)
             else:
-                response = getattr(self._api, method)(endpoint, **kwargs)
+                response = getattr(api, method)(endpoint, **kwargs)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            if isinstance(exc, requests.exceptions.SSLError):  # a bad certificate does not get better
+                raise PlatformError(f"{self.store_url}: {what} failed: {exc}") from None
+            raise _Transient(f"{self.store_url}: {what} failed: {exc}") from None
         except requests.RequestException as exc:
             raise PlatformError(f"{self.store_url}: {what} failed: {exc}") from None
-        if response.status_code in (401, 403):
-            raise PlatformAuthError(
-                f"{self.store_url} refused the REST keys ({what}: {response.status_code} {_code(response)})"
-            )
-        if not 200 <= response.status_code < 300:
-            raise PlatformError(f"{self.store_url}: {what} answered {response.status_code} {_code(response)}")
+        status = response.status_code
+        if status in (401, 403):
+            raise PlatformAuthError(f"{self.store_url} refused the REST keys ({what}: {status} {_code(response)})")
+        if status == 413:
+            raise BatchTooLarge(f"{self.store_url}: {what} answered 413 {_code(response)}")
+        if status in RETRY_STATUSES:
+            raise _Transient(f"{self.store_url}: {what} answered {status} {_code(response)}",
+                             retry_after=_retry_after(response))
+        if not 200 <= status < 300:
+            raise PlatformError(f"{self.store_url}: {what} answered {status} {_code(response)}")
         try:
             return response.json()
         except ValueError:
-            raise PlatformError(f"{self.store_url}: {what} answered {response.status_code} without JSON") from None
+            raise PlatformError(f"{self.store_url}: {what} answered {status} without JSON") from None
 
     def _pages(self, endpoint: str, params: dict, max_pages: int) -> Iterator[dict]:
         """Every object of a paginated list, page by page until a short page."""
@@ -170,6 +225,66 @@ class WooCommerceClient:
             else:
                 page += 1  # a whole page within one second: go on by page number from the same time
         raise PlatformError(f"{self.store_url}: more than {MAX_ORDER_PAGES} pages of modified orders")
+
+    # --- coupons ---------------------------------------------------------------------------------
+
+    def coupon_batch(self, *, create: Sequence[dict] = (), update: Sequence[dict] = ()) -> dict[str, list[dict]]:
+        """One `POST coupons/batch`: {"create": [coupon or {"id": 0, "error": {...}}, ...], "update": [...]}.
+
+        Each answer list is in the order of the items sent (WooCommerce handles creates, then updates).
+        BatchTooLarge when the store takes fewer items per call than were sent.
+        """
+        body = {key: list(items) for key, items in (("create", create), ("update", update)) if items}
+        if not body:
+            return {}
+        answer = self._call("post", "coupons/batch", data=body, retry=True, api=self._batch_api)
+        if not isinstance(answer, dict):
+            raise PlatformError(f"{self.store_url}: POST coupons/batch answered something that is not an object")
+        for key, items in body.items():
+            given = answer.get(key)
+            if not isinstance(given, list) or len(given) != len(items) or not all(isinstance(i, dict) for i in given):
+                raise PlatformError(f"{self.store_url}: POST coupons/batch did not answer each of its {len(items)} "
+                                    f"{key} items")
+        return {key: answer[key] for key in body}
+
+    def coupons_by_code(self, code: str) -> list[dict]:
+        """The published coupons with this code (WooCommerce matches codes case-insensitively; at most one)."""
+        # Sent lower-cased, as WooCommerce stores codes (wc_format_coupon_code), in case the database
+        # compares case-sensitively.
+        items = self._call("get", "coupons", params={"code": code.lower()}, retry=True)
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise PlatformError(f"{self.store_url}: GET coupons answered something that is not a list of objects")
+        return items
+
+    def current_currency(self) -> str | None:
+        """The store's currency (ISO 4217) from `GET data/currencies/current`; None when it names none."""
+        answer = self._call("get", "data/currencies/current")
+        code = answer.get("code") if isinstance(answer, dict) else None
+        if isinstance(code, str) and len(code) == 3 and code.isascii() and code.isalpha():
+            return code.upper()
+        return None
+
+
+def retry_wait(attempt: int, retry_after: float | None) -> float:
+    """Seconds to wait before try `attempt + 2`: doubling from FIRST_WAIT, or longer if the store asked."""
+    backoff = FIRST_WAIT * 2**attempt
+    return max(backoff, retry_after) if retry_after is not None else backoff
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Retry-After in seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max((moment - datetime.now(timezone.utc)).total_seconds(), 0.0)
 
 
 def _gmt(value) -> datetime | None:

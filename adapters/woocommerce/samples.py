@@ -1,6 +1,7 @@
-"""Sample WooCommerce deliveries, shaped like WooCommerce's REST v3 order webhooks, for the demo, tests and benchmarks.
+"""Sample WooCommerce deliveries, shaped like WooCommerce's REST v3 order and customer webhooks, for the demo,
+tests and benchmarks.
 
-`order.json` beside this file is the template (see PROVENANCE.md there); these helpers vary it,
+`order.json` and `customer.json` beside this file are the templates (see PROVENANCE.md there); these helpers vary them,
 encode it the way PHP's wp_json_encode does and sign it the way WooCommerce does.
 """
 
@@ -49,11 +50,13 @@ def order(
     customer_id: int | None = None,
     date_created_gmt: str | None = None,
     date_modified_gmt: str | None = None,
+    order_key: str | None = None,
 ) -> dict[str, Any]:
     """A copy of the template order with the attribution-relevant fields set as asked (None keeps the template's).
 
     `refunds` are (refund id, refunded amount) pairs, e.g. ((731, "10.00"),); an empty `landing_url`,
-    `cart_ref` or `click_id` removes that meta row.
+    `cart_ref` or `click_id` removes that meta row; an empty `order_key` removes the key (the stand-in's
+    place_order then makes one up, as WooCommerce does).
     """
     body = copy.deepcopy(_template("order.json"))
     body["id"] = order_id
@@ -82,6 +85,28 @@ def order(
         body["date_created_gmt"] = date_created_gmt
     if date_modified_gmt is not None:
         body["date_modified_gmt"] = date_modified_gmt
+    if order_key == "":
+        body.pop("order_key", None)
+    elif order_key is not None:
+        body["order_key"] = order_key
+    return body
+
+
+def customer(
+    *,
+    customer_id: int = 88,
+    email: str | None = None,
+    date_created_gmt: str | None = None,
+) -> dict[str, Any]:
+    """A copy of the template customer (the body of customer.created) with the fields set as asked."""
+    body = copy.deepcopy(_template("customer.json"))
+    body["id"] = customer_id
+    body["_links"]["self"] = [{"href": f"https://shop.example/wp-json/wc/v3/customers/{customer_id}"}]
+    if email is not None:
+        body["email"] = email
+        body["billing"]["email"] = email
+    if date_created_gmt is not None:
+        body["date_created_gmt"] = date_created_gmt
     return body
 
 

@@ -3,11 +3,20 @@
 One HTTP server on 127.0.0.1 plays any number of sites, each under its own path prefix
 (`http://127.0.0.1:<port>/<site>`, created on first use). It does what the connector relies on, the way
 WooCommerce does it (PLATFORMS.md B1-B3): the wc-auth app authorisation (auto-approved, as if a shop
-manager were logged in), the REST API v3 `webhooks` and `orders` endpoints with Basic, query-string or
-one-legged OAuth 1.0a authentication, the ping sent when a webhook is created, and signed webhook
-deliveries of the orders a test places, changes or deletes. Unlike WooCommerce it accepts a plain-http
-callback_url (it is recorded so tests can look), and it refuses to create a webhook whose ping is not
-answered 200 (WooCommerce shows the error but keeps the webhook).
+manager were logged in), the REST API v3 `webhooks`, `orders`, `coupons` (with `coupons/batch`) and
+`data/currencies/current` endpoints with Basic, query-string or one-legged OAuth 1.0a authentication, the
+ping sent when a webhook is created, and signed webhook deliveries of the orders a test places, changes
+or deletes and of the customers it creates. Unlike WooCommerce it accepts a plain-http callback_url (it
+is recorded so tests can look), and it refuses to create a webhook whose ping is not answered 200
+(WooCommerce shows the error but keeps the webhook).
+
+Coupons follow WooCommerce (PLATFORMS.md B6 and the v2/v3 coupons controller): codes are stored
+lower-cased and unique among published coupons (`woocommerce_rest_coupon_code_already_exists`); a batch
+takes at most 100 items in all (else HTTP 413 `woocommerce_rest_request_entity_too_large`) and answers
+each failed item as `{"id": 0, "error": {"code", "message", "data": {"status"}}}`; batch deletes force;
+`date_expires` is read in the site's timezone unless it carries an offset, and `date_expires_gmt` is
+ignored on writes (WC_Coupon has no setter for it). Tests can make the next calls to an endpoint fail
+(fail_next) and count calls by endpoint (calls).
 """
 
 from __future__ import annotations
@@ -18,10 +27,13 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import secrets
+import string
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
@@ -39,6 +51,13 @@ WEBHOOK_STATUSES = ("active", "paused", "disabled")
 OAUTH_ALGORITHMS = {"HMAC-SHA1": hashlib.sha1, "HMAC-SHA256": hashlib.sha256}
 OAUTH_WINDOW = 15 * 60  # WooCommerce refuses OAuth timestamps older than 15 minutes
 HOOKSHOT = f"WooCommerce/{samples.WOOCOMMERCE_VERSION} Hookshot (WordPress/{samples.WORDPRESS_VERSION})"
+API_PREFIX = "wp-json/wc/v3/"
+BATCH_LIMIT = 100  # woocommerce_rest_batch_items_limit
+DISCOUNT_TYPES = ("percent", "fixed_cart", "fixed_product")
+# WC_Data::set_date_prop: an ISO 8601 time to the second, with Z or an offset, or without (site time)
+WC_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(Z|[+-]\d{2}:\d{2})?")
+CURRENCIES = {"EUR": ("Euro", "&euro;"), "USD": ("United States (US) dollar", "&#36;"),
+              "GBP": ("Pound sterling", "&pound;"), "CHF": ("Swiss franc", "&#67;&#72;&#70;")}
 
 
 def _now() -> str:
@@ -67,6 +86,15 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+def _item_error(code: str, message: str, status: int = 400) -> dict:
+    """A WP_Error as a batch answers it for one item."""
+    return {"code": code, "message": message, "data": {"status": status}}
+
+
+def _wc_time(moment: datetime | None, offset: timedelta = timedelta(0)) -> str | None:
+    return (moment + offset).strftime("%Y-%m-%dT%H:%M:%S") if moment is not None else None
+
+
 class _Site:
     def __init__(self, name: str):
         self.name = name
@@ -74,6 +102,15 @@ class _Site:
         self.callback_urls: list[str] = []
         self.webhooks: dict[int, dict] = {}
         self.orders: dict[int, dict] = {}
+        self.customers: dict[int, dict] = {}
+        #: coupons as stored (date_expires an aware time or None), and their ids by lower-cased code
+        self.coupons: dict[int, dict] = {}
+        self.coupon_codes: dict[str, int] = {}
+        self.currency = "EUR"
+        #: the site's timezone (WordPress's gmt_offset)
+        self.utc_offset = timedelta(0)
+        #: endpoint → (status, Retry-After) answers the next calls get instead of the real one
+        self.failures: dict[str, list[tuple[int, int | None]]] = {}
 
 
 class StandinWooCommerce:
@@ -134,9 +171,15 @@ class StandinWooCommerce:
             return [copy.deepcopy(hook) for hook in self._site(site).webhooks.values()]
 
     def place_order(self, site: str, order: dict, *, deliver: bool = True) -> list[requests.Response]:
-        """Store the order and deliver order.created to the site's webhooks; their answers are returned."""
+        """Store the order and deliver order.created to the site's webhooks; their answers are returned.
+
+        An order without an `order_key` gets one, shaped like WooCommerce's (`wc_order_` + 13 characters).
+        """
         order = copy.deepcopy(order)
         order.setdefault("date_modified_gmt", _now())
+        if not order.get("order_key"):
+            order["order_key"] = "wc_order_" + "".join(secrets.choice(string.ascii_letters + string.digits)
+                                                       for _ in range(13))
         with self._lock:
             self._site(site).orders[int(order["id"])] = order
         return self.deliver(site, "order.created", order) if deliver else []
@@ -148,6 +191,66 @@ class StandinWooCommerce:
             order["date_modified_gmt"] = changes.get("date_modified_gmt") or _now()
             order = copy.deepcopy(order)
         return self.deliver(site, "order.updated", order) if deliver else []
+
+    def order(self, site: str, order_id: int) -> dict:
+        """The order as the site holds it (with the order_key place_order may have made up)."""
+        with self._lock:
+            return copy.deepcopy(self._site(site).orders[order_id])
+
+    def create_customer(self, site: str, customer: dict, *, deliver: bool = True) -> list[requests.Response]:
+        """Store the customer (samples.customer()) and deliver customer.created; the webhooks' answers are returned."""
+        customer = copy.deepcopy(customer)
+        customer.setdefault("date_created_gmt", _now())
+        with self._lock:
+            self._site(site).customers[int(customer["id"])] = customer
+        return self.deliver(site, "customer.created", customer) if deliver else []
+
+    def coupons(self, site: str) -> list[dict]:
+        """The site's coupons as the REST API shows them, oldest first."""
+        with self._lock:
+            target = self._site(site)
+            return [self._coupon_view(target, c) for c in sorted(target.coupons.values(), key=lambda c: c["id"])]
+
+    def add_foreign_coupon(self, site: str, code: str, **fields) -> dict:
+        """A coupon the merchant made by hand (no connector meta), e.g. to make a code collide."""
+        with self._lock:
+            target = self._site(site)
+            coupon, error = self._save_coupon(target, None, {"code": code, "amount": "5", **fields})
+            if error:
+                raise ValueError(error["message"])
+            return self._coupon_view(target, coupon)
+
+    def coupon_applies(self, site: str, code: str, at: datetime | None = None) -> bool:
+        """Whether a shopper could use `code` now (or `at`): it exists, is published and has not expired."""
+        moment = at or datetime.now(timezone.utc)
+        with self._lock:
+            target = self._site(site)
+            coupon = target.coupons.get(target.coupon_codes.get(code.lower(), 0))
+            # WC_Discounts::validate_coupon_expiry_date: expired once now is past the expiry time
+            return coupon is not None and coupon["status"] == "publish" and (
+                coupon["date_expires"] is None or moment <= coupon["date_expires"])
+
+    def set_currency(self, site: str, currency: str) -> None:
+        with self._lock:
+            self._site(site).currency = currency
+
+    def set_utc_offset(self, site: str, hours: float) -> None:
+        """The site's timezone, as WordPress's gmt_offset (times without an offset are read in it)."""
+        with self._lock:
+            self._site(site).utc_offset = timedelta(hours=hours)
+
+    def fail_next(self, site: str, endpoint: str, status: int, *, times: int = 1, retry_after: int | None = None) -> None:
+        """The next `times` calls to `endpoint` (e.g. "coupons/batch") answer `status` and do nothing."""
+        with self._lock:
+            self._site(site).failures.setdefault(endpoint, []).extend([(status, retry_after)] * times)
+
+    def calls(self, endpoint: str, *, site: str | None = None, method: str | None = None) -> int:
+        """How many requests reached a REST endpoint (e.g. "coupons/batch"), of one site and method if given."""
+        with self._lock:
+            return sum(1 for seen_method, path in self.requests_seen
+                       if path.endswith("/" + API_PREFIX + endpoint)
+                       and (site is None or path == f"/{site}/{API_PREFIX}{endpoint}")
+                       and (method is None or seen_method == method))
 
     def delete_order(self, site: str, order_id: int, *, deliver: bool = True) -> list[requests.Response]:
         with self._lock:
@@ -179,6 +282,16 @@ class StandinWooCommerce:
         def _record():
             with standin._lock:
                 standin.requests_seen.append((request.method, request.path))
+                site, _, rest = request.path.lstrip("/").partition("/")
+                planned = standin._sites[site].failures.get(rest[len(API_PREFIX):]) \
+                    if site in standin._sites and rest.startswith(API_PREFIX) else None
+                failure = planned.pop(0) if planned else None
+            if failure:  # as a busy or broken host answers, before WordPress looks at the request
+                status, retry_after = failure
+                answer, _ = _error(status, "standin_planned_failure", f"planned failure {status}")
+                if retry_after is not None:
+                    answer.headers["Retry-After"] = str(retry_after)
+                return answer, status
 
         @app.get("/<site>/wc-auth/v1/authorize")
         def authorize(site: str):
@@ -202,6 +315,30 @@ class StandinWooCommerce:
         @app.get("/<site>/wp-json/wc/v3/orders")
         def orders(site: str):
             return standin._authenticate(standin._site(site), write=False) or standin._orders(standin._site(site))
+
+        @app.route("/<site>/wp-json/wc/v3/coupons", methods=["GET", "POST"])
+        def coupons(site: str):
+            target = standin._site(site)
+            refused = standin._authenticate(target, write=request.method == "POST")
+            if refused:
+                return refused
+            return standin._create_coupon(target) if request.method == "POST" else standin._list_coupons(target)
+
+        @app.route("/<site>/wp-json/wc/v3/coupons/batch", methods=["POST", "PUT", "PATCH"])
+        def coupons_batch(site: str):
+            target = standin._site(site)
+            return standin._authenticate(target, write=True) or standin._coupon_batch(target)
+
+        @app.get("/<site>/wp-json/wc/v3/data/currencies/current")
+        def current_currency(site: str):
+            target = standin._site(site)
+            refused = standin._authenticate(target, write=False)
+            if refused:
+                return refused
+            name, symbol = CURRENCIES.get(target.currency, (target.currency, target.currency))
+            return jsonify(code=target.currency, name=name, symbol=symbol, _links={
+                "self": [{"href": f"{standin.site_url(site)}/{API_PREFIX}data/currencies/{target.currency}"}],
+                "collection": [{"href": f"{standin.site_url(site)}/{API_PREFIX}data/currencies"}]})
 
         return app
 
@@ -368,3 +505,175 @@ class StandinWooCommerce:
                      if since is None or datetime.fromisoformat(o["date_modified_gmt"]) > since]
         found.sort(key=lambda o: (o.get(key) or "", o["id"]), reverse=request.args.get("order", "desc") == "desc")
         return self._list(found)
+
+    # --- coupons ---------------------------------------------------------------------------------
+
+    def _list_coupons(self, site: _Site):
+        code = request.args.get("code")
+        with self._lock:
+            if code:  # wc_get_coupon_id_by_code: the published coupon with that code, if any
+                chosen = [site.coupons[i] for i in [site.coupon_codes.get(code.strip().lower())] if i in site.coupons]
+            else:
+                chosen = list(site.coupons.values())
+            views = [self._coupon_view(site, c) for c in sorted(chosen, key=lambda c: c["id"], reverse=True)]
+        return self._list(views)
+
+    def _create_coupon(self, site: _Site):
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            return _error(400, "rest_invalid_json", "The JSON body passed is not valid.")
+        with self._lock:
+            coupon, error = self._save_coupon(site, None, data)
+            if error:
+                return jsonify(error), error["data"]["status"]
+            return jsonify(self._coupon_view(site, coupon)), 201
+
+    def _coupon_batch(self, site: _Site):
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            return _error(400, "rest_invalid_json", "The JSON body passed is not valid.")
+        parts = {key: data.get(key) or [] for key in ("create", "update", "delete")}
+        if not all(isinstance(items, list) for items in parts.values()):
+            return _error(400, "rest_invalid_param", "Invalid parameter(s): create, update, delete")
+        if sum(len(items) for items in parts.values()) > BATCH_LIMIT:
+            return _error(413, "woocommerce_rest_request_entity_too_large",
+                          f"Unable to accept more than {BATCH_LIMIT} items for this request.")
+        answer: dict[str, list] = {}
+        with self._lock:
+            for item in parts["create"]:
+                coupon, error = self._save_coupon(site, None, item if isinstance(item, dict) else {})
+                answer.setdefault("create", []).append(
+                    {"id": 0, "error": error} if error else self._coupon_view(site, coupon))
+            for item in parts["update"]:
+                item = item if isinstance(item, dict) else {}
+                coupon_id = _int(item.get("id"))
+                if coupon_id not in site.coupons:
+                    error = _item_error("woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.")
+                else:
+                    coupon, error = self._save_coupon(site, coupon_id, item)
+                answer.setdefault("update", []).append(
+                    {"id": item.get("id"), "error": error} if error else self._coupon_view(site, coupon))
+            for raw_id in parts["delete"]:
+                coupon_id = _int(raw_id)
+                if not coupon_id:
+                    continue  # WooCommerce skips ids that are not numbers
+                coupon = site.coupons.pop(coupon_id, None)  # batch deletes always force
+                if coupon is None:
+                    answer.setdefault("delete", []).append(
+                        {"id": coupon_id, "error": _item_error("woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.", 404)})
+                    continue
+                site.coupon_codes.pop(coupon["code"], None)
+                answer.setdefault("delete", []).append(self._coupon_view(site, coupon))
+        return jsonify(answer) if answer else jsonify([])  # PHP encodes an empty answer as []
+
+    def _save_coupon(self, site: _Site, coupon_id: int | None, data: dict) -> tuple[dict | None, dict | None]:
+        """Create (no id) or update a coupon from a request's fields, as WooCommerce does: (coupon, None) or (None, error)."""
+        creating = coupon_id is None
+        if creating and not data.get("code"):
+            return None, _item_error("woocommerce_rest_empty_coupon_code", "The coupon code cannot be empty.")
+        coupon = copy.deepcopy(site.coupons[coupon_id]) if not creating else {
+            "id": None, "code": "", "amount": Decimal(0), "status": "publish", "date_created_gmt": _now(),
+            "discount_type": "fixed_cart", "description": "", "date_expires": None, "usage_count": 0,
+            "individual_use": False, "usage_limit": 0, "usage_limit_per_user": 0, "free_shipping": False,
+            "minimum_amount": "", "maximum_amount": "", "email_restrictions": [], "meta_data": []}
+        if data.get("code") is not None:
+            code = str(data["code"]).strip().lower()  # the woocommerce_coupon_code filter: wc_strtolower
+            holder = site.coupon_codes.get(code)
+            if holder is not None and holder != coupon_id:
+                return None, _item_error("woocommerce_rest_coupon_code_already_exists", "The coupon code already exists")
+            coupon["code"] = code
+        if data.get("discount_type") is not None:
+            if data["discount_type"] not in DISCOUNT_TYPES:
+                return None, _item_error("coupon_invalid_discount_type", "Invalid discount type.")
+            coupon["discount_type"] = data["discount_type"]
+        if data.get("amount") is not None:
+            try:
+                amount = Decimal(str(data["amount"]))
+            except InvalidOperation:
+                amount = Decimal(0)  # set_amount: not numeric → 0
+            if not amount.is_finite() or amount < 0 or (coupon["discount_type"] == "percent" and amount > 100):
+                return None, _item_error("coupon_invalid_amount", "Invalid discount amount.")
+            coupon["amount"] = amount
+        if "date_expires" in data and data["date_expires"] is not None:  # a null is skipped, "" clears
+            expires, ok = _expiry(data["date_expires"], site.utc_offset)
+            if not ok:
+                return None, _item_error("coupon_invalid_date_expires", "Invalid expiry date.")
+            coupon["date_expires"] = expires
+        for field in ("usage_limit", "usage_limit_per_user"):
+            if data.get(field) is not None:
+                coupon[field] = abs(_int(data[field]) or 0)  # absint
+        for field in ("individual_use", "free_shipping"):
+            if data.get(field) is not None:
+                coupon[field] = bool(data[field])
+        for field in ("description", "status"):
+            if data.get(field) is not None:
+                coupon[field] = str(data[field])
+        for row in data.get("meta_data") or []:
+            if isinstance(row, dict) and isinstance(row.get("key"), str):
+                same = [m for m in coupon["meta_data"] if m["key"] == row["key"]]  # update_meta_data replaces
+                if same:
+                    same[0]["value"] = row.get("value")
+                else:
+                    coupon["meta_data"].append({"id": next(self._ids), "key": row["key"], "value": row.get("value")})
+        if creating:
+            coupon["id"] = next(self._ids)
+        else:
+            site.coupon_codes.pop(site.coupons[coupon_id]["code"], None)
+        coupon["date_modified_gmt"] = _now()
+        site.coupons[coupon["id"]] = coupon
+        if coupon["status"] == "publish":
+            site.coupon_codes[coupon["code"]] = coupon["id"]
+        return coupon, None
+
+    @staticmethod
+    def _coupon_view(site: _Site, coupon: dict) -> dict:
+        """A stored coupon as the REST API shows it (WC_REST_Coupons_V2_Controller::get_formatted_item_data)."""
+        offset = site.utc_offset
+        created = datetime.fromisoformat(coupon["date_created_gmt"])
+        modified = datetime.fromisoformat(coupon["date_modified_gmt"])
+        expires = coupon["date_expires"].replace(tzinfo=None) if coupon["date_expires"] else None
+        return {
+            "id": coupon["id"], "code": coupon["code"], "amount": f"{coupon['amount']:.2f}", "status": coupon["status"],
+            "date_created": _wc_time(created, offset), "date_created_gmt": _wc_time(created),
+            "date_modified": _wc_time(modified, offset), "date_modified_gmt": _wc_time(modified),
+            "discount_type": coupon["discount_type"], "description": coupon["description"],
+            "date_expires": _wc_time(expires, offset), "date_expires_gmt": _wc_time(expires),
+            "usage_count": coupon["usage_count"], "individual_use": coupon["individual_use"],
+            "product_ids": [], "excluded_product_ids": [],
+            "usage_limit": coupon["usage_limit"] or None, "usage_limit_per_user": coupon["usage_limit_per_user"] or None,
+            "limit_usage_to_x_items": None, "free_shipping": coupon["free_shipping"], "product_categories": [],
+            "excluded_product_categories": [], "exclude_sale_items": False,
+            "minimum_amount": "0.00", "maximum_amount": "0.00", "email_restrictions": [], "used_by": [],
+            "meta_data": copy.deepcopy(coupon["meta_data"]),
+        }
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _expiry(value, utc_offset: timedelta) -> tuple[datetime | None, bool]:
+    """WC_Data::set_date_prop: empty clears; a number is a UTC timestamp; a time without offset is site time."""
+    if value in ("", 0, "0", False):
+        return None, True
+    if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):
+        return datetime.fromtimestamp(int(value), timezone.utc), True
+    match = WC_DATE.fullmatch(str(value))
+    if not match:
+        return None, False
+    zone = match.group(7)
+    if zone is None:
+        tz = timezone(utc_offset)
+    elif zone == "Z":
+        tz = timezone.utc
+    else:
+        sign = 1 if zone[0] == "+" else -1
+        tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+    try:
+        local = datetime(*(int(match.group(i)) for i in range(1, 7)), tzinfo=tz)
+    except ValueError:
+        return None, False
+    return local.astimezone(timezone.utc), True

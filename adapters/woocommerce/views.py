@@ -22,6 +22,7 @@ from connector.installs import record_install, run_setup
 from connector.models import Store
 from connector.web import services
 from connector.web.pages import error_page, installed_page
+from connector.web.storefront_snippet import snippet
 
 from .rest_api import WooCommerceClient
 from .store_url import check_store_url, normalise_store_url
@@ -126,5 +127,7 @@ def returned():
         store = session.scalar(select(Store).where(Store.platform == "woocommerce", Store.domain == store_url))
         if store is None or store.status != "active":
             return error_page(409, "Not installed yet", "The store has not sent working keys: try the install again.")
+        # The line for the theme names nothing but public addresses, so it is safe on this page.
+        script = snippet(services().settings, store)
     # A user_id can be had for any URL, so this page says only that the install went through.
-    return installed_page(store_url)
+    return installed_page(store_url, script=script)

@@ -19,16 +19,12 @@ _STORE = """<dl>
 <dt>Store</dt><dd>{{ store.domain }} ({{ store.platform }})</dd>
 <dt>Status</dt><dd>{{ store.status }}{% if store.status_reason %}: {{ store.status_reason }}{% endif %}</dd>
 <dt>Webhooks</dt><dd>{% if store.setup_pending %}being registered{% if store.setup_error %} (last try: {{ store.setup_error }}){% endif %}{% else %}registered{% endif %}</dd>
-</dl><p>Orders from this store now become influencer conversions.</p>
-{% if script %}<p>One step is left: so that clicks on influencers' links are credited, add this line to your theme
-(for example with a "header and footer scripts" plugin, in the page footer):</p>
-<pre style="white-space:pre-wrap;background:#f6f8fa;padding:.75rem">{{ script }}</pre>
-{% else %}<p>Clicks on influencers' links are followed by the connector's web pixel: nothing else needs doing here.</p>{% endif %}"""
+</dl><p>Orders from this store now become influencer conversions.</p>"""
 
 
 def store_page(store: Store, *, title: str = "The connector is installed"):
     script = snippet(services().settings, store) if store.platform == "woocommerce" else None
-    body = render_template_string(_STORE, store=store, script=script)
+    body = render_template_string(_STORE + _SCRIPT, store=store, script=script)
     tone = "ok" if store.status == "active" else "bad"
     return render_template_string(_LAYOUT, title=title, tone=tone, body=body), 200
 
@@ -38,8 +34,15 @@ def error_page(status: int, title: str, message: str):
     return render_template_string(_LAYOUT, title=title, tone="bad", body=body), status
 
 
-def installed_page(store_key: str):
-    """That the install went through, and nothing more about the store."""
-    body = render_template_string("<p>{{ store }} is connected. Orders from it now become influencer conversions; "
-                                  "nothing else needs doing here.</p>", store=store_key)
+_SCRIPT = """{% if script %}<p>One step is left: so that clicks on influencers' links are credited, add this line to
+your theme (for example with a "header and footer scripts" plugin, in the page footer):</p>
+<pre style="white-space:pre-wrap;background:#f6f8fa;padding:.75rem">{{ script }}</pre>
+{% else %}<p>Clicks on influencers' links are followed by the connector's web pixel: nothing else needs doing here.</p>
+{% endif %}"""
+
+
+def installed_page(store_key: str, *, script: str | None = None):
+    """That the install went through, and nothing more about the store (but the line its theme needs)."""
+    body = render_template_string("<p>{{ store }} is connected. Orders from it now become influencer conversions."
+                                  "</p>" + _SCRIPT, store=store_key, script=script)
     return render_template_string(_LAYOUT, title="The connector is installed", tone="ok", body=body), 200

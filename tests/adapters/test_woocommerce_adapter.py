@@ -69,6 +69,31 @@ def test_setup_makes_a_secret_and_the_webhooks_once(sessions, woo_settings, stan
     assert len(standin.webhooks(SITE)) == 4
 
 
+def test_setup_records_the_storefront_and_currency(sessions, woo_settings, standin, store_id):
+    standin.set_currency(SITE, "CHF")
+    adapter.setup(woo_settings, sessions, store_id)
+    with sessions() as session:
+        store = session.get(Store, store_id)
+        assert (store.storefront_url, store.currency) == (standin.site_url(SITE), "CHF")
+    assert standin.calls("data/currencies/current") == 1
+
+
+def test_a_currency_that_cannot_be_read_does_not_fail_setup(sessions, woo_settings, standin, store_id):
+    standin.fail_next(SITE, "data/currencies/current", 500)
+    assert adapter.setup(woo_settings, sessions, store_id) == "webhooks: 4 created, 0 updated, 0 unchanged"
+    with sessions() as session:
+        store = session.get(Store, store_id)
+        assert (store.storefront_url, store.currency) == (standin.site_url(SITE), None)
+
+
+def test_a_storefront_set_by_hand_is_kept(sessions, woo_settings, standin, store_id):
+    with transaction(sessions) as session:
+        session.get(Store, store_id).storefront_url = "https://www.shop.example"
+    adapter.setup(woo_settings, sessions, store_id)
+    with sessions() as session:
+        assert session.get(Store, store_id).storefront_url == "https://www.shop.example"
+
+
 def test_setup_keeps_an_existing_secret(sessions, woo_settings, standin):
     key, secret = standin.add_keys(SITE)
     store_id = add_store(sessions, woo_settings, standin.site_url(SITE), f"{key}:{secret}", webhook_secret="given-secret")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from adapters.woocommerce import adapter, samples
 from adapters.woocommerce.normalise import HANDLED_TOPICS, ORDER_TOPICS, normalise, refunded_base
 from connector.errors import MalformedPayload
-from connector.platform import Money, OrderDeleted, OrderEvent
+from connector.platform import CustomerCreated, Money, OrderDeleted, OrderEvent
 
 BASE = Money(Decimal("59.50"), "EUR")
 
@@ -208,12 +208,71 @@ def test_order_deleted_names_the_order_and_is_dated_when_read():
 
 def test_other_topics_have_nothing_to_do():
     assert normalise("product.updated", samples.encode(samples.order())) is None
-    assert normalise("customer.created", b"not even json") is None
+    assert normalise("customer.updated", b"not even json") is None
 
 
 def test_adapter_topics():
-    assert adapter.handled_topics == HANDLED_TOPICS == {"order.created", "order.updated", "order.deleted", "order.restored"}
+    assert adapter.handled_topics == HANDLED_TOPICS == {
+        "order.created", "order.updated", "order.deleted", "order.restored", "customer.created"}
     assert isinstance(adapter.normalise("order.created", samples.encode(samples.order())), OrderEvent)
+    assert isinstance(adapter.normalise("customer.created", samples.encode(samples.customer())), CustomerCreated)
+
+
+# --- the order key (proof for browser reports) ---------------------------------------------------
+
+
+def test_order_key_is_the_proof():
+    assert order_event().proof == "wc_order_q7FzK2mWn4xLp"
+    assert order_event(samples.order(order_key="wc_order_Zx81")).proof == "wc_order_Zx81"
+    assert order_event(samples.order(order_key="")).proof is None  # the key removed
+
+
+@pytest.mark.parametrize("key", ["", "   ", None, 42, ["wc_order_x"], "x" * 256])
+def test_a_missing_or_odd_order_key_is_no_proof_and_no_failure(key):
+    body = samples.order()
+    body["order_key"] = key
+    assert order_event(body).proof is None
+
+
+# --- customer.created ----------------------------------------------------------------------------
+
+
+def test_customer_created_is_a_possible_lead():
+    event = normalise("customer.created", samples.encode(samples.customer()))
+    assert event == CustomerCreated(customer_id="88", email="claire.martin@example.com",
+                                    occurred_at=datetime(2026, 11, 22, 13, 58, 12, tzinfo=timezone.utc))
+
+
+def test_customer_without_an_account_email_takes_the_billing_one_or_none():
+    body = samples.customer(customer_id=89)
+    body["email"] = ""
+    assert normalise("customer.created", samples.encode(body)).email == "claire.martin@example.com"
+    body["billing"]["email"] = ""
+    assert normalise("customer.created", samples.encode(body)).email is None
+
+
+def _customer_set(field, value):
+    def change(body):
+        body[field] = value
+    return change
+
+
+@pytest.mark.parametrize("change", [
+    _customer_set("id", None), _customer_set("id", 0), _customer_set("id", "abc"), _customer_set("id", True),
+    _customer_set("date_created_gmt", None), _customer_set("date_created_gmt", "yesterday"),
+    _customer_set("email", 42), _customer_set("email", "a" * 400 + "@example.com"),
+], ids=["no id", "id 0", "id abc", "id true", "no date", "bad date", "email number", "email too long"])
+def test_malformed_customer_raises_malformed_payload(change):
+    body = samples.customer()
+    change(body)
+    with pytest.raises(MalformedPayload):
+        normalise("customer.created", samples.encode(body))
+
+
+@pytest.mark.parametrize("raw", [b"", b"not json", b"[1]", b"null"])
+def test_customer_body_that_is_not_a_json_object_raises_malformed_payload(raw):
+    with pytest.raises(MalformedPayload):
+        normalise("customer.created", raw)
 
 
 # --- samples encoding ----------------------------------------------------------------------------
@@ -346,7 +405,8 @@ def _check(topic: str, raw: bytes) -> None:
         event = normalise(topic, raw)
     except MalformedPayload:
         return
-    assert isinstance(event, OrderDeleted if topic == "order.deleted" else OrderEvent)
+    expected = {"order.deleted": OrderDeleted, "customer.created": CustomerCreated}.get(topic, OrderEvent)
+    assert isinstance(event, expected)
     if isinstance(event, OrderEvent):
         assert isinstance(event.commission_base.amount, Decimal)
         assert all(isinstance(r.commission_base.amount, Decimal) for r in event.refunds)
@@ -381,6 +441,13 @@ def test_arbitrary_json_inside_the_lists_gives_an_event_or_malformed_payload(top
 @given(value=json_values)
 def test_arbitrary_deleted_body_gives_order_deleted_or_malformed_payload(value):
     _check("order.deleted", _encode({"id": value}))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.dictionaries(st.sampled_from(sorted(samples.customer())) | st.text(max_size=10), json_values,
+                               min_size=1, max_size=5))
+def test_arbitrary_json_in_the_customer_gives_an_event_or_malformed_payload(changes):
+    _check("customer.created", _encode({**samples.customer(), **changes}))
 
 
 def test_refund_time_defaults_to_creation_when_never_modified():

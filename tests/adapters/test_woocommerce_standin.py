@@ -4,7 +4,9 @@ the webhook ping, signed deliveries, and the orders listing used by reconciliati
 from __future__ import annotations
 
 import json
+import re
 import time
+from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -16,7 +18,7 @@ from adapters.woocommerce import adapter, samples
 from adapters.woocommerce.normalise import normalise
 from adapters.woocommerce.standin import StandinWooCommerce
 from adapters.woocommerce.verify import read_headers, verify
-from connector.platform import OrderDeleted, OrderEvent
+from connector.platform import CustomerCreated, OrderDeleted, OrderEvent
 
 from .woocommerce_helpers import Receiver
 
@@ -266,3 +268,144 @@ def test_orders_modified_after_are_listed_oldest_modification_first(standin):
     assert answer.status_code == 200, answer.text
     assert [o["id"] for o in answer.json()] == [902]
     assert answer.headers["X-WP-Total"] == "2"
+
+
+# --- coupons -------------------------------------------------------------------------------------
+
+
+def coupon_api(standin, site: str = "site-a", permissions: str = "read_write") -> API:
+    key, secret = standin.add_keys(site, permissions=permissions)
+    return api(standin, site, key, secret)
+
+
+def test_batch_creates_coupons_lower_cased_and_answers_duplicates_per_item(standin):
+    client = coupon_api(standin)
+    answer = client.post("coupons/batch", {"create": [
+        {"code": "Alice15", "discount_type": "percent", "amount": "15", "meta_data": [{"key": "_k", "value": "v"}]},
+        {"code": "ALICE15", "amount": "5"},
+        {"amount": "5"},
+    ]})
+    assert answer.status_code == 200, answer.text
+    made, duplicate, empty = answer.json()["create"]
+    assert (made["code"], made["amount"], made["discount_type"], made["status"]) == ("alice15", "15.00", "percent", "publish")
+    assert made["meta_data"][0]["key"] == "_k" and isinstance(made["meta_data"][0]["id"], int)
+    assert duplicate == {"id": 0, "error": {"code": "woocommerce_rest_coupon_code_already_exists",
+                                            "message": "The coupon code already exists", "data": {"status": 400}}}
+    assert empty["error"]["code"] == "woocommerce_rest_empty_coupon_code"
+    assert set(answer.json()) == {"create"}  # only the parts that were sent
+    assert [c["code"] for c in standin.coupons("site-a")] == ["alice15"]
+
+
+def test_a_batch_of_more_than_100_items_in_all_is_refused_with_413(standin):
+    client = coupon_api(standin)
+    answer = client.post("coupons/batch", {"create": [{"code": f"c{n}"} for n in range(60)],
+                                           "update": [{"id": n} for n in range(41)]})
+    assert answer.status_code == 413
+    assert answer.json()["code"] == "woocommerce_rest_request_entity_too_large"
+    assert standin.coupons("site-a") == []
+    assert client.post("coupons/batch", {"create": [{"code": f"c{n}"} for n in range(100)]}).status_code == 200
+    assert client.post("coupons/batch", {}).json() == []  # PHP's empty array
+
+
+def test_batch_updates_and_force_deletes(standin):
+    client = coupon_api(standin)
+    first = standin.add_foreign_coupon("site-a", "one")
+    second = standin.add_foreign_coupon("site-a", "two")
+    answer = client.post("coupons/batch", {"update": [{"id": first["id"], "amount": "7.5"}, {"id": 999999, "amount": "1"},
+                                                      {"id": first["id"], "code": "TWO"}],
+                                           "delete": [second["id"]]}).json()
+    updated, missing, clash = answer["update"]
+    assert updated["amount"] == "7.50"
+    assert missing == {"id": 999999, "error": {"code": "woocommerce_rest_shop_coupon_invalid_id",
+                                               "message": "Invalid ID.", "data": {"status": 400}}}
+    assert clash["error"]["code"] == "woocommerce_rest_coupon_code_already_exists"
+    assert answer["delete"][0]["code"] == "two"
+    assert [c["code"] for c in standin.coupons("site-a")] == ["one"]  # gone for good, not trashed
+
+
+def test_expiry_is_written_through_date_expires_only(standin):
+    client = coupon_api(standin)
+    standin.set_utc_offset("site-a", 2)
+    made = client.post("coupons/batch", {"create": [
+        {"code": "gmt-only", "date_expires_gmt": "2026-12-31T23:59:59"},  # dropped, as WooCommerce does
+        {"code": "site-time", "date_expires": "2026-12-31T23:59:59"},  # no offset: the site's time
+        {"code": "utc", "date_expires": "2026-12-31T23:59:59+00:00"},
+    ]}).json()["create"]
+    assert [(c["date_expires"], c["date_expires_gmt"]) for c in made] == [
+        (None, None), ("2026-12-31T23:59:59", "2026-12-31T21:59:59"), ("2027-01-01T01:59:59", "2026-12-31T23:59:59")]
+    cleared = client.post("coupons/batch", {"update": [{"id": made[2]["id"], "date_expires": ""}]}).json()
+    assert cleared["update"][0]["date_expires_gmt"] is None
+
+
+def test_a_coupon_applies_until_it_expires(standin):
+    client = coupon_api(standin)
+    client.post("coupons", {"code": "Late", "date_expires": "2026-11-22T15:00:00Z"})
+    assert standin.coupon_applies("site-a", "LATE", at=datetime(2026, 11, 22, 14, 59, tzinfo=timezone.utc))
+    assert not standin.coupon_applies("site-a", "late", at=datetime(2026, 11, 22, 15, 0, 1, tzinfo=timezone.utc))
+    assert not standin.coupon_applies("site-a", "unknown")
+
+
+def test_single_create_and_lookup_by_code(standin):
+    client = coupon_api(standin)
+    made = client.post("coupons", {"code": "Bob10", "amount": "10", "discount_type": "fixed_cart"})
+    assert made.status_code == 201 and made.json()["code"] == "bob10"
+    again = client.post("coupons", {"code": "BOB10"})
+    assert (again.status_code, again.json()["code"]) == (400, "woocommerce_rest_coupon_code_already_exists")
+    assert [c["id"] for c in client.get("coupons", params={"code": "BOB10"}).json()] == [made.json()["id"]]
+    assert client.get("coupons", params={"code": "nobody"}).json() == []
+    bad = client.post("coupons", {"code": "x", "discount_type": "percent", "amount": "150"})
+    assert (bad.status_code, bad.json()["code"]) == (400, "coupon_invalid_amount")
+
+
+def test_read_only_keys_cannot_write_coupons(standin):
+    client = coupon_api(standin, permissions="read")
+    assert client.post("coupons/batch", {"create": [{"code": "x"}]}).status_code == 401
+    assert client.get("coupons").status_code == 200
+    assert standin.coupons("site-a") == []
+
+
+def test_planned_failures_and_call_counts(standin):
+    client = coupon_api(standin)
+    standin.fail_next("site-a", "coupons/batch", 503, times=2, retry_after=5)
+    first = client.post("coupons/batch", {"create": [{"code": "a"}]})
+    assert (first.status_code, first.headers["Retry-After"]) == (503, "5")
+    assert client.post("coupons/batch", {"create": [{"code": "a"}]}).status_code == 503
+    assert client.post("coupons/batch", {"create": [{"code": "a"}]}).status_code == 200
+    client.get("coupons")
+    assert standin.calls("coupons/batch") == 3 == standin.calls("coupons/batch", site="site-a", method="POST")
+    assert standin.calls("coupons") == 1 and standin.calls("coupons/batch", site="site-b") == 0
+    assert [c["code"] for c in standin.coupons("site-a")] == ["a"]
+
+
+def test_current_currency(standin):
+    client = coupon_api(standin)
+    assert client.get("data/currencies/current").json()["code"] == "EUR"
+    standin.set_currency("site-a", "USD")
+    answer = client.get("data/currencies/current").json()
+    assert (answer["code"], answer["name"]) == ("USD", "United States (US) dollar")
+
+
+# --- customers and order keys --------------------------------------------------------------------
+
+
+def test_created_customers_are_delivered_signed(standin, receiver):
+    hooked(standin, "site-a", receiver, "customer.created")
+    pings = len(receiver.posts())
+    [answer] = standin.create_customer("site-a", samples.customer(customer_id=90, email="new@example.com"))
+    assert answer.status_code == 200
+    [delivery] = receiver.posts()[pings:]
+    headers = read_headers(delivery.headers, delivery.body)
+    verify(delivery.body, headers.signature, ["s3cr3tcustomer.created"])
+    assert (headers.topic, delivery.headers["X-WC-Webhook-Resource"]) == ("customer.created", "customer")
+    event = normalise("customer.created", delivery.body)
+    assert isinstance(event, CustomerCreated) and (event.customer_id, event.email) == ("90", "new@example.com")
+    assert standin.create_customer("site-a", samples.customer(customer_id=91), deliver=False) == []
+
+
+def test_orders_get_an_order_key_when_they_have_none(standin):
+    standin.place_order("site-a", samples.order(order_id=811, order_key=""), deliver=False)
+    standin.place_order("site-a", samples.order(order_id=812, order_key=""), deliver=False)
+    standin.place_order("site-a", samples.order(order_id=813, order_key="wc_order_given"), deliver=False)
+    keys = [standin.order("site-a", n)["order_key"] for n in (811, 812, 813)]
+    assert all(re.fullmatch(r"wc_order_[A-Za-z0-9]{13}", key) for key in keys[:2]) and keys[0] != keys[1]
+    assert keys[2] == "wc_order_given"

@@ -82,7 +82,8 @@ def test_signature_property(body, secret, other, flip):
     """A body verifies under its own secret only, and not once any byte of it changes."""
     signature = sign(body, secret)
     verify(body, signature, [secret])
-    if other != secret:
+    # HMAC pads short keys with zero bytes, so "a" and "a\x00" are the same key: only truly other keys fail.
+    if other.encode().rstrip(b"\x00") != secret.encode().rstrip(b"\x00"):
         with pytest.raises(BadSignature):
             verify(body, signature, [other])
     if body:
