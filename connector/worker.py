@@ -213,7 +213,8 @@ class Worker:
         row.lease_until = row.claimed_by = None
         if retry_at is not None:
             # Waiting for the browser's report: handled again then (or sooner, by the report itself).
-            row.status, row.lease_until, row.handled_at = "pending", retry_at, None
+            status = row.status = "pending"
+            row.lease_until, row.handled_at = retry_at, None
         log.info("event %s %s %s: %s", row.id, row.topic, status, error or note or "nothing to do")
 
     def _set_aside(self, event: inbox.ClaimedEvent, exc: Exception) -> None:

@@ -5,7 +5,7 @@ Hand-worked examples on neutral OrderEvents, then hypothesis properties of the p
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -20,12 +20,14 @@ from connector.attribution import (
     SIGNAL_KINDS,
     Directory,
     InfluencerRef,
+    ReportedTouch,
     attribute,
     collect_signals,
     match_key,
     ref_from_url,
     split_equally,
 )
+from connector.credit_models import LINEAR, MODELS, TIME_DECAY, ModelSettings
 from connector.platform import Customer, Money, OrderEvent
 from connector.rules import email_sha256
 
@@ -323,3 +325,56 @@ _params = st.dictionaries(st.text(min_size=1, max_size=6).filter(lambda k: k != 
 def test_ref_from_url_round_trips_a_urlencoded_ref(ref, before, after, prefix, fragment):
     query = urlencode([*before.items(), ("ref", ref), *after.items()])
     assert ref_from_url(f"{prefix}?{query}{fragment}") == ref.strip()
+
+
+# --- browser-reported touches under the store's model -------------------------------------------
+
+
+def _touches(spec):
+    at = make_order().occurred_at
+    return [ReportedTouch(ref, None, at - timedelta(hours=hours)) for ref, hours in spec]
+
+
+def test_reported_touches_are_shared_by_the_model_and_old_ones_kept_as_out_of_window():
+    """alice 40 days ago (out of a 30-day window), bob 5 days ago, carol 1 day ago; a landing ref too."""
+    touches = _touches([("alice", 40 * 24), ("bob", 5 * 24), ("carol", 24)])
+    order = make_order(landing_ref="alice")
+    last = attribute(order, DIRECTORY, touches=touches)
+    assert credited(last) == [("carol", ONE)] and last.method == CLICK
+    assert [o.status for o in last.outcomes] == ["out_of_window", "lost", "won", "lost"]
+    assert "30-day" in last.outcomes[0].reason and "click takes precedence" in last.outcomes[3].reason
+    linear = attribute(order, DIRECTORY, touches=touches, model=ModelSettings(LINEAR))
+    assert credited(linear) == [("bob", Decimal("0.5")), ("carol", Decimal("0.5"))]
+    # Every touch out of window: the click kind is not eligible, the landing ref wins instead.
+    stale = attribute(order, DIRECTORY, touches=_touches([("bob", 31 * 24)]))
+    assert stale.method == LANDING_PAGE and credited(stale) == [("alice", ONE)]
+
+
+def test_the_winner_is_the_largest_share_and_a_code_still_beats_the_touches():
+    touches = _touches([("bob", 48), ("carol", 24), ("carol", 1)])
+    decayed = attribute(make_order(), DIRECTORY, touches=touches, model=ModelSettings(TIME_DECAY))
+    assert decayed.winner.tracking_id == "carol" and sum(c.share for c in decayed.credits) == ONE
+    assert attribute(make_order(codes=("BOB10",)), DIRECTORY, touches=touches).method == PROMO_CODE
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    spec=st.lists(st.tuples(st.sampled_from(["alice", "bob", "carol", "nobody"]),
+                            st.integers(min_value=-3, max_value=50 * 24)), max_size=6),
+    model=st.sampled_from(MODELS),
+    window_days=st.integers(min_value=1, max_value=40),
+)
+def test_touch_credits_sum_to_one_and_never_reach_outside_the_window(spec, model, window_days):
+    settings_ = ModelSettings(model, timedelta(days=window_days))
+    touches = _touches(spec)
+    result = attribute(make_order(), DIRECTORY, touches=touches, model=settings_)
+    in_window = {ref for ref, hours in spec if ref != "nobody" and 0 <= hours <= window_days * 24}
+    if result.credits:
+        assert sum(c.share for c in result.credits) == ONE
+        assert {c.influencer.tracking_id for c in result.credits} <= in_window
+    else:
+        assert not in_window
+    # The order the browser listed its touches in changes nothing.
+    again = attribute(make_order(), DIRECTORY, touches=list(reversed(touches)), model=settings_)
+    if len({t.at for t in touches}) == len(touches):
+        assert credited(again) == credited(result)
