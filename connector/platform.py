@@ -170,9 +170,14 @@ class CodeRequest:
     terms: DiscountTerms
 
 
-def discount_group_key(campaign_id: str | None, terms: DiscountTerms) -> str:
-    """Influencers of one campaign with equal terms share one platform discount (Shopify)."""
-    return f"{campaign_id or '-'}|{terms.group_key()}"
+def discount_group_key(campaign_id: str | None, terms: DiscountTerms, tracking_id: str | None = None) -> str:
+    """Influencers of one campaign with equal terms share one platform discount (Shopify).
+
+    Not when the terms limit the uses: Shopify counts a discount's usage limit across all of its codes, and
+    the limit is each influencer's, so such a code gets a discount of its own.
+    """
+    owner = f"|{tracking_id.lower()}" if terms.usage_limit is not None and tracking_id else ""
+    return f"{campaign_id or '-'}|{terms.group_key()}{owner}"
 
 
 @dataclass(frozen=True)

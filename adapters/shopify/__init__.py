@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterator, Mapping, Sequence
 
-from connector.platform import Delivery, DeliveryHeaders, LifecycleEvent, NeutralEvent, StoreView
+from connector.platform import (CodeBatch, CodeRemoval, CodeRequest, Delivery, DeliveryHeaders, LifecycleEvent,
+                                NeutralEvent, StoreView)
 from connector.settings import Settings
 
 from . import compliance as _compliance
+from . import discounts as _discounts
 from . import normalise as _normalise
 from . import remote as _remote
 from . import samples as _samples
@@ -18,7 +20,10 @@ from .views import bp as _blueprint
 
 class ShopifyAdapter:
     name = "shopify"
-    handled_topics = _normalise.ORDER_TOPICS | _normalise.REFUND_TOPICS | _compliance.LIFECYCLE_TOPICS
+    handled_topics = (_normalise.ORDER_TOPICS | _normalise.REFUND_TOPICS | _normalise.CUSTOMER_TOPICS
+                      | _compliance.LIFECYCLE_TOPICS)
+    #: a code discount has its own startsAt, so codes can be made before their campaign starts
+    supports_start_date = True
     #: sample deliveries shaped like Shopify's, for the demo and the benchmarks
     samples = _samples
     #: /shopify/install, /shopify/callback, /shopify/app
@@ -65,6 +70,13 @@ class ShopifyAdapter:
 
     def reconcile(self, settings: Settings, sessions, store_id: int, since: datetime) -> Iterator[Delivery]:
         return _remote.reconcile(settings, sessions, store_id, since)
+
+    def create_codes(self, settings: Settings, sessions, store_id: int, requests: Sequence[CodeRequest],
+                     discounts: Mapping[str, str]) -> CodeBatch:
+        return _discounts.create_codes(settings, sessions, store_id, requests, discounts)
+
+    def remove_codes(self, settings: Settings, sessions, store_id: int, removals: Sequence[CodeRemoval]) -> CodeBatch:
+        return _discounts.remove_codes(settings, sessions, store_id, removals)
 
 
 adapter = ShopifyAdapter()

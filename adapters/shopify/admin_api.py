@@ -3,7 +3,9 @@
 Every document sent is a checked-in file in adapters/shopify/graphql/, validated against Shopify's
 Admin schema by the tests. Throttling: Shopify's leaky bucket answers `THROTTLED` (with status 200
 or 429, the docs do not settle which) and reports its state in `extensions.cost`, so the wait is
-computed from what the bucket says rather than a hard-coded plan size.
+computed from what the bucket says rather than a hard-coded plan size. A 429 waits its Retry-After
+(up to MAX_THROTTLED times); a 5xx is retried MAX_UNAVAILABLE times with exponential backoff (as
+Shopify's own GraphQL client does), then becomes a PlatformError.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class AdminApi:
         self.http = http or requests.Session()
         self.sleep, self.clock = sleep, clock
         self.url = f"{oauth.admin_origin(settings, shop)}/admin/api/{settings.shopify_api_version}/graphql.json"
+        #: HTTP requests sent to the GraphQL endpoint, retries included (the benchmarks count them)
+        self.calls = 0
 
     def _token(self, stale: str | None = None) -> str:
         return tokens.access_token(self.sessions, self.settings, self.store_id, http=self.http, clock=self.clock,
@@ -65,10 +69,22 @@ class AdminApi:
 
     def execute(self, name: str, variables: dict | None = None) -> dict:
         """The `data` of one checked-in document; PlatformError (or PlatformAuthError) when it cannot be had."""
+        data, errors = self.execute_partial(name, variables)
+        if errors:
+            raise PlatformError(f"{self.shop}: GraphQL {name}: {_messages(errors)}")
+        return data
+
+    def execute_partial(self, name: str, variables: dict | None = None) -> tuple[dict, list[dict]]:
+        """`data` and the GraphQL `errors` beside it, for documents where an error on one field is an answer.
+
+        Shopify answers some questions with an error rather than a null (no web pixel yet, a scope not
+        granted). Throttling, outages and refused credentials are handled or raised as in `execute`.
+        """
         body = {"query": document(name), "variables": variables or {}}
         token = self._token()
         refreshed = throttled = unavailable = 0
         while True:
+            self.calls += 1
             try:
                 # No redirects: requests would carry the access token header to wherever they point.
                 answer = self.http.post(self.url, json=body, timeout=TIMEOUT, allow_redirects=False,
@@ -98,11 +114,12 @@ class AdminApi:
                 continue
             if answer.status_code != 200 or data is None:
                 raise PlatformError(f"{self.shop}: GraphQL {name} answered {answer.status_code}")
-            if data.get("errors"):
-                raise PlatformError(f"{self.shop}: GraphQL {name}: {_messages(data['errors'])}")
+            errors = data.get("errors")
+            if errors and not isinstance(errors, list):
+                raise PlatformError(f"{self.shop}: GraphQL {name}: {_messages(errors)}")
             if not isinstance(data.get("data"), dict):
-                raise PlatformError(f"{self.shop}: GraphQL {name} returned no data")
-            return data["data"]
+                raise PlatformError(f"{self.shop}: GraphQL {name}: {_messages(errors) if errors else 'no data'}")
+            return data["data"], [e if isinstance(e, dict) else {"message": str(e)} for e in errors or []]
 
 
 def _json(answer: requests.Response) -> dict | None:
@@ -133,6 +150,11 @@ def _messages(errors) -> str:
     if isinstance(errors, list):
         return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)[:300]
     return str(errors)[:300]
+
+
+def error_codes(errors: list[dict]) -> set[str]:
+    """The `extensions.code` of each GraphQL error (ACCESS_DENIED, NOT_FOUND, ...)."""
+    return {str((e.get("extensions") or {}).get("code")) for e in errors if isinstance(e.get("extensions"), dict)}
 
 
 def user_errors(payload: dict | None) -> str | None:

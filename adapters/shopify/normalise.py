@@ -1,4 +1,4 @@
-"""Shopify order and refund webhooks → neutral OrderEvent / RefundEvent.
+"""Shopify order, refund and customer webhooks → neutral OrderEvent / RefundEvent / CustomerCreated.
 
 Money is read as Decimal from the shop-money side of each `*_set` (falling back to the plain field,
 which is in shop currency too); the presentment side is carried alongside. Order ids exceed 2**53,
@@ -14,10 +14,12 @@ from typing import Any
 
 from connector.errors import MalformedPayload
 from connector.json_body import load
-from connector.platform import Customer, Money, OrderEvent, RefundEvent
+from connector.platform import Customer, CustomerCreated, Money, OrderEvent, RefundEvent
 
 ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled"})
 REFUND_TOPICS = frozenset({"refunds/create"})
+#: a shopper's sign-up: a lead conversion when the shopper came through an influencer
+CUSTOMER_TOPICS = frozenset({"customers/create"})
 # A Shopify order in one of these states has been paid (refunded orders were paid first).
 PAID_STATUSES = frozenset({"paid", "partially_paid", "partially_refunded", "refunded"})
 MAX_AMOUNT_DIGITS = 15  # 10**15 and above is no price: refused before any arithmetic can overflow
@@ -268,13 +270,28 @@ def order_event(topic: str, order: dict) -> OrderEvent:
         commission_base=base,
         presentment_base=presentment,
         refunds=refunds,
+        # The web pixel's checkout_completed event carries the same token (PLATFORMS.md A8): a browser
+        # report presenting it is proven to come from this order's checkout.
+        proof=_text(order.get("checkout_token")),
     )
 
 
-def normalise(topic: str, body: bytes) -> OrderEvent | RefundEvent | None:
+def customer_created(customer: dict) -> CustomerCreated:
+    """A Shopify Customer resource (customers/create) as a CustomerCreated."""
+    email = customer.get("email")
+    return CustomerCreated(
+        customer_id=_id(customer.get("id"), "customer id"),
+        email=email.strip() if isinstance(email, str) and email.strip() else None,
+        occurred_at=_time(customer.get("created_at"), "customer created_at"),
+    )
+
+
+def normalise(topic: str, body: bytes) -> OrderEvent | RefundEvent | CustomerCreated | None:
     """The neutral event for a stored delivery; None for a topic the worker has nothing to do with."""
     if topic in ORDER_TOPICS:
         return order_event(topic, load(body))
     if topic in REFUND_TOPICS:
         return refund_event(load(body))
+    if topic in CUSTOMER_TOPICS:
+        return customer_created(load(body))
     return None

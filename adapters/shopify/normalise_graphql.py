@@ -243,6 +243,9 @@ def order_event(node: dict, topic: str = RECONCILE_TOPIC) -> OrderEvent:
         commission_base=base,
         presentment_base=presentment,
         refunds=refunds,
+        # The Admin API's Order has no checkout token (REST webhooks carry `checkout_token`), so a
+        # reconciled order proves nothing; the one its webhook stored is kept (conversions.py).
+        proof=None,
     )
 
 

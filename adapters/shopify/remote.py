@@ -1,9 +1,9 @@
-"""What the connector does inside a shop: register its webhooks, and read recently updated orders.
+"""What the connector does inside a shop: register its webhooks and web pixel, and read recently updated orders.
 
 Registration is idempotent: it reads the app's subscriptions, creates the missing ones and points
 any that go elsewhere (a moved CONNECTOR_PUBLIC_URL, an old deployment) back here. The mandatory
 privacy topics cannot be registered through GraphQL; they are declared in shopify.app.toml
-(`connector shopify app-config`).
+(`connector shopify app-config`). The shop's details and the web pixel follow (adapters/shopify/pixel.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from connector.models import Store
 from connector.platform import Delivery
 from connector.settings import Settings
 
+from . import pixel
 from .admin_api import AdminApi, user_errors
 
 #: what the product needs; customers/create is registered for sign-up (lead) conversions
@@ -72,7 +73,8 @@ def register_webhooks(api: AdminApi, uri: str) -> Registration:
     return Registration(created, updated, unchanged)
 
 
-def _shop(sessions: sessionmaker[Session], store_id: int) -> str:
+def shop_of(sessions: sessionmaker[Session], store_id: int) -> str:
+    """The shop domain of a Shopify store row; PlatformError when there is no such store."""
     with sessions() as session:
         store = session.get(Store, store_id)
         if store is None or store.platform != "shopify":
@@ -81,8 +83,10 @@ def _shop(sessions: sessionmaker[Session], store_id: int) -> str:
 
 
 def setup(settings: Settings, sessions: sessionmaker[Session], store_id: int, **api_options) -> str:
-    api = AdminApi(settings, sessions, store_id, _shop(sessions, store_id), **api_options)
-    return str(register_webhooks(api, webhook_uri(settings)))
+    """Webhooks, then the shop's details and the web pixel; one line saying what was done."""
+    api = AdminApi(settings, sessions, store_id, shop_of(sessions, store_id), **api_options)
+    registration = register_webhooks(api, webhook_uri(settings))
+    return f"{registration}; {pixel.setup_storefront(api, settings, sessions, store_id)}"
 
 
 def reconcile(settings: Settings, sessions: sessionmaker[Session], store_id: int, since: datetime,
@@ -91,7 +95,7 @@ def reconcile(settings: Settings, sessions: sessionmaker[Session], store_id: int
 
     The delivery id names the order and its updatedAt, so reading the same state again stores nothing.
     """
-    api = AdminApi(settings, sessions, store_id, _shop(sessions, store_id), **api_options)
+    api = AdminApi(settings, sessions, store_id, shop_of(sessions, store_id), **api_options)
     stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     after = None
     while True:

@@ -4,11 +4,13 @@ It plays many shops at once, each under `/<shop>/…` and created on first use, 
 SHOPIFY_ADMIN_URL can be `admin_url` (`http://127.0.0.1:<port>/{shop}`). It follows PLATFORMS.md A1,
 A2, A3 and A6: the callback's query HMAC, code grants, expiring offline tokens with rotating refresh
 tokens, token exchange of session tokens, `X-Shopify-Access-Token`, the cost extension and THROTTLED,
-and webhooks signed with the app secret. Its HMACs are computed here, not with the connector's
+code discounts in bulk and the web pixel (adapters/shopify/standin_discounts.py), with the scope each
+needs, and webhooks signed with the app secret. Its HMACs are computed here, not with the connector's
 helpers, so a test that verifies them checks the connector against an independent signer.
 Dispatch is by root field on the parsed document; answers are cut to the document's selection
 (adapters/shopify/standin_graphql.py). Switches (`refuse_refresh`, `throttle_next`, `set_token_lifetime`,
-an injected `clock`) let tests play the awkward cases; `calls` records every request.
+an injected `clock`) let tests play the awkward cases; `calls` records every request, `graphql_counts`
+counts them by root field, and `codes`, `discounts`, `pixel` show what the shop holds.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
@@ -36,15 +39,16 @@ from flask import Flask, Response, abort, redirect, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from . import standin_graphql as shapes
-from .standin_graphql import BUCKET, RESTORE_RATE, TOPICS, ShopData
 from .samples import encode
+from .standin_discounts import DiscountData, FieldError, active, declared_pixel_fields
+from .standin_graphql import BUCKET, RESTORE_RATE, TOPICS, ShopData
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 OFFLINE_TOKEN = "urn:shopify:params:oauth:token-type:offline-access-token"
 SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 SESSION_TOKEN_LEEWAY = 10  # seconds, as Shopify's libraries allow
-DEFAULT_SCOPE = "read_orders,read_customers,write_discounts"
+DEFAULT_SCOPE = "read_orders,read_customers,write_discounts,write_pixels,read_customer_events"
 
 
 def query_hmac(params: Mapping[str, str], secret: str) -> str:
@@ -102,8 +106,10 @@ class StandinShopify:
 
     def __init__(self, api_key: str, api_secret: str, *, token_lifetime: int = 3600,
                  refresh_token_lifetime: int = 7776000, scope: str = DEFAULT_SCOPE,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, pixel_fields: dict[str, bool] | None = None):
         self.api_key, self.api_secret, self.scope, self.clock = api_key, api_secret, scope, clock
+        #: the web pixel settings Shopify would accept: the extension's declared fields unless given
+        self.pixel_fields = pixel_fields if pixel_fields is not None else declared_pixel_fields()
         self.token_lifetime, self.refresh_token_lifetime = token_lifetime, refresh_token_lifetime
         self.calls: list[Call] = []
         self._shops: dict[str, _Shop] = {}
@@ -282,12 +288,21 @@ class StandinShopify:
             data, errors = {}, []
             for field_node in fields:
                 key = field_node.alias.value if field_node.alias else field_node.name.value
+                needed = DiscountData.SCOPES.get(field_node.name.value)
+                if needed and not _granted(needed, grant.scope):
+                    data[key] = None
+                    errors.append({"message": f"Access denied for {field_node.name.value} field. Required access: "
+                                              f"`{needed}` access scope.", "path": [key],
+                                   "extensions": {"code": "ACCESS_DENIED"}})
+                    continue
                 try:
                     full = state.data.resolve(field_node.name.value, shapes.arguments(field_node, variables),
                                               now=self._now(), new_id=lambda: next(self._ids))
-                except ValueError as exc:  # an unknown root field, a bad cursor or search
+                except ValueError as exc:  # an unknown root field, a bad cursor or search, an input over 250
                     data[key] = None
-                    errors.append({"message": str(exc), "path": [key]})
+                    code = exc.code if isinstance(exc, FieldError) else None
+                    errors.append({"message": str(exc), "path": [key],
+                                   **({"extensions": {"code": code}} if code else {})})
                     continue
                 data[key] = shapes.project(full, field_node.selection_set, fragments)
             actual = shapes.MUTATION_COST if mutation else max(1, shapes.count_objects(data))
@@ -305,9 +320,14 @@ class StandinShopify:
 
     def place_order(self, shop: str, order: dict, *, topics=("orders/create", "orders/paid"),
                     deliver: bool = True) -> list[tuple[int | None, Any]]:
-        """Keep a REST-shaped order (updated now) for the `orders` query; deliver each topic's webhook."""
+        """Keep a REST-shaped order (updated now) for the `orders` query; deliver each topic's webhook.
+
+        An order without a `checkout_token` gets one, as every online checkout's order has:
+        `checkout_token(shop, order_id)` reads it (the web pixel reports the same token).
+        """
         order = copy.deepcopy(order)
         order["updated_at"] = self._now()
+        order.setdefault("checkout_token", secrets.token_hex(16))
         state = self._shop_state(shop)
         with self._lock:
             state.data.orders[str(order["id"])] = order
@@ -352,7 +372,7 @@ class StandinShopify:
     def _shop_state(self, shop: str) -> _Shop:
         with self._lock:
             if shop not in self._shops:
-                self._shops[shop] = _Shop(ShopData(shop), self.clock())
+                self._shops[shop] = _Shop(ShopData(shop, self.pixel_fields), self.clock())
             return self._shops[shop]
 
     def _now(self) -> str:
@@ -393,6 +413,57 @@ class StandinShopify:
         with self._lock:
             return [dict(s) for s in self._shop_state(shop).data.subscriptions]
 
+    def checkout_token(self, shop: str, order_id: int | str) -> str | None:
+        """The checkout token of an order placed with place_order."""
+        with self._lock:
+            order = self._shop_state(shop).data.orders.get(str(order_id))
+            return order.get("checkout_token") if order else None
+
+    def graphql_counts(self, shop: str | None = None) -> Counter:
+        """GraphQL requests by (first) root field, for one shop or all: what the connector's calls cost."""
+        with self._lock:
+            return Counter(c.detail for c in self.calls if c.kind == "graphql" and (shop is None or c.shop == shop))
+
+    def codes(self, shop: str) -> dict[str, dict]:
+        """The shop's redeem codes by lower-cased code: id, code (as kept), discount_id, active (its schedule)."""
+        with self._lock:
+            data = self._shop_state(shop).data.discounts
+            now = datetime.fromtimestamp(self.clock(), timezone.utc)
+            return {key: {**code, "active": active(data.discounts[code["discount_id"]], now, shapes.parse_time)}
+                    for key, code in data.codes.items()}
+
+    def discounts(self, shop: str) -> dict[str, dict]:
+        """The shop's code discounts by id: title, schedule, limits, the input they were made with, their codes."""
+        with self._lock:
+            return {gid: {**{k: v for k, v in d.items() if k != "codes"}, "codes": [c["code"] for c in d["codes"]]}
+                    for gid, d in self._shop_state(shop).data.discounts.discounts.items()}
+
+    def add_foreign_code(self, shop: str, code: str, title: str = "Summer sale") -> str:
+        """A code someone else made (the merchant, another app), for collision tests; the discount's id."""
+        with self._lock:
+            return self._shop_state(shop).data.discounts.add_foreign_discount(code, title, self._now(),
+                                                                              lambda: next(self._ids))
+
+    def set_bulk_polls(self, shop: str, polls: int) -> None:
+        """How many reads find a bulk creation still running before it finishes (default 1)."""
+        with self._lock:
+            self._shop_state(shop).data.discounts.polls_before_done = polls
+
+    def pixel(self, shop: str) -> dict | None:
+        """The app's web pixel in the shop: its id and settings (parsed), or None."""
+        with self._lock:
+            found = self._shop_state(shop).data.discounts.pixel
+            return None if found is None else {"id": found["id"], "settings": json.loads(found["settings"])}
+
+    def set_shop_details(self, shop: str, *, url: str | None = None, currency: str | None = None) -> None:
+        """What `shop { primaryDomain { url } currencyCode }` answers."""
+        with self._lock:
+            details = self._shop_state(shop).data.details
+            if url is not None:
+                details["primaryDomain"] = {"url": url, "host": urlsplit(url).hostname}
+            if currency is not None:
+                details["currencyCode"] = currency
+
     def session_token(self, shop: str, *, secret: str | None = None, audience: str | None = None,
                       lifetime: int = 60, algorithm: str = "HS256", issuer_shop: str | None = None,
                       dest_shop: str | None = None, now: float | None = None) -> str:
@@ -404,6 +475,12 @@ class StandinShopify:
         if algorithm == "none":
             return jwt.encode(claims, None, algorithm="none")
         return jwt.encode(claims, secret or self.api_secret, algorithm=algorithm)
+
+
+def _granted(needed: str, scope: str) -> bool:
+    """Whether a token's scopes include `needed`; a write scope grants its read scope."""
+    have = {s.strip() for s in scope.split(",")}
+    return needed in have or (needed.startswith("read_") and "write_" + needed[len("read_"):] in have)
 
 
 def _json(body: dict) -> Response:

@@ -4,8 +4,9 @@
   as the node `orders_updated_since.graphql` reads, so one stored order answers both the webhook and
   the reconciliation query, and tests can compare the two normalisers on the same order. Its lists
   are cut to the document's sizes (`page_sizes`), as Shopify answers them.
-- `ShopData` holds one shop's webhook subscriptions and orders and answers the root fields the
-  connector's documents use (webhookSubscriptions, webhookSubscriptionCreate/Update, orders).
+- `ShopData` holds one shop's webhook subscriptions, orders and details and answers the root fields
+  the connector's documents use (webhookSubscriptions, webhookSubscriptionCreate/Update, orders,
+  shop); discounts, codes and the web pixel are adapters/shopify/standin_discounts.py's.
 - `project` cuts a full object down to a document's selection, so answers have exactly the shape
   the document asked for (aliases included).
 - `requested_cost` estimates a document's cost the way Shopify's calculator does (objects 1,
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import graphql
+
+from .standin_discounts import DiscountData
 
 DEFAULT_SHOP = "example.myshopify.com"
 DOCUMENTS = Path(__file__).parent / "graphql"
@@ -211,16 +214,25 @@ def _user_error(field_path: list[str], message: str) -> dict:
 class ShopData:
     """One shop's webhook subscriptions and REST-shaped orders; `resolve` answers a root field with full objects."""
 
-    def __init__(self, shop: str):
+    def __init__(self, shop: str, pixel_fields: dict[str, bool] | None = None):
         self.shop = shop
         self.subscriptions: list[dict] = []
         self.orders: dict[str, dict] = {}
+        self.discounts = DiscountData(pixel_fields)
+        #: what `shop` answers; tests change it to play a shop with its own domain or currency
+        self.details = {"name": shop.split(".")[0], "myshopifyDomain": shop, "currencyCode": "EUR",
+                        "primaryDomain": {"url": f"https://{shop}", "host": shop}}
 
     #: the root fields of the connector's documents, the only ones answered
-    ROOT_FIELDS = frozenset({"webhookSubscriptions", "webhookSubscriptionCreate", "webhookSubscriptionUpdate", "orders"})
+    ROOT_FIELDS = frozenset({"webhookSubscriptions", "webhookSubscriptionCreate", "webhookSubscriptionUpdate", "orders",
+                             "shop"}) | DiscountData.ROOT_FIELDS
 
-    def resolve(self, name: str, args: dict, *, now: str, new_id: Callable[[], int]) -> dict:
+    def resolve(self, name: str, args: dict, *, now: str, new_id: Callable[[], int]) -> Any:
         """The full object for one root field (one of ROOT_FIELDS); ValueError for a bad cursor or search."""
+        if name in DiscountData.ROOT_FIELDS:
+            return self.discounts.resolve(name, args, now=now, new_id=new_id)
+        if name == "shop":
+            return dict(self.details)
         if name == "webhookSubscriptions":
             return page(list(self.subscriptions), lambda s: s["id"], args.get("first"), args.get("after"))
         if name == "orders":

@@ -104,7 +104,7 @@ def _complete(shop: str, grant: oauth.Grant):
     outcome = run_setup(settings, svc.sessions, store_id, now)
     log.info("Shopify store %s installed (token valid until %s); setup: %s", shop, grant.expires_at, outcome.summary)
     with svc.sessions() as session:
-        return store_page(session.get(Store, store_id))
+        return store_page(session.get(Store, store_id), session=session)
 
 
 def _grant(call, shop: str) -> oauth.Grant:
@@ -146,7 +146,7 @@ def app_home():
         g.framing_shop = shop
         with svc.sessions() as session:
             store = _installed(session, shop)
-            return store_page(store, title="The connector") if store else _authorize(settings, shop)
+            return store_page(store, title="The connector", session=session) if store else _authorize(settings, shop)
     shop, _claims = shopify_lib.decode_session_token(id_token, settings.shopify_api_key, settings.shopify_api_secrets)
     g.framing_shop = shop
     named = request.args.get("shop")
@@ -155,7 +155,7 @@ def app_home():
     with svc.sessions() as session:
         store = _installed(session, shop)
         if store is not None:
-            return store_page(store, title="The connector")
+            return store_page(store, title="The connector", session=session)
     now = datetime.now(timezone.utc)
     grant = _grant(lambda: oauth.exchange_session_token(requests.Session(), settings, shop, id_token, now), shop)
     return _complete(shop, grant)

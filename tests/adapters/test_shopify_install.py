@@ -114,7 +114,8 @@ def test_install_with_a_wrong_or_stale_hmac_is_refused(shop_client):
 
 
 def _grant_token(expires_in=3600):
-    return {"access_token": "shpat_secret_token_1", "scope": "read_orders,read_customers,write_discounts",
+    return {"access_token": "shpat_secret_token_1",
+            "scope": "read_orders,read_customers,write_discounts,write_pixels,read_customer_events",
             "expires_in": expires_in, "refresh_token": "shprt_secret_refresh_1", "refresh_token_expires_in": 7776000}
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from adapters.shopify import samples
 from adapters.shopify.normalise import ORDER_TOPICS, normalise
 from connector.errors import MalformedPayload
-from connector.platform import Money, OrderEvent, RefundEvent
+from connector.platform import CustomerCreated, Money, OrderEvent, RefundEvent
 
 ORDER_ID = "820982911946154508"
 
@@ -341,3 +341,44 @@ def test_arbitrary_json_in_the_order_gives_an_event_or_malformed_payload(topic, 
     except MalformedPayload:
         return
     assert isinstance(event, OrderEvent)
+
+
+# --- proof and sign-ups --------------------------------------------------------------------------
+
+
+def test_the_checkout_token_is_the_orders_proof():
+    """PLATFORMS.md A8: the web pixel's checkout_completed carries the same token as the order's checkout_token."""
+    assert order_event({**samples.order(), "checkout_token": "9c5b2e0f1d7a4b3c8e6f0a1b2c3d4e5f"}).proof == \
+        "9c5b2e0f1d7a4b3c8e6f0a1b2c3d4e5f"
+
+
+@pytest.mark.parametrize("token", [None, "", "  ", 123])
+def test_an_order_without_a_usable_checkout_token_proves_nothing(token):
+    body = samples.order()
+    body.pop("checkout_token", None)
+    assert order_event(body).proof is None
+    assert order_event({**body, "checkout_token": token}).proof is None
+
+
+def test_customers_create_is_a_sign_up():
+    body = {"id": 706405506930370084, "email": "bob@biller.example", "created_at": "2026-11-23T10:15:00-05:00",
+            "first_name": "Bob", "orders_count": 0, "state": "disabled"}
+    event = normalise("customers/create", samples.encode(body))
+    assert event == CustomerCreated(customer_id="706405506930370084", email="bob@biller.example",
+                                    occurred_at=datetime(2026, 11, 23, 15, 15, tzinfo=timezone.utc))
+    assert normalise("customers/create", samples.encode({**body, "email": None})).email is None
+
+
+@pytest.mark.parametrize("change", [{"id": None}, {"id": "abc"}, {"created_at": None}, {"created_at": "yesterday"}])
+def test_a_malformed_customer_raises_malformed_payload(change):
+    body = {"id": 706405506930370084, "email": "bob@biller.example", "created_at": "2026-11-23T10:15:00Z", **change}
+    with pytest.raises(MalformedPayload):
+        normalise("customers/create", samples.encode(body))
+
+
+def test_the_adapter_handles_sign_ups():
+    from adapters.shopify import adapter
+
+    assert "customers/create" in adapter.handled_topics
+    body = {"id": 1, "email": None, "created_at": "2026-11-23T10:15:00Z"}
+    assert isinstance(adapter.normalise("customers/create", samples.encode(body)), CustomerCreated)

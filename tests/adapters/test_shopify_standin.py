@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import threading
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -525,7 +526,7 @@ def test_throttle_next_answers_throttled_then_recovers(shopify, token):
 
 
 def test_unknown_root_field_and_syntax_errors_are_graphql_errors(shopify, token):
-    unknown = gql(shopify, token, "{ shop { name } }")
+    unknown = gql(shopify, token, "{ products(first: 1) { nodes { id } } }")
     assert unknown.status_code == 200 and unknown.json()["errors"]
     broken = gql(shopify, token, "query { orders(first: 5 { nodes { id } } }")
     assert broken.status_code == 200 and broken.json()["errors"]
@@ -618,3 +619,172 @@ def test_an_unreachable_receiver_is_reported_without_a_status(shopify, receiver)
     receiver.server.shutdown()
     receiver.server.server_close()
     assert shopify.send_webhook(SHOP, "app/uninstalled", {"id": 1}, uri=address) == [(None, None)]
+
+
+# --- GraphQL: code discounts ------------------------------------------------------------------------
+
+PIXEL_SCOPE = "read_orders,write_discounts,write_pixels,read_customer_events"
+
+
+def token_with(standin: StandinShopify, scope: str, shop: str = SHOP) -> str:
+    location = authorize(standin, shop, scope=scope).headers["Location"]
+    code = dict(parse_qsl(urlsplit(location).query))["code"]
+    return token_request(standin, shop, code=code).json()["access_token"]
+
+
+def basic(code: str, title: str = "Influencer Connector · spring-26 · 15% off") -> dict:
+    return {"discount": {"title": title, "code": code, "startsAt": "2026-11-23T10:00:00Z", "context": {"all": "ALL"},
+                         "customerGets": {"value": {"percentage": 0.15}, "items": {"all": True}}}}
+
+
+def make_discount(standin, token, code: str) -> dict:
+    answer = gql(standin, token, document("discount_code_basic_create"), basic(code))
+    return answer.json()["data"]["discountCodeBasicCreate"]
+
+
+def bulk_add(standin, token, discount_id: str, codes: list[str]) -> requests.Response:
+    return gql(standin, token, document("discount_redeem_code_bulk_add"),
+               {"discountId": discount_id, "codes": [{"code": c} for c in codes]})
+
+
+def test_a_discount_is_made_with_its_first_code_and_codes_are_unique_across_the_shop(shopify, token):
+    made = make_discount(shopify, token, "ALICE15")
+    assert made["userErrors"] == []
+    node = made["codeDiscountNode"]
+    assert node["id"].startswith("gid://shopify/DiscountCodeNode/")
+    assert node["codeDiscount"]["title"] == "Influencer Connector · spring-26 · 15% off"
+    (first,) = node["codeDiscount"]["codes"]["nodes"]
+    assert first["code"] == "ALICE15" and first["id"].startswith("gid://shopify/DiscountRedeemCode/")
+    assert shopify.codes(SHOP)["alice15"] == {"id": first["id"], "code": "ALICE15", "discount_id": node["id"],
+                                              "active": True}
+
+    shopify.add_foreign_code(SHOP, "SUMMER")
+    again = make_discount(shopify, token, "alice15")
+    assert again["codeDiscountNode"] is None
+    (refused,) = again["userErrors"]
+    assert (refused["code"], refused["field"]) == ("TAKEN", ["basicCodeDiscount", "code"])
+    assert make_discount(shopify, token, "Summer")["userErrors"][0]["code"] == "TAKEN"
+    assert len(shopify.discounts(SHOP)) == 2
+
+
+def test_bulk_creation_finishes_after_the_first_poll_and_reports_each_code(shopify, token):
+    discount = make_discount(shopify, token, "ALICE15")["codeDiscountNode"]["id"]
+    shopify.add_foreign_code(SHOP, "TAKEN1")
+    answer = bulk_add(shopify, token, discount, ["BOB15", "taken1", "CAROL10", "bob15"]).json()
+    creation = answer["data"]["discountRedeemCodeBulkAdd"]["bulkCreation"]
+    assert creation["done"] is False and creation["codesCount"] == 4
+    assert "bob15" not in shopify.codes(SHOP)  # made in the background, not yet
+
+    def status() -> dict:
+        return gql(shopify, token, document("discount_redeem_code_bulk_creations"),
+                   {"ids": [creation["id"]]}).json()["data"]["nodes"][0]
+
+    assert status()["done"] is False
+    assert status() == {"id": creation["id"], "done": True, "codesCount": 4, "importedCount": 2, "failedCount": 2}
+    read = gql(shopify, token, document("discount_redeem_code_bulk_creation_codes"), {"id": creation["id"]}).json()
+    nodes = read["data"]["discountRedeemCodeBulkCreation"]["codes"]["nodes"]
+    assert [(n["code"], bool(n["discountRedeemCode"]), [e["code"] for e in n["errors"]]) for n in nodes] == [
+        ("BOB15", True, []), ("taken1", False, ["TAKEN"]), ("CAROL10", True, []), ("bob15", False, ["TAKEN"])]
+    assert sorted(shopify.codes(SHOP)) == ["alice15", "bob15", "carol10", "taken1"]
+
+
+def test_more_than_250_codes_is_a_graphql_error_and_an_unknown_discount_a_user_error(shopify, token):
+    discount = make_discount(shopify, token, "ALICE15")["codeDiscountNode"]["id"]
+    over = bulk_add(shopify, token, discount, [f"C{n}" for n in range(251)]).json()
+    assert over["data"]["discountRedeemCodeBulkAdd"] is None
+    (error,) = over["errors"]
+    assert error["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED" and "250" in error["message"]
+    most = bulk_add(shopify, token, discount, [f"C{n}" for n in range(250)]).json()
+    assert most["data"]["discountRedeemCodeBulkAdd"]["bulkCreation"]
+    unknown = bulk_add(shopify, token, "gid://shopify/DiscountCodeNode/404", ["X1"]).json()
+    assert unknown["data"]["discountRedeemCodeBulkAdd"]["userErrors"][0]["field"] == ["discountId"]
+
+
+def test_lookup_by_code_is_case_insensitive_and_null_for_no_code(shopify, token):
+    made = make_discount(shopify, token, "ALICE15")["codeDiscountNode"]
+    foreign = shopify.add_foreign_code(SHOP, "SUMMER", title="Summer sale")
+    variables = {f"c{n}": "alice15" for n in range(25)} | {"c1": "summer", "c2": "nobody"}
+    data = gql(shopify, token, document("code_discount_nodes_by_code"), variables).json()["data"]
+    assert data["c0"]["id"] == made["id"]
+    assert data["c0"]["codeDiscount"]["codes"]["nodes"] == made["codeDiscount"]["codes"]["nodes"]
+    assert (data["c1"]["id"], data["c1"]["codeDiscount"]["title"]) == (foreign, "Summer sale")
+    assert data["c2"] is None
+
+
+def test_bulk_delete_removes_codes_from_the_discount_which_stays(shopify, token):
+    made = make_discount(shopify, token, "ALICE15")["codeDiscountNode"]
+    first = made["codeDiscount"]["codes"]["nodes"][0]["id"]
+    answer = gql(shopify, token, document("discount_code_redeem_code_bulk_delete"),
+                 {"discountId": made["id"], "ids": [first, "gid://shopify/DiscountRedeemCode/999"]}).json()
+    payload = answer["data"]["discountCodeRedeemCodeBulkDelete"]
+    assert payload["userErrors"] == [] and payload["job"]["id"].startswith("gid://shopify/Job/")
+    assert shopify.codes(SHOP) == {} and list(shopify.discounts(SHOP)) == [made["id"]]
+    assert make_discount(shopify, token, "alice15")["userErrors"] == []  # the code is free again
+
+
+def test_discount_fields_need_the_discount_scopes(shopify):
+    token_ = token_with(shopify, "read_orders")
+    answer = gql(shopify, token_, document("discount_code_basic_create"), basic("ALICE15")).json()
+    assert answer["data"]["discountCodeBasicCreate"] is None
+    (error,) = answer["errors"]
+    assert error["extensions"]["code"] == "ACCESS_DENIED" and "write_discounts" in error["message"]
+    assert shopify.codes(SHOP) == {}
+
+
+def test_graphql_counts_by_root_field(shopify, token):
+    make_discount(shopify, token, "A1")
+    make_discount(shopify, token, "A2")
+    gql(shopify, token, document("webhook_subscriptions"))
+    assert shopify.graphql_counts(SHOP) == {"discountCodeBasicCreate": 2, "webhookSubscriptions": 1}
+    assert shopify.graphql_counts(OTHER_SHOP) == {}
+
+
+# --- GraphQL: the shop and its web pixel ------------------------------------------------------------
+
+
+def test_shop_details_answer_the_primary_domain_and_currency(shopify, token):
+    assert gql(shopify, token, document("shop_details")).json()["data"] == {
+        "shop": {"currencyCode": "EUR", "primaryDomain": {"url": f"https://{SHOP}"}}}
+    shopify.set_shop_details(SHOP, url="https://wool.example", currency="GBP")
+    assert gql(shopify, token, document("shop_details")).json()["data"]["shop"] == {
+        "currencyCode": "GBP", "primaryDomain": {"url": "https://wool.example"}}
+
+
+def test_one_web_pixel_per_app_with_settings_checked_against_the_extension(shopify):
+    token_ = token_with(shopify, PIXEL_SCOPE)
+    missing = gql(shopify, token_, document("web_pixel")).json()
+    assert missing["data"]["webPixel"] is None and "No web pixel" in missing["errors"][0]["message"]
+
+    settings = {"endpoint": "https://connector.example", "store": SHOP, "windowDays": "30"}
+    created = gql(shopify, token_, document("web_pixel_create"),
+                  {"webPixel": {"settings": json.dumps(settings)}}).json()["data"]["webPixelCreate"]
+    assert created["userErrors"] == [] and json.loads(created["webPixel"]["settings"]) == settings
+    assert shopify.pixel(SHOP) == {"id": created["webPixel"]["id"], "settings": settings}
+    read = gql(shopify, token_, document("web_pixel")).json()["data"]["webPixel"]
+    assert read == created["webPixel"]
+
+    second = gql(shopify, token_, document("web_pixel_create"), {"webPixel": {"settings": json.dumps(settings)}}).json()
+    assert second["data"]["webPixelCreate"]["userErrors"][0]["code"] == "TAKEN"
+    undeclared = gql(shopify, token_, document("web_pixel_update"), {
+        "id": read["id"], "webPixel": {"settings": json.dumps({**settings, "accountID": "1"})}}).json()
+    assert undeclared["data"]["webPixelUpdate"]["userErrors"][0]["code"] == "INVALID_SETTINGS"
+    blank = gql(shopify, token_, document("web_pixel_update"), {
+        "id": read["id"], "webPixel": {"settings": json.dumps({**settings, "endpoint": ""})}}).json()
+    assert blank["data"]["webPixelUpdate"]["userErrors"][0]["code"] == "INVALID_SETTINGS"
+    moved = gql(shopify, token_, document("web_pixel_update"), {
+        "id": read["id"], "webPixel": {"settings": json.dumps({**settings, "windowDays": "7"})}}).json()
+    assert moved["data"]["webPixelUpdate"]["userErrors"] == []
+    assert shopify.pixel(SHOP)["settings"]["windowDays"] == "7"
+
+
+def test_the_web_pixel_needs_write_pixels(shopify, token):
+    answer = gql(shopify, token, document("web_pixel_create"), {"webPixel": {"settings": "{}"}}).json()
+    assert answer["data"]["webPixelCreate"] is None and answer["errors"][0]["extensions"]["code"] == "ACCESS_DENIED"
+    assert shopify.pixel(SHOP) is None
+
+
+def test_place_order_gives_the_order_a_checkout_token_unless_it_has_one(shopify, token):
+    shopify.place_order(SHOP, samples.order(order_id=1001), deliver=False)
+    assert re.fullmatch(r"[0-9a-f]{32}", shopify.checkout_token(SHOP, 1001))
+    shopify.place_order(SHOP, {**samples.order(order_id=1002), "checkout_token": "given"}, deliver=False)
+    assert shopify.checkout_token(SHOP, 1002) == "given" and shopify.checkout_token(SHOP, 5) is None
