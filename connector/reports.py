@@ -71,7 +71,19 @@ def _string(data: dict, name: str, pattern: re.Pattern | None = None, *, limit: 
     value = str(value).strip()
     if len(value) > limit or (pattern is not None and not pattern.fullmatch(value)):
         raise MalformedPayload(f"{name} is not a valid value")
+    if not _encodable(value):
+        # JSON may carry lone surrogates ("\ud800"): hashing the proof or looking the store up would
+        # fail on them later, as a 500 instead of this 400.
+        raise MalformedPayload(f"{name} is not a valid value")
     return value
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _time(value: object, now: datetime) -> datetime:
@@ -83,15 +95,20 @@ def _time(value: object, now: datetime) -> datetime:
         raise MalformedPayload("touch time must be an ISO 8601 string") from None
     if moment.tzinfo is None:
         raise MalformedPayload("touch time needs a time zone")
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:  # "0001-01-01T00:00:00+01:00" is before year 1 in UTC
+        raise MalformedPayload("touch time is out of range") from None
     # A browser clock ahead of ours must not put a touch after the order it led to.
-    return min(moment.astimezone(timezone.utc), now)
+    return min(moment, now)
 
 
 def parse_report(raw: bytes, now: datetime) -> Report:
     """A report as the scripts send it; raises MalformedPayload naming what is wrong."""
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: 8 KiB of "[" nests deeper than the decoder goes
         raise MalformedPayload("the report is not JSON") from None
     if not isinstance(data, dict) or data.get("v") != 1:
         raise MalformedPayload("the report must be a JSON object with \"v\": 1")

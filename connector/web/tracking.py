@@ -28,6 +28,8 @@ log = logging.getLogger("connector.tracking")
 LINK_STATUSES = ("active", "needs_reauth")
 MAX_PATH = 500
 CLICK_PARAM = "click_id"
+#: stores.id is a 32-bit INTEGER
+MAX_STORE_ID = 2**31 - 1
 
 
 def new_click_id() -> str:
@@ -69,6 +71,19 @@ def _keyed_hash(secret_key: str, value: str | None) -> str | None:
     return hmac.new(secret_key.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
+def _store_id(value: str | None) -> int | None | bool:
+    """`s=` as a store id; None when absent, False when no store can have it.
+
+    Bounded to the id column's range: a larger number reached the database as an error (a 500) on
+    both SQLite (too large for INTEGER) and PostgreSQL (integer out of range).
+    """
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 10 or not 0 < int(value) <= MAX_STORE_ID:
+        return False
+    return int(value)
+
+
 def _not_found(message: str):
     return error_page(404, "This link does not lead anywhere", message)
 
@@ -78,7 +93,9 @@ def click(tracking_id: str):
     svc = services()
     if len(tracking_id) > 100 or not TRACKING_ID.fullmatch(tracking_id):
         return _not_found("The link is not valid.")
-    store_id = request.args.get("s", type=int)
+    store_id = _store_id(request.args.get("s"))
+    if store_id is False:
+        return _not_found("The link is not valid.")
     with transaction(svc.sessions) as session:
         query = (select(Influencer, Store).join(Store, Store.id == Influencer.store_id)
                  .where(Influencer.tracking_key == match_key(tracking_id), Influencer.active.is_(True),
