@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import render_template_string
+from sqlalchemy.orm import Session
 
 from ..models import Store
 from . import services
@@ -37,13 +38,15 @@ _DASHBOARD = """<h2>Influencers</h2>{% if not influencers %}<p>None yet: the cam
 ({{ c.attempts }} attempts){% endif %}</td></tr>{% endfor %}</table>{% endif %}"""
 
 
-def store_page(store: Store, *, title: str = "The connector is installed"):
-    """The merchant's page: the store, the line its theme needs (WooCommerce), its influencers and conversions."""
+def store_page(store: Store, *, session: Session, title: str = "The connector is installed"):
+    """The merchant's page: the store, the line its theme needs (WooCommerce), its influencers and conversions.
+
+    Read in the caller's session: a second one would wait on SQLite's lock for the first to end.
+    """
     svc = services()
     script = snippet(svc.settings, store) if store.platform == "woocommerce" else None
-    with svc.sessions() as session:
-        influencers = influencer_rows(session, store, svc.settings.public_url)
-        conversions = recent_conversions(session, store)
+    influencers = influencer_rows(session, store, svc.settings.public_url)
+    conversions = recent_conversions(session, store)
     body = render_template_string(_STORE + _SCRIPT + _DASHBOARD, store=store, script=script,
                                   influencers=influencers, conversions=conversions)
     tone = "ok" if store.status == "active" else "bad"
