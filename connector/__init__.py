@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import registry
 from .db import make_engine, make_sessionmaker
@@ -43,6 +44,9 @@ def create_app(settings: Settings | None = None, *, engine=None) -> Flask:
     # Werkzeug refuses larger bodies with 413 before any handler reads them, chunked uploads included.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_webhook_bytes
     app.extensions["connector"] = Services(settings, engine)
+    if settings.trusted_proxies:
+        # Behind a load balancer the peer is the proxy: take the client's address from the hops we trust.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
 
     from .web import api, health, storefront, tracking, webhooks
 

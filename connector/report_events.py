@@ -14,9 +14,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from . import registry, reports
-from .conversions import Applied, apply_event
+from .conversions import Applied, _locked_order, apply_event
 from .leads import decide_lead
-from .models import Customer, Event, Order, Store
+from .models import Customer, Event, Store
 from .platform import OrderEvent
 
 
@@ -25,10 +25,10 @@ def apply_report(session: Session, store: Store, row: Event, now: datetime) -> A
     report = reports.keep(session, store.id, row.body, row.received_at)
     if report.kind == reports.SIGNUP:
         return _signup(session, store, report, now)
-    order = session.scalars(select(Order).where(Order.store_id == store.id,
-                                                Order.platform_order_id == report.platform_order_id)
-                            .with_for_update().execution_options(populate_existing=True)).one_or_none()
-    if order is None or order.proof_sha256 is None:
+    # The order's row, made if the order has not been seen yet, and locked: a worker handling the order's
+    # webhook at this moment takes the same lock, so one of the two always sees the other's work.
+    order = _locked_order(session, store, report.platform_order_id, now)
+    if order.proof_sha256 is None:
         return Applied((), f"report {report.id}: kept until order {report.platform_order_id} arrives")
     reports.join_order_reports(session, order)
     if report.status == "rejected":

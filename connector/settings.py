@@ -60,6 +60,9 @@ class Settings:
     code_collision: str = "suffix"
     #: browser reports accepted per client address per minute (POST /storefront/events), per web process
     report_rate_per_minute: int = 60
+    #: proxies in front of the app (a load balancer: 1) whose X-Forwarded-For is trusted for the client's
+    #: address (rate limits, click fraud hashes); 0 trusts none, so nobody can forge an address
+    trusted_proxies: int = 0
 
     def with_overrides(self, **changes) -> "Settings":
         """A copy with some fields changed (tests, the demo)."""
@@ -114,6 +117,14 @@ def _backend_secret(raw: str) -> str:
     if len(key) < 16:
         raise ConfigurationError("TRACKING_BACKEND_SECRET is too short: use at least 24 random bytes")
     return raw
+
+
+def _proxies(raw: str | None) -> int:
+    if raw is None or not raw.strip():
+        return 0
+    if not raw.strip().isdigit() or int(raw) > 10:
+        raise ConfigurationError(f"CONNECTOR_TRUSTED_PROXIES must be a number of proxies from 0 to 10, got {raw!r}")
+    return int(raw)
 
 
 def normalise_database_url(url: str) -> str:
@@ -213,4 +224,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         reconcile_interval=_number(env, "CONNECTOR_RECONCILE_INTERVAL", 3600.0),
         code_collision=code_collision,
         report_rate_per_minute=int(_number(env, "CONNECTOR_REPORT_RATE_PER_MINUTE", 60, integer=True)),
+        trusted_proxies=_proxies(env.get("CONNECTOR_TRUSTED_PROXIES")),
     )

@@ -181,3 +181,21 @@ def test_install_defaults():
                                        "read_customer_events")
     assert settings.reconcile_interval == 3600
     assert load(CONNECTOR_APP_NAME="Acme Creators").app_name == "Acme Creators"
+
+
+def test_trusted_proxies_decide_whose_address_the_app_sees(database_url):
+    """With none trusted (the default) a forged X-Forwarded-For changes nothing; with one, its last hop counts."""
+    from connector import create_app
+    from connector.settings import Settings, load_settings
+
+    assert load_settings({"CONNECTOR_ENV": "development"}).trusted_proxies == 0
+    assert load_settings({"CONNECTOR_ENV": "development", "CONNECTOR_TRUSTED_PROXIES": "1"}).trusted_proxies == 1
+    with pytest.raises(ConfigurationError, match="CONNECTOR_TRUSTED_PROXIES"):
+        load_settings({"CONNECTOR_ENV": "development", "CONNECTOR_TRUSTED_PROXIES": "all"})
+    seen = {}
+    for proxies in (0, 1):
+        app = create_app(Settings(database_url=database_url, trusted_proxies=proxies))
+        app.add_url_rule("/whoami", "whoami", lambda: __import__("flask").request.remote_addr)
+        seen[proxies] = app.test_client().get("/whoami", headers={"X-Forwarded-For": "203.0.113.9"},
+                                              environ_base={"REMOTE_ADDR": "10.0.0.2"}).text
+    assert seen == {0: "10.0.0.2", 1: "203.0.113.9"}

@@ -129,9 +129,10 @@ def receive_report():
             store = find_store(session, report.store)
             store_id, platform, status, origins = store.id, store.platform, store.status, allowed_origins(store)
     except UnknownStore:
-        return _error(404, "unknown_store", "the connector holds no such store", origin)
+        # No CORS headers: a page elsewhere must not learn which stores the connector holds.
+        return _error(404, "unknown_store", "the connector holds no such store")
     if status not in ACCEPTING:
-        return _error(404, "unknown_store", "the connector holds no such store", origin)
+        return _error(404, "unknown_store", "the connector holds no such store")
     if not origin or origin.lower() not in origins:
         # Refused without CORS headers: a page elsewhere cannot even read why.
         log.warning("report for %s refused: origin %r is not the store's", report.store, origin)
