@@ -26,6 +26,8 @@ TRACKING_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 #: WooCommerce lower-cases and strips HTML; letters, digits, - and _ survive both unchanged
 PROMO_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{1,49}")
 CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+#: /api/v1/stores/<id>/influencers/batch is the batch endpoint: no influencer can be reached at that path
+RESERVED_TRACKING_IDS = frozenset({"batch"})
 MAX_DISCOUNT_VALUE = Decimal("1000000")
 
 
@@ -49,6 +51,8 @@ def check_tracking_id(value: str, field: str = "tracking_id") -> str:
     if not isinstance(value, str) or not TRACKING_ID.fullmatch(value):
         raise InvalidField(field, "a tracking id is 1 to 100 letters, digits, '.', '_' or '-', starting with a "
                                   "letter or digit")
+    if value.lower() in RESERVED_TRACKING_IDS:
+        raise InvalidField(field, f"{value!r} is reserved (the API's batch endpoint has that path)")
     return value
 
 
@@ -106,6 +110,10 @@ def upsert_campaign(session: Session, store: Store, campaign_id: str, *, name: s
                     now: datetime) -> tuple[Campaign, bool]:
     """Create or update a campaign; returns it and whether anything changed."""
     check_campaign_id(campaign_id)
+    for field, moment in (("starts_at", starts_at), ("ends_at", ends_at)):
+        # A naive time cannot be stored (UTC columns) nor compared with an aware one.
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidField(field, f"{field} needs a time zone (e.g. 2026-12-01T00:00:00Z)")
     if starts_at and ends_at and ends_at <= starts_at:
         raise InvalidField("ends_at", "ends_at must be after starts_at")
     campaign = session.scalar(select(Campaign).where(Campaign.store_id == store.id,
@@ -223,7 +231,9 @@ def remove_influencer(session: Session, store: Store, influencer: Influencer, no
     if influencer.code_remote_id is not None and influencer.code_status in ("active", "pending", "failed"):
         influencer.code_status = "removing"
         queue_code_work(store, now)
-    elif influencer.code_status in ("pending", "failed"):
+    elif influencer.code_status != "removing" and (influencer.promo_code or influencer.requested_code):
+        # Never made in the store (still pending, failed) or not the connector's to delete (existing): it
+        # is simply no longer matched. "existing" used to stay as it was, as if the code still counted.
         influencer.code_status = "removed"
     session.flush()
     return True

@@ -7,15 +7,19 @@ Codes are never created here: a PUT records what is wanted and the worker makes 
 from __future__ import annotations
 
 import base64
+import binascii
 import hmac
 import json
-from datetime import datetime
+import re
+from datetime import datetime, timezone
 from decimal import Decimal
+from functools import lru_cache
 
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import BaseConverter
 
 from .. import campaigns, outbox
 from ..attribution import match_key
@@ -28,12 +32,30 @@ from ..models import (AttributionRecord, Campaign, Conversion, ConversionCredit,
 from ..payload import format_amount, format_share
 from ..stats import influencer_stats
 from . import services
-from .api_schema import (MAX_ID, AttributionIn, CampaignIn, InfluencerBatchIn, InfluencerIn, StoreOut,
-                         openapi_document)
+from .api_schema import (DISCOUNT_TYPES, MAX_ID, TRACKING_ID_PATTERN, AttributionIn, BatchEnvelope, CampaignIn,
+                         InfluencerBatchItem, InfluencerIn, StoreOut, openapi_document)
 from .storefront_snippet import snippet
 
 bp = Blueprint("api", __name__)
 DEFAULT_PAGE, MAX_PAGE = 100, 500
+PREFIX = "/api/v1"
+CONVERSION_TYPES = ("conversion.purchase", "conversion.lead", "conversion.refund", "conversion.cancellation")
+CONVERSION_STATUSES = ("pending", "delivered", "failed")
+
+
+class TrackingIdConverter(BaseConverter):
+    """A path segment other than "batch": /influencers/batch is the batch endpoint, never an influencer.
+
+    Without this, /influencers/batch matched both rules: GET and DELETE looked for an influencer called
+    "batch" and OPTIONS advertised methods the batch endpoint does not have.
+    """
+
+    regex = r"(?!batch(?![^/]))[^/]+"
+
+
+@bp.record_once
+def _register_converter(state):
+    state.app.url_map.converters["tracking_id"] = TrackingIdConverter
 
 
 class ApiError(Exception):
@@ -53,6 +75,19 @@ def _too_large(_exc):
     return _api_error(ApiError(413, "too_large", "the request body is too large"))
 
 
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def _no_route(exc: HTTPException):
+    """Under /api/v1, an unknown path or method answers in the API's own error shape; elsewhere as before."""
+    if not (request.path == PREFIX or request.path.startswith(PREFIX + "/")):
+        return exc
+    code = "not_found" if exc.code == 404 else "method_not_allowed"
+    answer = _api_error(ApiError(exc.code, code, exc.description or code))[0]
+    if exc.code == 405:
+        answer.headers["Allow"] = exc.get_response().headers.get("Allow", "")
+    return answer, exc.code
+
+
 @bp.before_request
 def _authenticate():
     if request.endpoint == "api.openapi":
@@ -63,7 +98,27 @@ def _authenticate():
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), token.encode()):
         raise ApiError(401, "unauthorized", "a valid bearer token is required")
+    # A misspelt filter (?tracking=alice) would otherwise answer every row as if none had been asked for.
+    known = _query_names(request.url_rule.rule, request.method)
+    for name in request.args:
+        if name not in known:
+            raise ApiError(422, "validation_error", f"unknown query parameter {name!r}", name or None)
+    # Nothing the API stores or looks up holds a NUL, and PostgreSQL refuses one in any text parameter.
+    for name, value in request.args.items(multi=True):
+        if "\x00" in value:
+            raise _bad_cursor() if name == "cursor" else ApiError(
+                422, "validation_error", f"{name} holds a NUL character", name)
+    if "\x00" in request.path:
+        raise ApiError(404, "not_found", "no such resource")
     return None
+
+
+@lru_cache(maxsize=None)
+def _query_names(rule: str, method: str) -> frozenset[str]:
+    """The query parameters the OpenAPI document gives this route: the document is the one list of them."""
+    path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.removeprefix(PREFIX))
+    operation = openapi_document()["paths"].get(path, {}).get(method.lower(), {})
+    return frozenset(p["name"] for p in operation.get("parameters", ()) if p["in"] == "query")
 
 
 @bp.get("/openapi.json")
@@ -74,22 +129,63 @@ def openapi():
 # -- helpers -------------------------------------------------------------------------------------------
 
 
+#: what a field that did not match its pattern must look like, said for people (pydantic quotes the regex)
+PATTERN_MESSAGES = {
+    "tracking_id": "a tracking id is 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    "campaign_id": "a campaign id is 1 to 100 letters, digits, '.', ':', '_' or '-', starting with a letter or digit",
+    "promo_code": "a promo code is 2 to 50 letters (A-Z), digits, '-' or '_', starting with a letter or digit: "
+                  "Shopify refuses spaces and WooCommerce changes other characters",
+    "discount.value": "a percentage is a decimal string above 0 and at most 100, a fixed amount one above 0 and "
+                      "below 1000000, with at most two decimal places (e.g. \"15\" or \"10.50\")",
+    "customer_id": "a customer id is 1 to 64 letters, digits, '_' or '-'",
+    "name": "a name holds no control characters",
+}
+
+
+def _field(loc: tuple) -> str | None:
+    """The error's field as a dotted path, without the discount type pydantic puts in (discount.value)."""
+    parts = [str(part) for i, part in enumerate(loc)
+             if not (i and loc[i - 1] == "discount" and part in DISCOUNT_TYPES)]
+    return ".".join(parts) or None
+
+
+def _validation_error(exc: ValidationError) -> ApiError:
+    first = exc.errors()[0]
+    if first["type"] in ("json_invalid", "json_type"):
+        return ApiError(400, "bad_request", "the body must be a JSON object")
+    field = _field(first["loc"])
+    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        field = f"{field}.type" if field else "type"
+        message = f"type must be one of {', '.join(DISCOUNT_TYPES)}"
+    elif first["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif first["type"] == "string_pattern_mismatch" and field in PATTERN_MESSAGES:
+        message = PATTERN_MESSAGES[field]
+    elif first["type"] == "string_pattern_mismatch" and field and field.endswith(".tracking_id"):
+        message = PATTERN_MESSAGES["tracking_id"]
+    else:
+        message = first["msg"]
+    return ApiError(422, "validation_error", f"{field or 'body'}: {message}", field)
+
+
 def _body(model: type[BaseModel]):
     raw = request.get_data(cache=False)
     try:
         return model.model_validate_json(raw or b"")
     except ValidationError as exc:
-        first = exc.errors()[0]
-        if first["type"] in ("json_invalid", "json_type"):
-            raise ApiError(400, "bad_request", "the body must be a JSON object") from None
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise ApiError(422, "validation_error", f"{field or 'body'}: {first['msg']}", field) from None
+        raise _validation_error(exc) from None
+
+
+def _whole_number(raw: str) -> int | None:
+    """A plain decimal number, or None ("²" and "٣" are digits to str.isdigit, not to int())."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
 
 
 def _store_id(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+    number = _whole_number(raw)
+    if number is None or not 1 <= number <= MAX_ID:
         raise ApiError(404, "not_found", "no such store")
-    return int(raw)
+    return number
 
 
 def _store(session, raw: str) -> Store:
@@ -100,6 +196,7 @@ def _store(session, raw: str) -> Store:
 
 
 def _influencer(session, store: Store, tracking_id: str) -> Influencer:
+    # Looked up by any name up to the column's size: influencers added by hand (CLI) may not match the pattern.
     found = campaigns.find_influencer(session, store, tracking_id) if len(tracking_id) <= 100 else None
     if found is None:
         raise ApiError(404, "not_found", f"no influencer {tracking_id!r} in this store")
@@ -110,20 +207,30 @@ def _time_arg(name: str) -> datetime | None:
     raw = request.args.get(name)
     if raw is None:
         return None
+    if not RFC3339.fullmatch(raw):
+        raise ApiError(422, "validation_error", f"{name} must be an RFC 3339 time, e.g. 2026-11-01T00:00:00Z", name)
     try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(422, "validation_error", f"{name} must be an ISO 8601 time", name) from None
-    if moment.tzinfo is None:
-        raise ApiError(422, "validation_error", f"{name} needs a time zone", name)
-    return moment
+        moment = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
+        # UTC from here on: the answer echoes it in the documented form, and the database compares in UTC
+        return moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise ApiError(422, "validation_error", f"{name} is not a time that exists", name) from None
+
+
+#: the date-time format the document promises (RFC 3339 section 5.6), nothing looser
+RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+                     r"([Zz]|[+-][0-9]{2}:[0-9]{2})")
 
 
 def _limit() -> int:
-    raw = request.args.get("limit", str(DEFAULT_PAGE))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    number = _whole_number(request.args.get("limit", str(DEFAULT_PAGE)))
+    if number is None or not 1 <= number <= MAX_PAGE:
         raise ApiError(422, "validation_error", f"limit is 1 to {MAX_PAGE}", "limit")
-    return int(raw)
+    return number
+
+
+def _bad_cursor() -> ApiError:
+    return ApiError(422, "validation_error", "cursor is not one this API gave", "cursor")
 
 
 def _cursor() -> str | None:
@@ -131,9 +238,19 @@ def _cursor() -> str | None:
     if raw is None:
         return None
     try:
-        return base64.urlsafe_b64decode(raw.encode() + b"==").decode()
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(422, "validation_error", "cursor is not one this API gave", "cursor") from None
+        value = base64.urlsafe_b64decode(raw.encode() + b"==").decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _bad_cursor() from None
+    if not value or "\x00" in value:
+        raise _bad_cursor()
+    return value
+
+
+def _query_choice(name: str, choices: tuple[str, ...]) -> str | None:
+    raw = request.args.get(name)
+    if raw is not None and raw not in choices:
+        raise ApiError(422, "validation_error", f"{name} is one of {', '.join(choices)}", name)
+    return raw
 
 
 def _next_cursor(value) -> str:
@@ -141,7 +258,9 @@ def _next_cursor(value) -> str:
 
 
 def _time(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
+    # In UTC always: a time just written still carries the offset it was sent with (+01:00), the same
+    # time read back is UTC, and the two answers must be the same.
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else None
 
 
 def _store_out(store: Store) -> dict:
@@ -158,7 +277,10 @@ def _store_out(store: Store) -> dict:
 def _influencer_out(store: Store, influencer: Influencer) -> dict:
     discount = None
     if influencer.discount_kind is not None:
-        discount = {"type": influencer.discount_kind, "value": f"{influencer.discount_value.normalize():f}",
+        value = influencer.discount_value
+        # An amount as money ("10.50", as sent), a percentage as the number it is ("15", "12.5")
+        shown = format_amount(value) if influencer.discount_kind == "fixed_amount" else f"{value.normalize():f}"
+        discount = {"type": influencer.discount_kind, "value": shown,
                     "starts_at": _time(influencer.discount_starts_at), "ends_at": _time(influencer.discount_ends_at),
                     "usage_limit": influencer.usage_limit, "once_per_customer": influencer.once_per_customer}
     return {
@@ -247,6 +369,10 @@ def put_campaign(store_id: str, campaign_id: str):
     with transaction(services().sessions) as session:
         store = _store(session, store_id)
         body = _body(CampaignIn)
+        try:
+            campaigns.check_campaign_id(campaign_id)  # before it reaches a query: it may be 10,000 characters
+        except InvalidField as exc:
+            raise ApiError(422, "validation_error", str(exc), exc.field) from None
         existed = session.scalar(select(Campaign.id).where(Campaign.store_id == store.id,
                                                            Campaign.campaign_id == campaign_id)) is not None
         try:
@@ -267,9 +393,10 @@ def list_influencers(store_id: str):
         store = _store(session, store_id)
         query = select(Influencer).where(Influencer.store_id == store.id)
         if cursor is not None:
-            if not cursor.isdigit() or int(cursor) > MAX_ID:
-                raise ApiError(422, "validation_error", "cursor is not one this API gave", "cursor")
-            query = query.where(Influencer.id > int(cursor))
+            after = _whole_number(cursor)
+            if after is None or after > MAX_ID:
+                raise _bad_cursor()
+            query = query.where(Influencer.id > after)
         rows = list(session.scalars(query.order_by(Influencer.id).limit(limit + 1)))
         more = len(rows) > limit
         rows = rows[:limit]
@@ -277,7 +404,7 @@ def list_influencers(store_id: str):
                        next_cursor=_next_cursor(rows[-1].id) if more else None)
 
 
-@bp.put("/stores/<store_id>/influencers/<tracking_id>")
+@bp.put("/stores/<store_id>/influencers/<tracking_id:tracking_id>")
 def put_influencer(store_id: str, tracking_id: str):
     with transaction(services().sessions) as session:
         store = _store(session, store_id)
@@ -286,33 +413,49 @@ def put_influencer(store_id: str, tracking_id: str):
         return jsonify(_influencer_out(store, influencer)), 201 if outcome == "created" else 200
 
 
+def _batch_item(entry) -> InfluencerBatchItem:
+    """One entry, validated on its own (JSON again, so its times are read as in a PUT body)."""
+    if not isinstance(entry, dict):
+        raise ApiError(422, "validation_error", "an entry is a JSON object", None)
+    try:
+        return InfluencerBatchItem.model_validate_json(json.dumps(entry))
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+
+
 @bp.post("/stores/<store_id>/influencers/batch")
 def put_influencers(store_id: str):
-    """Each influencer in its own savepoint: one bad entry is reported and the others go in."""
+    """Each influencer validated and stored in its own savepoint: one bad entry is reported, the others go in.
+
+    Only the envelope ({"influencers": [...]}, 1 to 1,000 entries) fails the whole request.
+    """
     with transaction(services().sessions) as session:
         store = _store(session, store_id)
-        body = _body(InfluencerBatchIn)
+        body = _body(BatchEnvelope)
         results = []
-        for item in body.influencers:
+        for entry in body.influencers:
+            named = entry.get("tracking_id") if isinstance(entry, dict) else None
+            tracking_id = named if isinstance(named, str) else None
             try:
+                item = _batch_item(entry)
                 with session.begin_nested():
                     influencer, outcome = _upsert(session, store, item.tracking_id, item)
-                results.append({"tracking_id": item.tracking_id, "outcome": outcome,
+                results.append({"tracking_id": tracking_id, "outcome": outcome,
                                 "influencer": _influencer_out(store, influencer)})
             except ApiError as exc:
-                results.append({"tracking_id": item.tracking_id, "outcome": "error",
+                results.append({"tracking_id": tracking_id, "outcome": "error",
                                 "error": {"code": exc.code, "message": exc.message, "field": exc.field}})
         return jsonify(results=results)
 
 
-@bp.get("/stores/<store_id>/influencers/<tracking_id>")
+@bp.get("/stores/<store_id>/influencers/<tracking_id:tracking_id>")
 def get_influencer(store_id: str, tracking_id: str):
     with services().sessions() as session:
         store = _store(session, store_id)
         return jsonify(_influencer_out(store, _influencer(session, store, tracking_id)))
 
 
-@bp.delete("/stores/<store_id>/influencers/<tracking_id>")
+@bp.delete("/stores/<store_id>/influencers/<tracking_id:tracking_id>")
 def remove_influencer(store_id: str, tracking_id: str):
     with transaction(services().sessions) as session:
         store = _store(session, store_id)
@@ -321,7 +464,7 @@ def remove_influencer(store_id: str, tracking_id: str):
         return jsonify(_influencer_out(store, influencer))
 
 
-@bp.get("/stores/<store_id>/influencers/<tracking_id>/stats")
+@bp.get("/stores/<store_id>/influencers/<tracking_id:tracking_id>/stats")
 def stats(store_id: str, tracking_id: str):
     since, until = _time_arg("since"), _time_arg("until")
     with services().sessions() as session:
@@ -366,15 +509,22 @@ def list_conversions():
     since, until = _time_arg("since"), _time_arg("until")
     query = select(Conversion)
     if "store_id" in request.args:
-        query = query.where(Conversion.store_id == _store_id(request.args["store_id"]))
+        store_id = _whole_number(request.args["store_id"])
+        if store_id is None or not 1 <= store_id <= MAX_ID:
+            raise ApiError(422, "validation_error", f"store_id is a store id, 1 to {MAX_ID}", "store_id")
+        query = query.where(Conversion.store_id == store_id)
     if "tracking_id" in request.args:
+        if not re.fullmatch(TRACKING_ID_PATTERN, request.args["tracking_id"]):
+            raise ApiError(422, "validation_error", PATTERN_MESSAGES["tracking_id"], "tracking_id")
         # Any conversion the influencer has a share of, not only those naming them as the winner.
         shared = select(ConversionCredit.conversion_id).where(
-            ConversionCredit.tracking_key == match_key(request.args["tracking_id"][:100]))
+            ConversionCredit.tracking_key == match_key(request.args["tracking_id"]))
         query = query.where(Conversion.id.in_(shared))
-    for name, column in (("type", Conversion.type), ("status", Conversion.status)):
-        if name in request.args:
-            query = query.where(column == request.args[name][:40])
+    for name, column, choices in (("type", Conversion.type, CONVERSION_TYPES),
+                                  ("status", Conversion.status, CONVERSION_STATUSES)):
+        value = _query_choice(name, choices)
+        if value is not None:
+            query = query.where(column == value)
     if since is not None:
         query = query.where(Conversion.created_at >= since)
     if until is not None:

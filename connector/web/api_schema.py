@@ -8,65 +8,120 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
 MAX_ID = 2_147_483_647  # store ids are 32-bit integers on every database
 TRACKING_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+#: "batch" is no tracking id, in any case (ids match case-insensitively): /influencers/batch is the batch
+#: endpoint (campaigns.RESERVED_TRACKING_IDS)
+NOT_RESERVED = {"not": {"pattern": "^[Bb][Aa][Tt][Cc][Hh]$"}}
 CAMPAIGN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$"
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,49}$"
-DECIMAL_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,2})?$"
+# Positive, at most two decimal places, no leading zeros: what campaigns.discount_terms takes. A
+# percentage is at most 100, an amount below 1,000,000 (the bound there), so a value the document
+# allows is never refused.
+_CENTS = r"0\.([1-9][0-9]?|0[1-9])"
+PERCENT_PATTERN = rf"^(100(\.00?)?|[1-9][0-9]?(\.[0-9]{{1,2}})?|{_CENTS})$"
+AMOUNT_PATTERN = rf"^([1-9][0-9]{{0,5}}(\.[0-9]{{1,2}})?|{_CENTS})$"
+#: free text stored as is: no control characters (PostgreSQL cannot store NUL in text at all)
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _integral(value):
+    """58.0 is the integer 58 to JSON Schema (and to some JSON encoders): take it as one; 58.5 stays refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def whole(low: int, high: int):
+    """An integer as JSON Schema means it (58 or 58.0, never "58" or true) from low to high.
+
+    The bounds come before the validator: after it, pydantic writes them into the document as "ge"/"le".
+    """
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_integral)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON numbers are not times (pydantic would read 0 as 1970-01-01), strings not numbers
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class DiscountIn(Strict):
-    """What the influencer's code gives the shopper."""
-
-    type: Literal["percentage", "fixed_amount"]
-    #: a decimal string: percent off (0 < value <= 100) or an amount off the order in the store's currency
-    value: str = Field(pattern=DECIMAL_PATTERN, description='decimal string, e.g. "15" or "10.50"')
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    usage_limit: int | None = Field(default=None, ge=1, le=MAX_ID)
+class _DiscountTerms(Strict):
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = Field(default=None, description="after starts_at")
+    usage_limit: whole(1, MAX_ID) | None = None
     once_per_customer: bool = False
+
+
+class PercentageDiscountIn(_DiscountTerms):
+    """Percent off: more than 0, at most 100."""
+
+    type: Literal["percentage"]
+    value: str = Field(pattern=PERCENT_PATTERN, description='decimal string, e.g. "15" or "12.5"')
+
+
+class FixedAmountDiscountIn(_DiscountTerms):
+    """An amount off the order, in the store's currency."""
+
+    type: Literal["fixed_amount"]
+    value: str = Field(pattern=AMOUNT_PATTERN, description='decimal string, e.g. "10" or "10.50"')
+
+
+#: What the influencer's code gives the shopper; `type` says which.
+DiscountIn = Annotated[Union[PercentageDiscountIn, FixedAmountDiscountIn], Field(discriminator="type")]
+DISCOUNT_TYPES = ("percentage", "fixed_amount")
+
+
+#: a discount is given by a code: with a discount, promo_code is required (and not null)
+NEEDS_CODE = {"if": {"required": ["discount"], "properties": {"discount": {"type": "object"}}},
+              "then": {"required": ["promo_code"], "properties": {"promo_code": {"type": "string"}}}}
 
 
 class InfluencerIn(Strict):
     """PUT body: the influencer as the backend wants it. Missing fields are cleared (a PUT replaces)."""
 
+    model_config = ConfigDict(json_schema_extra=NEEDS_CODE)
+
     campaign_id: str | None = Field(default=None, pattern=CAMPAIGN_ID_PATTERN)
     email: str | None = Field(default=None, max_length=320, description="kept only as a SHA-256 hash")
     promo_code: str | None = Field(default=None, pattern=CODE_PATTERN)
-    discount: DiscountIn | None = Field(default=None, description="null: the code exists in the store already")
+    discount: DiscountIn | None = Field(default=None, description="needs promo_code; null: the code exists in "
+                                                                  "the store already")
     customer_id: str | None = Field(default=None, max_length=64, pattern=r"^[0-9A-Za-z_-]{1,64}$")
 
 
 class InfluencerBatchItem(InfluencerIn):
-    tracking_id: str = Field(pattern=TRACKING_ID_PATTERN)
+    tracking_id: str = Field(pattern=TRACKING_ID_PATTERN, json_schema_extra=NOT_RESERVED)
 
 
 class InfluencerBatchIn(Strict):
+    """Each entry is validated and stored on its own: a bad one is reported in its result, the others stored."""
+
     influencers: list[InfluencerBatchItem] = Field(min_length=1, max_length=1000)
 
 
+class BatchEnvelope(Strict):
+    """What the batch endpoint checks of the whole body before looking at the entries one by one."""
+
+    influencers: list[object] = Field(min_length=1, max_length=1000)
+
+
 class CampaignIn(Strict):
-    name: str | None = Field(default=None, max_length=200)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    name: str | None = Field(default=None, max_length=200, pattern=TEXT_PATTERN)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = Field(default=None, description="after starts_at")
 
 
 class AttributionIn(Strict):
     model: Literal["last_click", "first_click", "linear", "time_decay"] = "last_click"
-    window_days: int = Field(default=30, ge=1, le=365)
-    half_life_days: int = Field(default=7, ge=1, le=365)
+    window_days: whole(1, 365) = 30
+    half_life_days: whole(1, 365) = 7
     #: strongest first: which kind of signal wins when an order carries several (code-vs-link precedence)
     precedence: list[Literal["promo_code", "click", "landing_page"]] = Field(
-        default=["promo_code", "click", "landing_page"], min_length=1, max_length=3)
+        default=["promo_code", "click", "landing_page"], min_length=1, max_length=3,
+        json_schema_extra={"uniqueItems": True})
 
 
 class ErrorBody(BaseModel):
@@ -157,7 +212,8 @@ class InfluencerPage(BaseModel):
 
 
 class BatchResult(BaseModel):
-    tracking_id: str
+    #: null when the entry had no tracking_id string
+    tracking_id: str | None
     #: created, updated, unchanged, or error
     outcome: str
     influencer: InfluencerOut | None = None
@@ -227,7 +283,8 @@ class ConversionPage(BaseModel):
 class SignalOut(BaseModel):
     kind: str
     source: str
-    value: str
+    #: null once a self-referral's details were erased (customers/redact)
+    value: str | None
     tracking_id: str | None
     click_id: str | None = None
     at: str | None = None
@@ -284,7 +341,7 @@ def _errors(*statuses: int) -> dict:
 STORE_ID = {"name": "store_id", "in": "path", "required": True,
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 TRACKING = {"name": "tracking_id", "in": "path", "required": True,
-            "schema": {"type": "string", "pattern": TRACKING_ID_PATTERN}}
+            "schema": {"type": "string", "pattern": TRACKING_ID_PATTERN, **NOT_RESERVED}}
 
 
 def _query(name: str, schema: dict, description: str = "") -> dict:
@@ -301,6 +358,25 @@ def _body(model: type[BaseModel]) -> dict:
 
 
 def _paths() -> dict:
+    """Every operation, with the errors any of them may answer added by _every_error."""
+    return _every_error(_operations())
+
+
+def _every_error(paths: dict) -> dict:
+    """Errors that do not depend on the operation: an unknown query parameter (422) anywhere, an unknown
+    or NUL-holding path parameter (404), and for a body, malformed JSON (400) and a body over the limit (413)."""
+    for operations in paths.values():
+        for operation in operations.values():
+            extra = [422]
+            if operation.get("parameters") and any(p["in"] == "path" for p in operation["parameters"]):
+                extra.append(404)
+            if "requestBody" in operation:
+                extra += [400, 413]
+            operation["responses"] = {**operation["responses"], **_errors(*extra)}
+    return paths
+
+
+def _operations() -> dict:
     common = _errors(401)
     return {
         "/stores": {"get": {"operationId": "listStores", "summary": "Installed stores and their state",
@@ -358,7 +434,7 @@ def _paths() -> dict:
         "/conversions": {"get": {
             "operationId": "listConversions", "summary": "Conversions with their delivery state, newest first",
             "parameters": [_query("store_id", STORE_ID["schema"]),
-                           _query("tracking_id", TRACKING["schema"]),
+                           _query("tracking_id", {"type": "string", "pattern": TRACKING_ID_PATTERN}),
                            _query("type", {"type": "string", "enum": ["conversion.purchase", "conversion.lead",
                                                                       "conversion.refund",
                                                                       "conversion.cancellation"]}),
@@ -393,7 +469,9 @@ def openapi_document() -> dict:
                  "description": "For the tracking backend: stores, campaigns, influencers and their promo codes, "
                                 "conversions and their delivery, attribution records and stats. Every call but "
                                 "this document needs `Authorization: Bearer <CONNECTOR_API_TOKEN>`. Errors are "
-                                "`{\"error\": {\"code\", \"message\", \"field\"}}`."},
+                                "`{\"error\": {\"code\", \"message\", \"field\"}}`; `field` names what "
+                                "was not valid (e.g. `discount.value`). Unknown body fields and query "
+                                "parameters are refused (422) rather than ignored."},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": _paths(),
