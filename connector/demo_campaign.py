@@ -124,7 +124,7 @@ def show_record(api: Api, shop_id: int, order_id: int, timeout: float = 15) -> b
     _line(f"GET /api/v1/stores/{shop_id}/orders/{order_id}/attribution: {record['outcome']} by {record['method']}, "
           f"credits {', '.join(c['tracking_id'] + ' ' + c['share'] for c in record['credits'])}", True)
     for signal in record["signals"]:
-        _line(f"    {signal['status']:<6} {signal['kind']:<12} {signal['source']:<18} {signal['value']:<6} "
+        _line(f"    {signal['status']:<6} {signal['kind']:<12} {signal['source']:<18} {signal['value'] or '-':<6} "
               f"{signal['reason']}")
     for report in record["reports"]:
         _line(f"    report {report['id']}: {report['status']} ({report['touches']} touch)")

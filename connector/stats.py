@@ -16,6 +16,7 @@ from .models import Click, ConversionCredit
 @dataclass(frozen=True)
 class Stats:
     clicks: int
+    #: purchases less cancellations
     orders: int
     leads: int
     #: currency → credited commission base (shares applied) less refunds and cancellations
@@ -50,6 +51,8 @@ def influencer_stats(session: Session, store_id: int, tracking_key: str, since: 
         if credit.type == payload.PURCHASE:
             orders += 1
             uses += credit.method == "promo_code"
+        elif credit.type == payload.CANCELLATION:
+            orders -= 1  # a cancelled order is no order (its code was still used)
         elif credit.type == payload.LEAD:
             leads += 1
             continue

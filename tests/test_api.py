@@ -531,6 +531,21 @@ def test_stats_count_clicks_orders_revenue_after_refunds_conversion_rate_and_cod
              "validation_error", "since")
 
 
+def test_a_cancelled_order_leaves_the_stats_and_its_amount_leaves_the_revenue(api, api_app, settings, sessions,
+                                                                              store):
+    client = api_app.test_client()
+    assert post_shopify(client, "orders/paid", order(2001, codes=("CAROL10",))).status_code == 200
+    Worker(settings, sessions).handle_events()
+    assert api.get(f"/stores/{store.id}/influencers/carol/stats").get_json()["orders"] == 1
+    cancelled = {**order(2001, codes=("CAROL10",)), "cancelled_at": "2026-11-22T15:00:00Z",
+                 "cancel_reason": "customer"}
+    assert post_shopify(client, "orders/cancelled", cancelled).status_code == 200
+    Worker(settings, sessions).handle_events()
+    carol = api.get(f"/stores/{store.id}/influencers/carol/stats").get_json()
+    assert (carol["orders"], carol["promo_code_uses"]) == (0, 1)
+    assert carol["revenue"] == [{"currency": "EUR", "amount": "0.00"}]
+
+
 # -- bad input -------------------------------------------------------------------------------------------
 
 
