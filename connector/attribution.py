@@ -22,6 +22,7 @@ DEFAULT_PRECEDENCE = SIGNAL_KINDS
 # Cart attributes a theme or another tool may set (contract: `_ref` and `_click_id`).
 REF_ATTRIBUTE, CLICK_ID_ATTRIBUTE = "_ref", "_click_id"
 SHARE_PLACES = Decimal("0.0001")
+DEFAULT_MODEL = ModelSettings()
 #: how far apart the platform's clock (order times, rounded to the second) and ours (clicks) may be
 CLOCK_SKEW = timedelta(minutes=2)
 
@@ -238,7 +239,7 @@ def _in_window(signal: Signal, at: datetime, model: ModelSettings) -> tuple[str,
 
 
 def attribute(order: OrderEvent, directory: Directory, precedence: Sequence[str] = DEFAULT_PRECEDENCE, *,
-              touches: Sequence[ReportedTouch] = (), model: ModelSettings = ModelSettings()) -> Attribution:
+              touches: Sequence[ReportedTouch] = (), model: ModelSettings = DEFAULT_MODEL) -> Attribution:
     """Decide who is credited for an order and record what became of every signal."""
     return attribute_signals(collect_signals(order, directory, touches), order.occurred_at, order.customer,
                              precedence, model)

@@ -103,6 +103,18 @@ def _time(value: object, now: datetime) -> datetime:
     return min(moment, now)
 
 
+def _platform_id(data: dict, name: str) -> str | None:
+    """An order or customer id as the platform gives it (a Shopify pixel may give a gid: its number counts)."""
+    value = _string(data, name, limit=120)
+    if value is None:
+        return None
+    gid = GID.fullmatch(value)
+    value = gid.group(1) if gid else value
+    if not ORDER_ID.fullmatch(value):
+        raise MalformedPayload(f"{name} is not a valid value")
+    return value
+
+
 def parse_report(raw: bytes, now: datetime) -> Report:
     """A report as the scripts send it; raises MalformedPayload naming what is wrong."""
     try:
@@ -118,19 +130,9 @@ def parse_report(raw: bytes, now: datetime) -> Report:
     store = _string(data, "store", limit=255)
     if store is None:
         raise MalformedPayload("store is required")
-    order_id = _string(data, "order_id", limit=120)
-    if order_id is not None:
-        gid = GID.fullmatch(order_id)
-        order_id = gid.group(1) if gid else order_id
-        if not ORDER_ID.fullmatch(order_id):
-            raise MalformedPayload("order_id is not a valid value")
+    order_id = _platform_id(data, "order_id")
     proof = _string(data, "proof", limit=200)
-    customer_id = _string(data, "customer_id", limit=120)
-    if customer_id is not None:
-        gid = GID.fullmatch(customer_id)
-        customer_id = gid.group(1) if gid else customer_id
-        if not ORDER_ID.fullmatch(customer_id):
-            raise MalformedPayload("customer_id is not a valid value")
+    customer_id = _platform_id(data, "customer_id")
     email = _string(data, "email_sha256", HEX64)
     if kind == PURCHASE and (order_id is None or proof is None):
         raise MalformedPayload("a purchase report needs order_id and proof")

@@ -59,7 +59,7 @@ schema.app = CURRENT
 
 
 @pytest.fixture
-def seeded(api_app, sessions, settings, store):
+def seeded(api_app, sessions, settings, store):  # noqa: F811 - the imported fixture, by name
     """The seeded store's conversion ids (random, so they cannot be in the schema's dictionaries)."""
     assert store.id == STORE_ID  # a fresh database: the first store
     seed(api_app.test_client(), settings, sessions, store)

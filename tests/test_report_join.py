@@ -18,7 +18,7 @@ from adapters.shopify import samples
 from adapters.woocommerce import samples as woo_samples
 from connector import directory
 from connector.db import transaction
-from connector.models import AttributionRecord, Event, Order, StorefrontReport
+from connector.models import AttributionRecord, Order, StorefrontReport
 from connector.worker import Worker
 
 from .helpers import bodies, conversions, drain, events, post_shopify

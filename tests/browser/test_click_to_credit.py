@@ -6,7 +6,7 @@ influencer whose click id the browser carried. Runs on both databases."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select

@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
-from sqlalchemy import select
 
 from adapters.shopify import samples as shopify_samples
 from adapters.shopify.standin import StandinShopify, query_hmac
