@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from .attribution import match_key
@@ -149,7 +149,10 @@ def find_influencer(session: Session, store: Store, tracking_id: str) -> Influen
 
 
 def _code_clash(session: Session, store: Store, code: str, influencer_id: int | None) -> Influencer | None:
-    query = select(Influencer).where(Influencer.store_id == store.id, Influencer.promo_code_key == match_key(code))
+    """Another influencer whose code this is: live in the store, or asked for and not yet made."""
+    key = match_key(code)
+    asked = (func.lower(Influencer.requested_code) == key) & Influencer.removed_at.is_(None)
+    query = select(Influencer).where(Influencer.store_id == store.id, or_(Influencer.promo_code_key == key, asked))
     if influencer_id is not None:
         query = query.where(Influencer.id != influencer_id)
     return session.scalar(query)
@@ -202,9 +205,13 @@ def upsert_influencer(session: Session, store: Store, spec: InfluencerSpec, now:
 
 
 def _set_code(influencer: Influencer, code: str | None, terms: DiscountTerms | None) -> None:
-    had_remote = influencer.code_remote_id is not None and influencer.code_status in ("active", "pending")
+    had_remote = _made_by_us(influencer) and influencer.code_status in ("active", "pending")
     influencer.requested_code = code
-    influencer.promo_code, influencer.promo_code_key = code, match_key(code) if code else None
+    # A code matches orders only once it works in the store (codes.py sets the key then), or when it was
+    # made outside the connector: a pending or refused code must not credit anyone (the merchant's own
+    # MERCHANT10, refused as a collision, would otherwise credit this influencer).
+    influencer.promo_code = code
+    influencer.promo_code_key = match_key(code) if code and terms is None else None
     influencer.discount_kind = terms.kind if terms else None
     influencer.discount_value = terms.value if terms else None
     influencer.discount_starts_at = terms.starts_at if terms else None
@@ -221,15 +228,26 @@ def _set_code(influencer: Influencer, code: str | None, terms: DiscountTerms | N
         influencer.code_status = "existing" if code else "none"
 
 
+def _made_by_us(influencer: Influencer) -> bool:
+    return influencer.code_remote_id is not None or influencer.code_discount_id is not None
+
+
 def remove_influencer(session: Session, store: Store, influencer: Influencer, now: datetime) -> bool:
-    """Stop crediting the influencer and deactivate their code in the store; history stays. False if already removed."""
+    """Stop crediting the influencer and deactivate their code in the store; history stays. False if already removed.
+
+    Removing again retries a code the store would not take down.
+    """
     if influencer.removed_at is not None:
+        if influencer.code_status == "failed" and _made_by_us(influencer):
+            influencer.code_status, influencer.code_attempts, influencer.updated_at = "removing", 0, now
+            queue_code_work(store, now)
+            return True
         return False
     influencer.active, influencer.removed_at, influencer.updated_at = False, now, now
     # The code stops matching orders at once, and may be given to someone else.
     influencer.promo_code_key = None
-    if influencer.code_remote_id is not None and influencer.code_status in ("active", "pending", "failed"):
-        influencer.code_status = "removing"
+    if _made_by_us(influencer) and influencer.code_status in ("active", "pending", "failed"):
+        influencer.code_status, influencer.code_attempts = "removing", 0
         queue_code_work(store, now)
     elif influencer.code_status != "removing" and (influencer.promo_code or influencer.requested_code):
         # Never made in the store (still pending, failed) or not the connector's to delete (existing): it

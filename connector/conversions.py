@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import payload, reports
-from .attribution import PROMO_CODE, Attribution, attribute, match_key, signal_keys
+from .attribution import CLICK, PROMO_CODE, SIGNAL_KINDS, Attribution, attribute, match_key, signal_keys
 from .credit_models import ModelSettings
 from .db import insert
 from .directory import directory_for
@@ -239,6 +239,13 @@ def _cancellation(session: Session, store: Store, order: Order, occurred_at: dat
     return conversion, f"cancelled: voids {purchase.id}"
 
 
+def _ranks_above(store: Store, kind: str, other: str) -> bool:
+    """Does the store's precedence put `kind` before `other`? (Kinds it leaves out come last, in default order.)"""
+    ordered = [k for k in store.precedence.split(",") if k in SIGNAL_KINDS]
+    ordered += [k for k in SIGNAL_KINDS if k not in ordered]
+    return ordered.index(kind) < ordered.index(other)
+
+
 def _apply_order(session: Session, store: Store, event: OrderEvent, now: datetime, *, event_id: int | None = None,
                  grace: timedelta = timedelta(0)) -> Applied:
     order = _locked_order(session, store, event.order_id, now)
@@ -248,6 +255,9 @@ def _apply_order(session: Session, store: Store, event: OrderEvent, now: datetim
     order.customer_id = event.customer.id or order.customer_id
     order.customer_email_sha256 = email_sha256(event.customer.email) or order.customer_email_sha256
     order.proof_sha256 = reports.proof_hash(event.proof) or order.proof_sha256
+    # The wait for a browser report starts at the order's first event, not when a row for it was made
+    # (a report may come first, and a forged one for a future order id must not shorten the wait).
+    first_event = order.last_event_id is None
     if event_id is not None:
         order.last_event_id = event_id
     created: list[Conversion] = []
@@ -269,14 +279,18 @@ def _apply_order(session: Session, store: Store, event: OrderEvent, now: datetim
         attribution = attribute(event, directory_for(session, store.id, codes, refs), store.precedence.split(","),
                                 touches=touches, model=model_settings(store))
         outcome = decision.outcome
-        waits_until = order.first_seen_at + grace
-        if decision.credit and attribution.method != PROMO_CODE and not joined and now < waits_until:
+        waits_until = now + grace if first_event else order.awaiting_report_until
+        code_decides = attribution.method == PROMO_CODE and _ranks_above(store, PROMO_CODE, CLICK)
+        if decision.credit and not code_decides and not joined and waits_until and now < waits_until:
             # No code: the browser's report (sent at checkout) may still be on its way with the clicks.
             decision = Decision(False, "awaiting_report", "waiting for the browser's report")
             outcome, retry_at = "awaiting_report", waits_until
             order.awaiting_report_until = waits_until
-        else:
+        elif decision.credit:
             order.awaiting_report_until = None
+        elif first_event:
+            # Not creditable yet (unpaid): when it is, the report may still be on its way.
+            order.awaiting_report_until = waits_until
         if decision.credit and not attribution.credits:
             outcome = "no_signal" if not attribution.outcomes else "no_eligible_signal"
         _record(session, order, attribution, outcome, now)

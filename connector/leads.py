@@ -8,7 +8,7 @@ and a report that comes later can still make the lead, never a second one.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -46,7 +46,9 @@ def apply_signup(session: Session, store: Store, event: CustomerCreated, now: da
     """A customer signed up: make their lead now, or wait a grace period for the browser's report."""
     customer = _locked_customer(session, store, event, now)
     customer.email_sha256 = email_sha256(event.email) or customer.email_sha256
-    return decide_lead(session, store, customer, now, wait_until=now + grace if grace else None)
+    # The wait is fixed when the sign-up is first handled; a redelivery or a second look never extends it.
+    wait_until = now + grace if customer.decision is None else customer.awaiting_report_until
+    return decide_lead(session, store, customer, now, wait_until=wait_until)
 
 
 def decide_lead(session: Session, store: Store, customer: Customer, now: datetime, *,
@@ -55,8 +57,8 @@ def decide_lead(session: Session, store: Store, customer: Customer, now: datetim
     if customer.lead_conversion_id is not None:
         return Applied((), "lead already credited")
     model = model_settings(store)
-    found = reports.signup_reports(session, store.id, customer.platform_customer_id, customer.email_sha256,
-                                   customer.signed_up_at - model.window)
+    since = max(customer.signed_up_at, datetime.min.replace(tzinfo=timezone.utc) + model.window) - model.window
+    found = reports.signup_reports(session, store.id, customer.platform_customer_id, customer.email_sha256, since)
     if not found:
         if wait_until is not None and now < wait_until:
             customer.awaiting_report_until, customer.decision = wait_until, "waiting for the browser's report"
@@ -65,7 +67,13 @@ def decide_lead(session: Session, store: Store, customer: Customer, now: datetim
         return Applied((), "sign-up: no report, no lead")
     for report in found:
         report.status = "joined"
-    touches = reports.touches_of(session, store.id, found)
+    # A sign-up report proves nothing about who signed up (anyone can name a customer id or an email hash),
+    # so only touches backed by a click the connector itself recorded count for a lead.
+    touches = [t for t in reports.touches_of(session, store.id, found) if t.click_verified]
+    if not touches:
+        customer.awaiting_report_until = None
+        customer.decision = "no touch with a click the connector recorded"
+        return Applied((), f"sign-up: {customer.decision}")
     directory = directory_for(session, store.id, set(), {match_key(t.ref) for t in touches})
     attribution = attribute_signals(touch_signals(touches, directory), customer.signed_up_at,
                                     CustomerIdentity(customer.platform_customer_id, None), [CLICK], model)

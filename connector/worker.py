@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import inbox, install_state, outbox, registry, reports
-from .codes import sync_codes
+from .codes import CODE_RETRY, postpone_codes, sync_codes
 from .conversions import apply_event
 from .db import transaction
 from .errors import MalformedPayload, PlatformAuthError, PlatformError
@@ -292,7 +292,14 @@ class Worker:
             if setup_pending:
                 done = run_setup(self.settings, self.sessions, store_id, now).done
             elif codes_due:
-                sync_codes(self.settings, self.sessions, store_id, now)
+                try:
+                    sync_codes(self.settings, self.sessions, store_id, now)
+                except PlatformError as exc:
+                    if isinstance(exc, PlatformAuthError):
+                        raise
+                    # The store cannot take codes now: try them later, and let reconciliation run meanwhile.
+                    postpone_codes(self.sessions, store_id, now)
+                    log.warning("store %s: codes will be tried again in %d s: %s", store_id, CODE_RETRY, exc)
                 done = True
             else:
                 result = reconcile_store(self.settings, self.sessions, store_id, now)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
 from connector import payload
 from connector.db import transaction
 from connector.leads import apply_signup
-from connector.models import Customer, Store, StorefrontReport
+from connector.models import Click, Customer, Store, StorefrontReport
 from connector.platform import CustomerCreated
 from connector.rules import email_sha256
 
@@ -29,11 +30,23 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def report_signup(client, *, customer_id=None, email=None, touches=(("bob", 2),)):
+def click(client, store, tracking_id: str, days_ago: float = 0) -> str:
+    """A real click on the influencer's link; its click id (recorded `days_ago`, for the window tests)."""
+    answer = client.get(f"/t/{tracking_id}?s={store.id}")
+    assert answer.status_code == 302
+    click_id = parse_qs(urlsplit(answer.headers["Location"]).query)["click_id"][0]
+    if days_ago:
+        with transaction(client.application.extensions["connector"].sessions) as session:
+            session.get(Click, click_id).clicked_at = NOW - timedelta(days=days_ago)
+    return click_id
+
+
+def report_signup(client, store, *, customer_id=None, email=None, touches=(("bob", 2),), forged=False):
+    """The browser's sign-up report; each touch is a real click unless `forged` (a touch made up by hand)."""
+    entries = [{"ref": ref, "click_id": None if forged else click(client, store, ref, days),
+                "at": _stamp(NOW - timedelta(days=days))} for ref, days in touches]
     report = {"v": 1, "store": SHOP, "kind": "signup", "customer_id": customer_id,
-              "email_sha256": email_sha256(email) if email else None,
-              "touches": [{"ref": ref, "click_id": None, "at": _stamp(NOW - timedelta(days=days))}
-                          for ref, days in touches]}
+              "email_sha256": email_sha256(email) if email else None, "touches": entries}
     answer = client.post("/storefront/events", data=json.dumps(report), headers={"Origin": ORIGIN,
                                                                                 "Content-Type": "text/plain"})
     assert answer.status_code == 202, answer.json
@@ -52,7 +65,7 @@ def leads(sessions) -> list[dict]:
 
 
 def test_a_report_then_the_sign_up_makes_one_lead_credited_by_click(client, settings, sessions, store):
-    report_signup(client, customer_id="5001")
+    report_signup(client, store, customer_id="5001")
     drain(settings, sessions)  # the report is kept, waiting for its sign-up
     assert leads(sessions) == []
     applied = sign_up(sessions, store, "5001", "new@shopper.example")
@@ -70,18 +83,18 @@ def test_a_sign_up_waits_for_its_report_and_a_later_report_still_makes_the_lead(
     waiting = sign_up(sessions, store, "5002", "late@shopper.example", grace=30)
     assert waiting.conversions == () and waiting.retry_at == NOW + timedelta(seconds=30)
     # The storefront script names the sign-up by the email's hash rather than the id.
-    report_signup(client, email=" Late@Shopper.example ", touches=(("alice", 3), ("bob", 1)))
+    report_signup(client, store, email=" Late@Shopper.example ", touches=(("alice", 3), ("bob", 1)))
     drain(settings, sessions)
     [lead] = leads(sessions)
     assert lead["data"]["tracking_id"] == "bob"  # last click, the store's default model
-    report_signup(client, email="late@shopper.example", touches=(("carol", 0),))
+    report_signup(client, store, email="late@shopper.example", touches=(("carol", 0),))
     drain(settings, sessions)
     assert len(leads(sessions)) == 1  # one lead per customer, whatever reports follow
 
 
 def test_no_report_means_no_lead_and_a_touch_outside_the_window_does_not_count(client, settings, sessions, store):
     assert sign_up(sessions, store, "5003").conversions == ()
-    report_signup(client, customer_id="5004", touches=(("bob", 45),))  # the default window is 30 days
+    report_signup(client, store, customer_id="5004", touches=(("bob", 45),))  # the default window is 30 days
     drain(settings, sessions)
     applied = sign_up(sessions, store, "5004")
     assert applied.conversions == () and "out_of_window" not in applied.note
@@ -95,7 +108,7 @@ def test_a_customer_redact_erases_the_sign_up_and_the_reports_naming_them(client
     from connector.lifecycle import apply_lifecycle
     from connector.platform import CustomerRedact
 
-    report_signup(client, customer_id="5005", email="gone@shopper.example")
+    report_signup(client, store, customer_id="5005", email="gone@shopper.example")
     drain(settings, sessions)
     sign_up(sessions, store, "5005", "gone@shopper.example")
     with transaction(sessions) as session:
@@ -105,3 +118,25 @@ def test_a_customer_redact_erases_the_sign_up_and_the_reports_naming_them(client
         assert session.scalar(select(Customer).where(Customer.platform_customer_id == "5005")) is None
         reports = session.scalars(select(StorefrontReport)).all()
         assert reports and all(r.customer_id is None and r.email_sha256 is None for r in reports)
+
+
+def test_a_sign_up_report_with_made_up_touches_makes_no_lead(client, settings, sessions, store):
+    """Anyone can post a sign-up report naming a customer id: only clicks the connector recorded count."""
+    report_signup(client, store, customer_id="5006", touches=(("bob", 1),), forged=True)
+    drain(settings, sessions)
+    applied = sign_up(sessions, store, "5006")
+    assert applied.conversions == () and "recorded" in applied.note
+    assert leads(sessions) == []
+
+
+def test_the_wait_for_a_report_is_fixed_at_the_first_sighting(sessions, store):
+    first = sign_up(sessions, store, "5007", grace=30)
+    assert first.retry_at == NOW + timedelta(seconds=30)
+    with transaction(sessions) as session:  # handled again ten seconds later (a redelivery): same deadline
+        again = apply_signup(session, session.get(Store, store.id), CustomerCreated("5007", None, NOW),
+                             NOW + timedelta(seconds=10), grace=timedelta(seconds=30))
+    assert again.retry_at == NOW + timedelta(seconds=30)
+    with transaction(sessions) as session:  # at the deadline, no report: decided, no more waiting
+        done = apply_signup(session, session.get(Store, store.id), CustomerCreated("5007", None, NOW),
+                            NOW + timedelta(seconds=31), grace=timedelta(seconds=30))
+    assert done.retry_at is None and done.conversions == ()

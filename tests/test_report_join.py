@@ -309,3 +309,27 @@ def test_a_woocommerce_order_key_proves_the_report(client, settings, sessions, w
     else:
         assert conversions(sessions) == []
         assert [r.status for r in stored_reports(sessions)] == ["rejected"]
+
+
+def test_a_store_that_ranks_clicks_above_codes_waits_for_the_report_even_on_a_code_order(
+        client, grace_settings, sessions, store, now):
+    with transaction(sessions) as session:
+        directory.find_store(session, store.domain).precedence = "click,promo_code,landing_page"
+    post_shopify(client, "orders/paid", order(at=now - timedelta(minutes=1), codes=("ALICE15",)))
+    drain(grace_settings, sessions)
+    assert conversions(sessions) == []  # a reported click would beat the code here: wait for it
+    send(client, purchase_report(("bob", None, now - timedelta(hours=2))))
+    drain(grace_settings, sessions)
+    [body] = bodies(sessions)
+    assert (body["data"]["method"], body["data"]["tracking_id"]) == ("click", "bob")
+
+
+def test_a_report_that_comes_first_does_not_shorten_the_wait(client, grace_settings, sessions, store, now):
+    """A (forged) report for an order id not placed yet makes its row early; the wait still starts with the order."""
+    send(client, purchase_report(("bob", None, now - timedelta(hours=2)), proof="not-the-token"))
+    drain(grace_settings, sessions)
+    post_shopify(client, "orders/paid", order(at=now, landing_site="/?ref=alice"))
+    # The real order is first handled well after the report's own grace would have run out: it still waits.
+    at_later(grace_settings, sessions, GRACE + 60)
+    assert conversions(sessions) == []
+    assert [e.status for e in events(sessions) if e.topic == "orders/paid"] == ["pending"]

@@ -18,6 +18,7 @@ from functools import lru_cache
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
@@ -312,6 +313,10 @@ def _upsert(session, store: Store, tracking_id: str, body: InfluencerIn):
         raise ApiError(422, "validation_error", str(exc), exc.field) from None
     except Conflict as exc:
         raise ApiError(409, "conflict", str(exc), exc.field) from None
+    except IntegrityError:
+        # Two requests made the same tracking id or code at the same moment: the database kept one.
+        raise ApiError(409, "conflict", "another request changed this influencer or its code at the same moment; "
+                                        "send it again") from None
 
 
 # -- stores ----------------------------------------------------------------------------------------------

@@ -41,8 +41,10 @@ def influencer_rows(session: Session, store: Store, public_url: str) -> list[Inf
     if keys:
         for credit in session.scalars(select(ConversionCredit).where(ConversionCredit.store_id == store.id,
                                                                      ConversionCredit.tracking_key.in_(keys))):
-            if credit.type == "conversion.purchase":
-                orders[credit.tracking_key] = orders.get(credit.tracking_key, 0) + 1
+            if credit.type in ("conversion.purchase", "conversion.cancellation"):
+                # A cancelled order is no order (as in the API's stats).
+                step = 1 if credit.type == "conversion.purchase" else -1
+                orders[credit.tracking_key] = orders.get(credit.tracking_key, 0) + step
             if credit.type != "conversion.lead":
                 by_currency = revenue.setdefault(credit.tracking_key, {})
                 by_currency[credit.currency] = by_currency.get(credit.currency, Decimal(0)) + credit.amount
