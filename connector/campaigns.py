@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from .attribution import match_key
+from .directory import parse_precedence
 from .errors import ConnectorError
 from .models import Campaign, Influencer, Store
 from .platform import FIXED_AMOUNT, PERCENTAGE, DiscountTerms
@@ -156,6 +157,21 @@ def _code_clash(session: Session, store: Store, code: str, influencer_id: int | 
     if influencer_id is not None:
         query = query.where(Influencer.id != influencer_id)
     return session.scalar(query)
+
+
+def set_attribution(store: Store, *, model: str | None = None, window_days: int | None = None,
+                    half_life_days: int | None = None, precedence: str | None = None) -> None:
+    """Change the store's attribution settings (None keeps one); precedence is validated here."""
+    if precedence is not None:
+        store.precedence = parse_precedence(precedence)
+    if model is not None:
+        store.attribution_model = model
+    if half_life_days is not None:
+        store.half_life_days = half_life_days
+    if window_days is not None and window_days != store.attribution_window_days:
+        store.attribution_window_days = window_days
+        if store.platform == "shopify" and store.setup_at is not None:
+            store.setup_pending = True  # the web pixel keeps touches for the window: update its settings
 
 
 def queue_code_work(store: Store, now: datetime) -> None:

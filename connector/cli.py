@@ -280,16 +280,8 @@ def stores_attribution(obj: Context, store: str, model, window_days, half_life_d
     """Show or set STORE's attribution model, window and precedence."""
     with transaction(obj.sessions) as session:
         found = directory.find_store(session, store)
-        if model:
-            found.attribution_model = model
-        if window_days and window_days != found.attribution_window_days:
-            found.attribution_window_days = window_days
-            if found.platform == "shopify" and found.setup_at is not None:
-                found.setup_pending = True  # the web pixel keeps touches for the window: update its settings
-        if half_life_days:
-            found.half_life_days = half_life_days
-        if precedence:
-            found.precedence = directory.parse_precedence(precedence)
+        campaigns.set_attribution(found, model=model, window_days=window_days, half_life_days=half_life_days,
+                                  precedence=precedence)
         click.echo(f"{found.domain}: {found.attribution_model}, window {found.attribution_window_days} days, "
                    f"half-life {found.half_life_days} days, precedence {found.precedence}")
 

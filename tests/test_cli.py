@@ -177,3 +177,13 @@ def test_stores_add_without_no_setup_registers_webhooks_and_reconcile_reads_the_
     with sessions() as session:
         down = session.scalars(select(Store).where(Store.domain == "down-shop.myshopify.com")).one()
         assert down.setup_pending and "ConnectionError" in down.setup_error
+
+
+def test_stores_attribution_sets_the_model_window_and_precedence(cli):
+    cli("stores", "add", "shopify", "my-shop.myshopify.com", "--access-token", "t", "--no-setup")
+    assert "last_click, window 30 days" in cli("stores", "attribution", "my-shop.myshopify.com")
+    shown = cli("stores", "attribution", "my-shop.myshopify.com", "--model", "time_decay", "--window-days", "14",
+                "--half-life-days", "3", "--precedence", "click,promo_code")
+    assert "time_decay, window 14 days, half-life 3 days, precedence click,promo_code" in shown
+    assert "must list some of" in cli("stores", "attribution", "my-shop.myshopify.com", "--precedence", "clicks",
+                                      code=1)

@@ -26,7 +26,6 @@ from .. import campaigns, outbox
 from ..attribution import match_key
 from ..campaigns import Conflict, InfluencerSpec, InvalidField
 from ..db import transaction
-from ..directory import parse_precedence
 from ..errors import ConnectorError
 from ..models import (AttributionRecord, Campaign, Conversion, ConversionCredit, DeliveryAttempt, Influencer, Order,
                       Store, StorefrontReport, utcnow)
@@ -341,14 +340,10 @@ def set_attribution(store_id: str):
         store = _store(session, store_id)
         body = _body(AttributionIn)
         try:
-            precedence = parse_precedence(",".join(body.precedence))
+            campaigns.set_attribution(store, model=body.model, window_days=body.window_days,
+                                      half_life_days=body.half_life_days, precedence=",".join(body.precedence))
         except ConnectorError as exc:
             raise ApiError(422, "validation_error", str(exc), "precedence") from None
-        window_changed = store.attribution_window_days != body.window_days
-        store.attribution_model, store.attribution_window_days = body.model, body.window_days
-        store.half_life_days, store.precedence = body.half_life_days, precedence
-        if window_changed and store.platform == "shopify" and store.setup_at is not None:
-            store.setup_pending = True  # the web pixel keeps touches for the window: update its settings
         return jsonify(StoreOut.model_validate(_store_out(store)).model_dump(mode="json"))
 
 
