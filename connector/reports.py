@@ -13,7 +13,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -220,7 +220,3 @@ def touches_of(session: Session, store_id: int, reports: list[StorefrontReport])
         else:
             touches.append(ReportedTouch(touch["ref"], None, at))
     return sorted(touches, key=lambda t: t.at)
-
-
-def report_window_start(now: datetime, days: int) -> datetime:
-    return now - timedelta(days=days)
