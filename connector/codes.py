@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import registry
 from .attribution import match_key
-from .campaigns import queue_code_work, terms_of
+from .campaigns import terms_of
 from .db import transaction
 from .models import Discount, Influencer, Store
 from .platform import CodeRemoval, CodeRequest, CodeResult
@@ -172,13 +172,11 @@ def _stale(session: Session, influencer: Influencer, result: CodeResult, now: da
     """The backend changed the influencer while their old code was being made: take that one down, then
     make what is wanted now (or nothing)."""
     influencer.code_synced_at = now
-    store = session.get(Store, influencer.store_id)
     if result.status == "active":
         influencer.code_remote_id, influencer.code_discount_id = result.remote_id, result.discount_id
         wants_code = terms_of(influencer) is not None and influencer.removed_at is None
         influencer.code_status = "pending" if wants_code else "removing"
-        influencer.code_attempts = 0
-    queue_code_work(store, now)
+        influencer.code_attempts = 0  # untried work: sync_codes has the worker come back for it at once
     return "retrying"
 
 
@@ -210,7 +208,6 @@ def _apply(session: Session, influencer: Influencer, result: CodeResult, now: da
         if influencer.removed_at is not None:
             # Removed while it was being made: take it down again; it matches nothing meanwhile.
             influencer.code_status, influencer.promo_code_key = "removing", None
-            queue_code_work(session.get(Store, influencer.store_id), now)
         return "adopted" if result.adopted else "created"
     influencer.code_attempts += 1
     influencer.code_error = (result.error or "the store refused the code")[:1000]
