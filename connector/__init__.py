@@ -7,7 +7,7 @@ import sys
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import registry
+from . import outbound, registry
 from .db import make_engine, make_sessionmaker
 from .inbox import StoreCache
 from .errors import ConfigurationError
@@ -26,8 +26,10 @@ class Services:
         self.settings = settings
         self.engine = engine if engine is not None else make_engine(settings.database_url, pre_ping=False)
         self.sessions = make_sessionmaker(self.engine)
-        self.stores = StoreCache(self.engine, settings.secret_key)
+        self.stores = StoreCache(self.engine, settings.secret_keys)
         self.report_limiter = RateLimiter(settings.report_rate_per_minute)
+        #: requests that may wait on another server at once (installs); the other threads stay free
+        self.inline_calls = outbound.InlineCalls(settings.inline_calls)
 
 
 def create_app(settings: Settings | None = None, *, engine=None) -> Flask:

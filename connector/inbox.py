@@ -28,8 +28,8 @@ class StoreCache:
     Only stores that exist are cached: a store added a moment ago must never be taken for unknown.
     """
 
-    def __init__(self, engine: Engine, secret_key: str, ttl: float = 10.0):
-        self._engine, self._secret_key, self._ttl = engine, secret_key, ttl
+    def __init__(self, engine: Engine, secret_keys: tuple[str, ...], ttl: float = 10.0):
+        self._engine, self._secret_keys, self._ttl = engine, secret_keys, ttl
         self._entries: dict[tuple[str, str], tuple[float, StoreView]] = {}
         self._lock = threading.Lock()
 
@@ -46,7 +46,7 @@ class StoreCache:
             ).first()
         if row is None:
             return None
-        secret = crypto.decrypt(self._secret_key, row.id, row.webhook_secret_encrypted) if row.webhook_secret_encrypted else None
+        secret = crypto.decrypt(self._secret_keys, row.id, row.webhook_secret_encrypted) if row.webhook_secret_encrypted else None
         view = StoreView(id=row.id, domain=row.domain, webhook_secret=secret)
         with self._lock:
             self._entries[key] = (time.monotonic() + self._ttl, view)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Sequence
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete
@@ -20,24 +21,26 @@ from .errors import InstallError
 from .models import UsedNonce
 
 
-def _serializer(secret_key: str, purpose: str) -> URLSafeTimedSerializer:
-    # The purpose is the salt: a Shopify state can never pass for a WooCommerce user_id.
-    return URLSafeTimedSerializer(secret_key, salt=f"connector-install-{purpose}")
+def _serializer(secret_keys: str | Sequence[str], purpose: str) -> URLSafeTimedSerializer:
+    # The purpose is the salt: a Shopify state can never pass for a WooCommerce user_id. itsdangerous
+    # signs with the last key of a list and verifies with any: ours are current first, so reversed.
+    keys = [secret_keys] if isinstance(secret_keys, str) else list(reversed(secret_keys))
+    return URLSafeTimedSerializer(keys, salt=f"connector-install-{purpose}")
 
 
-def issue(secret_key: str, purpose: str, subject: str) -> str:
+def issue(secret_keys: str | Sequence[str], purpose: str, subject: str) -> str:
     """A token for `subject` (a shop domain, a store URL) that `redeem` accepts once."""
-    return _serializer(secret_key, purpose).dumps({"s": subject, "n": secrets.token_urlsafe(18)})
+    return _serializer(secret_keys, purpose).dumps({"s": subject, "n": secrets.token_urlsafe(18)})
 
 
-def peek(secret_key: str, purpose: str, token: str, max_age: float) -> str:
+def peek(secret_keys: str | Sequence[str], purpose: str, token: str, max_age: float) -> str:
     """The subject of a valid, unexpired token, without using it up. Raises InstallError."""
-    return _load(secret_key, purpose, token, max_age)["s"]
+    return _load(secret_keys, purpose, token, max_age)["s"]
 
 
-def _load(secret_key: str, purpose: str, token: str, max_age: float) -> dict:
+def _load(secret_keys: str | Sequence[str], purpose: str, token: str, max_age: float) -> dict:
     try:
-        data = _serializer(secret_key, purpose).loads(token, max_age=max_age)
+        data = _serializer(secret_keys, purpose).loads(token, max_age=max_age)
     except SignatureExpired:
         raise InstallError("expired_state", "the install link has expired: start the install again") from None
     except BadSignature:
@@ -48,10 +51,11 @@ def _load(secret_key: str, purpose: str, token: str, max_age: float) -> dict:
 
 
 def redeem(
-    sessions: sessionmaker[Session], secret_key: str, purpose: str, token: str, *, max_age: float, now: datetime
+    sessions: sessionmaker[Session], secret_keys: str | Sequence[str], purpose: str, token: str, *, max_age: float,
+    now: datetime,
 ) -> str:
     """Check the token and use it up; returns its subject. Raises InstallError (bad, expired, replayed)."""
-    data = _load(secret_key, purpose, token, max_age)
+    data = _load(secret_keys, purpose, token, max_age)
     try:
         with transaction(sessions) as session:
             session.add(UsedNonce(nonce=data["n"], purpose=purpose, used_at=now))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import math
 import os
 import re
 from dataclasses import dataclass, replace
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
@@ -20,13 +22,16 @@ DEFAULT_SHOPIFY_ADMIN_URL = "https://{shop}"
 TRUE = ("1", "true", "yes", "on")
 ENVIRONMENTS = ("development", "production")
 CODE_COLLISION_POLICIES = ("suffix", "refuse")
+MIN_SECRET = 32  # characters, for CONNECTOR_SECRET_KEY and CONNECTOR_API_TOKEN in production
 
 
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///connector.db"
     environment: str = "development"
+    #: the current key: it encrypts and signs; the previous ones below still decrypt and verify
     secret_key: str = DEV_SECRET_KEY
+    previous_secret_keys: tuple[str, ...] = ()
     public_url: str = "http://127.0.0.1:8000"
     api_token: str | None = None
     shopify_api_key: str | None = None
@@ -38,6 +43,8 @@ class Settings:
     )
     tracking_backend_url: str | None = None
     tracking_backend_secret: str | None = None
+    #: more backend secrets: every one signs each delivery, so the backend can rotate
+    more_backend_secrets: tuple[str, ...] = ()
     retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
     lease_seconds: float = 60.0
     max_webhook_bytes: int = 2 * 1024 * 1024
@@ -63,6 +70,26 @@ class Settings:
     #: proxies in front of the app (a load balancer: 1) whose X-Forwarded-For is trusted for the client's
     #: address (rate limits, click fraud hashes); 0 trusts none, so nobody can forge an address
     trusted_proxies: int = 0
+    #: the total deadline of one call to a store, a token endpoint or the backend, in seconds
+    http_timeout: float = 10.0
+    #: requests of one web process that may wait on another server at once (installs call the store)
+    inline_calls: int = 4
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """Every CONNECTOR_SECRET_KEY, current first."""
+        return (self.secret_key, *self.previous_secret_keys)
+
+    @property
+    def tracking_backend_secrets(self) -> tuple[str, ...]:
+        """Every TRACKING_BACKEND_SECRET; each signs every delivery."""
+        return tuple(s for s in (self.tracking_backend_secret, *self.more_backend_secrets) if s)
+
+    @property
+    def request_budget(self) -> float:
+        """What one web request may spend calling out in all (an install: a grant, then setup); the rest is
+        left to the worker. Well inside gunicorn's 30 s."""
+        return min(2 * self.http_timeout, 20.0)
 
     def with_overrides(self, **changes) -> "Settings":
         """A copy with some fields changed (tests, the demo)."""
@@ -127,6 +154,43 @@ def _proxies(raw: str | None) -> int:
     return int(raw)
 
 
+def _loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _https_in_production(name: str, url: str, environment: str) -> None:
+    # A conversion signed for the backend, or an OAuth redirect, over plain http can be read or changed
+    # on the way; loopback is allowed for the local stand-ins.
+    if environment == "production" and not url.startswith("https://") and not _loopback(url):
+        raise ConfigurationError(f"{name} must be an https URL in production (loopback excepted), got {url!r}")
+
+
+def _secret_keys(raw: str, environment: str) -> tuple[str, ...]:
+    keys = _split(raw)
+    if not keys:
+        if environment == "production":
+            raise ConfigurationError(
+                "CONNECTOR_SECRET_KEY is required (at least 32 characters; CONNECTOR_ENV=development runs on a "
+                "development key)"
+            )
+        return (DEV_SECRET_KEY,)
+    if environment == "production":
+        if DEV_SECRET_KEY in keys:
+            raise ConfigurationError("CONNECTOR_SECRET_KEY must not be the development key in production")
+        if any(len(key) < MIN_SECRET for key in keys):
+            raise ConfigurationError("CONNECTOR_SECRET_KEY must be at least 32 characters in production "
+                                     "(each key of the list)")
+    if len(set(keys)) != len(keys):
+        raise ConfigurationError("CONNECTOR_SECRET_KEY lists the same key twice")
+    return keys
+
+
 def normalise_database_url(url: str) -> str:
     """Accept the Heroku-style postgres:// and plain postgresql:// URLs; we ship psycopg 3."""
     if url.startswith("postgres://"):
@@ -152,30 +216,25 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
     if environment not in ENVIRONMENTS:
         raise ConfigurationError(f"CONNECTOR_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
 
-    secret_key = env.get("CONNECTOR_SECRET_KEY", "").strip()
-    if not secret_key:
-        if environment == "production":
-            raise ConfigurationError(
-                "CONNECTOR_SECRET_KEY is required (at least 32 characters; CONNECTOR_ENV=development runs on a "
-                "development key)"
-            )
-        secret_key = DEV_SECRET_KEY
-    elif environment == "production" and len(secret_key) < 32:
-        raise ConfigurationError("CONNECTOR_SECRET_KEY must be at least 32 characters in production")
+    secret_keys = _secret_keys(env.get("CONNECTOR_SECRET_KEY", ""), environment)
 
     backend_url = env.get("TRACKING_BACKEND_URL", "").strip() or None
-    backend_secret = env.get("TRACKING_BACKEND_SECRET", "").strip() or None
+    backend_secrets = tuple(_backend_secret(raw) for raw in _split(env.get("TRACKING_BACKEND_SECRET")))
     if backend_url:
         if not backend_url.startswith(("http://", "https://")):
             raise ConfigurationError(f"TRACKING_BACKEND_URL must be an http(s) URL, got {backend_url!r}")
-        if not backend_secret:
+        _https_in_production("TRACKING_BACKEND_URL", backend_url, environment)
+        if not backend_secrets:
             raise ConfigurationError("TRACKING_BACKEND_SECRET is required when TRACKING_BACKEND_URL is set")
-    if backend_secret:
-        backend_secret = _backend_secret(backend_secret)
 
     public_url = (env.get("CONNECTOR_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000").rstrip("/")
     if not public_url.startswith(("http://", "https://")):
         raise ConfigurationError(f"CONNECTOR_PUBLIC_URL must be an http(s) URL, got {public_url!r}")
+    _https_in_production("CONNECTOR_PUBLIC_URL", public_url, environment)
+
+    api_token = env.get("CONNECTOR_API_TOKEN", "").strip() or None
+    if api_token and environment == "production" and len(api_token) < MIN_SECRET:
+        raise ConfigurationError("CONNECTOR_API_TOKEN must be at least 32 characters in production")
 
     scopes = _split(env.get("SHOPIFY_SCOPES")) or Settings.shopify_scopes
 
@@ -200,19 +259,26 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         raise ConfigurationError(
             f"CONNECTOR_CODE_COLLISION must be one of {', '.join(CODE_COLLISION_POLICIES)}, got {code_collision!r}"
         )
+    lease_seconds = _number(env, "CONNECTOR_LEASE_SECONDS", 60.0)
+    http_timeout = _number(env, "CONNECTOR_HTTP_TIMEOUT", 10.0)
+    if http_timeout >= lease_seconds:
+        # A delivery still in flight when its lease ends would be sent a second time by another worker.
+        raise ConfigurationError("CONNECTOR_HTTP_TIMEOUT must be shorter than CONNECTOR_LEASE_SECONDS")
     return Settings(
         database_url=normalise_database_url(env.get("DATABASE_URL", "").strip() or "sqlite:///connector.db"),
         environment=environment,
-        secret_key=secret_key,
+        secret_key=secret_keys[0],
+        previous_secret_keys=secret_keys[1:],
         public_url=public_url,
-        api_token=env.get("CONNECTOR_API_TOKEN", "").strip() or None,
+        api_token=api_token,
         shopify_api_key=env.get("SHOPIFY_API_KEY", "").strip() or None,
         shopify_api_secrets=_split(env.get("SHOPIFY_API_SECRET")),
         shopify_scopes=scopes,
         tracking_backend_url=backend_url,
-        tracking_backend_secret=backend_secret,
+        tracking_backend_secret=backend_secrets[0] if backend_secrets else None,
+        more_backend_secrets=backend_secrets[1:],
         retry_schedule=_retry_schedule(env.get("CONNECTOR_RETRY_SCHEDULE")),
-        lease_seconds=_number(env, "CONNECTOR_LEASE_SECONDS", 60.0),
+        lease_seconds=lease_seconds,
         max_webhook_bytes=int(_number(env, "CONNECTOR_MAX_WEBHOOK_BYTES", 2 * 1024 * 1024, integer=True)),
         report_grace_seconds=_number(env, "CONNECTOR_REPORT_GRACE_SECONDS", 30.0),
         poll_interval=_number(env, "CONNECTOR_POLL_INTERVAL", 0.2),
@@ -225,4 +291,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         code_collision=code_collision,
         report_rate_per_minute=int(_number(env, "CONNECTOR_REPORT_RATE_PER_MINUTE", 60, integer=True)),
         trusted_proxies=_proxies(env.get("CONNECTOR_TRUSTED_PROXIES")),
+        http_timeout=http_timeout,
+        inline_calls=int(_number(env, "CONNECTOR_INLINE_CALLS", 4, integer=True)),
     )

@@ -7,7 +7,7 @@ import os
 import random
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -68,7 +68,8 @@ class Worker:
         self.rng = rng or random.Random()
         self.worker_id = worker_id or default_worker_id()
         if sender is None and settings.delivery_enabled:
-            sender = Sender(settings.tracking_backend_url, settings.tracking_backend_secret)
+            sender = Sender(settings.tracking_backend_url, settings.tracking_backend_secrets,
+                            timeout=settings.http_timeout)
         self.sender = sender
         self._stop = threading.Event()
         # Set when events were handled, so the delivery loop sends their conversions without waiting a poll.
@@ -242,18 +243,30 @@ class Worker:
     # -- deliveries ------------------------------------------------------------------------------
 
     def deliver_due(self) -> int:
-        """Claim due conversions and deliver them concurrently; returns how many were attempted."""
+        """Deliver due conversions, several at once, until none is due; returns how many were attempted.
+
+        Each result is recorded as soon as it is in, and new conversions are claimed as slots free up, so
+        one slow delivery (up to its deadline) never holds up the others. At most twice the concurrency is
+        claimed at a time: a claimed conversion waits for at most two deadlines, well inside its lease.
+        """
         if self.sender is None or self._stop.is_set():
             return 0  # stopping: claim nothing new
-        limit = self.settings.delivery_concurrency * 4
-        with transaction(self.sessions) as session:
-            due = outbox.claim_due(session, self.worker_id, self.clock(), self.settings.lease_seconds, limit)
-        if not due:
-            return 0
-        # Every claimed delivery runs to its end even when asked to stop: "finish the delivery in hand".
-        results = list(self._pool.map(lambda c: (c.id, self.sender.send(c.id, c.body)), due))
-        self.record(results)
-        return len(due)
+        concurrency = self.settings.delivery_concurrency
+        inflight: dict[Future, str] = {}
+        attempted = 0
+        while True:
+            if len(inflight) <= concurrency // 2 and not self._stop.is_set():
+                with transaction(self.sessions) as session:
+                    due = outbox.claim_due(session, self.worker_id, self.clock(), self.settings.lease_seconds,
+                                           2 * concurrency - len(inflight))
+                for conversion in due:
+                    inflight[self._pool.submit(self.sender.send, conversion.id, conversion.body)] = conversion.id
+                attempted += len(due)
+            if not inflight:
+                return attempted
+            # Every claimed delivery runs to its end even when asked to stop: "finish the delivery in hand".
+            done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+            self.record([(inflight.pop(future), future.result()) for future in done])
 
     def record(self, results: list[tuple[str, DeliveryResult]]) -> None:
         try:

@@ -1,4 +1,4 @@
-"""Shopify's GraphQL Admin API through `requests`: timeouts, one refresh on a 401, and the rate limits.
+"""Shopify's GraphQL Admin API through `requests`: deadlines, one refresh on a 401, and the rate limits.
 
 Every document sent is a checked-in file in adapters/shopify/graphql/, validated against Shopify's
 Admin schema by the tests. Throttling: Shopify's leaky bucket answers `THROTTLED` (with status 200
@@ -20,6 +20,7 @@ from typing import Callable
 import requests
 from sqlalchemy.orm import Session, sessionmaker
 
+from connector import outbound
 from connector.errors import PlatformAuthError, PlatformError
 from connector.settings import Settings
 
@@ -28,9 +29,15 @@ from . import oauth, tokens
 log = logging.getLogger("connector.shopify.api")
 
 DOCUMENTS = Path(__file__).parent / "graphql"
-TIMEOUT = (3.05, 20)
+#: the most one answer may be (a page of bulk-created codes is about 100 KB)
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 MAX_THROTTLED = 6
 MAX_UNAVAILABLE = 3
+
+
+def http_session() -> requests.Session:
+    """This thread's bounded session for calls into shops and their token endpoint (connector.outbound)."""
+    return outbound.thread_session("shopify", max_bytes=MAX_ANSWER_BYTES)
 
 
 @lru_cache(maxsize=None)
@@ -57,7 +64,7 @@ class AdminApi:
                  http: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.settings, self.sessions, self.store_id, self.shop = settings, sessions, store_id, shop
-        self.http = http or requests.Session()
+        self.http = http or http_session()
         self.sleep, self.clock = sleep, clock
         self.url = f"{oauth.admin_origin(settings, shop)}/admin/api/{settings.shopify_api_version}/graphql.json"
         #: HTTP requests sent to the GraphQL endpoint, retries included (the benchmarks count them)
@@ -86,8 +93,9 @@ class AdminApi:
         while True:
             self.calls += 1
             try:
-                # No redirects: requests would carry the access token header to wherever they point.
-                answer = self.http.post(self.url, json=body, timeout=TIMEOUT, allow_redirects=False,
+                # No redirects: requests would carry the access token header to wherever they point. The
+                # timeout is the call's total deadline in a bounded session.
+                answer = self.http.post(self.url, json=body, timeout=self.settings.http_timeout, allow_redirects=False,
                                         headers={"X-Shopify-Access-Token": token, "Accept": "application/json"})
             except requests.RequestException as exc:
                 raise PlatformError(f"{self.shop}: GraphQL {name} failed: {type(exc).__name__}") from None

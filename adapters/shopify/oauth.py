@@ -16,8 +16,6 @@ import requests
 from connector.errors import InstallError, PlatformAuthError, PlatformError
 from connector.settings import Settings
 
-#: (connect, read) seconds: Shopify answers token requests in well under a second
-TIMEOUT = (3.05, 10)
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
 OFFLINE_TOKEN = "urn:shopify:params:oauth:token-type:offline-access-token"
@@ -43,7 +41,7 @@ def _post(http: requests.Session, settings: Settings, shop: str, fields: dict, n
     url = f"{admin_origin(settings, shop)}/admin/oauth/access_token"
     try:
         # Never follow a redirect: the body carries the client secret and refresh token.
-        answer = http.post(url, json=body, headers={"Accept": "application/json"}, timeout=TIMEOUT,
+        answer = http.post(url, json=body, headers={"Accept": "application/json"}, timeout=settings.http_timeout,
                            allow_redirects=False)
     except requests.RequestException as exc:
         raise PlatformError(f"Shopify token endpoint unreachable for {shop}: {type(exc).__name__}") from None

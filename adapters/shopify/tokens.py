@@ -77,7 +77,7 @@ def access_token(
         if store is None:
             raise PlatformAuthError(f"no store {store_id}")
         if store.status in USABLE and _fresh(store, clock()):
-            token = crypto.decrypt(settings.secret_key, store.id, store.access_token_encrypted)
+            token = crypto.decrypt(settings.secret_keys, store.id, store.access_token_encrypted)
             if token != stale:
                 return token
     return _refresh(sessions, settings, store_id, http=http, clock=clock, stale=stale)
@@ -98,7 +98,7 @@ def _refresh(sessions, settings: Settings, store_id: int, *, http, clock, stale:
             if store.status not in USABLE:
                 raise PlatformAuthError(f"{store.domain} is {store.status}: no calls into the shop")
             now = clock()
-            current = (crypto.decrypt(settings.secret_key, store.id, store.access_token_encrypted)
+            current = (crypto.decrypt(settings.secret_keys, store.id, store.access_token_encrypted)
                        if store.access_token_encrypted else None)
             if current is not None and current != stale and _fresh(store, now):
                 return current  # refreshed by another worker meanwhile
@@ -112,7 +112,7 @@ def _refresh(sessions, settings: Settings, store_id: int, *, http, clock, stale:
                 refused = None  # another worker is refreshing: wait for its token
             else:
                 store.token_refresh_until = now + LEASE
-                refresh_token = crypto.decrypt(settings.secret_key, store.id, store.refresh_token_encrypted)
+                refresh_token = crypto.decrypt(settings.secret_keys, store.id, store.refresh_token_encrypted)
                 break
         if refused is not None:
             raise refused

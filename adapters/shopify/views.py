@@ -11,20 +11,20 @@ import logging
 import time
 from datetime import datetime, timezone
 
-import requests
 from flask import Blueprint, g, redirect, request
 from sqlalchemy import select
 
-from connector import install_state
+from connector import install_state, outbound
 from connector.db import transaction
 from connector.errors import InstallError, PlatformAuthError, PlatformError
 from connector.installs import record_install, run_setup
 from connector.models import Store
 from connector.settings import Settings
-from connector.web import services
+from connector.web import calling_out, services
 from connector.web.pages import error_page, store_page
 
 from . import oauth, shopify_lib, tokens
+from .admin_api import http_session
 
 bp = Blueprint("shopify_install", __name__)
 log = logging.getLogger("connector.shopify.install")
@@ -44,6 +44,13 @@ def _frame_ancestors(response):
     ancestors = f"https://{shop} https://admin.shopify.com" if shop else "'none'"
     response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors};"
     return response
+
+
+@bp.errorhandler(outbound.Busy)
+def _busy(exc: outbound.Busy):
+    log.warning("Shopify install deferred: %s", exc)
+    body, status = error_page(503, "Busy for a moment", "Please try again in a few seconds.")
+    return body, status, {"Retry-After": "5"}
 
 
 @bp.errorhandler(InstallError)
@@ -76,7 +83,7 @@ def _signed_shop(settings: Settings) -> str:
 
 
 def _authorize(settings: Settings, shop: str):
-    state = install_state.issue(settings.secret_key, STATE_PURPOSE, shop)
+    state = install_state.issue(settings.secret_keys, STATE_PURPOSE, shop)
     return redirect(shopify_lib.permission_url(
         shop=shop, api_key=settings.shopify_api_key, scopes=settings.shopify_scopes,
         redirect_uri=f"{settings.public_url}/shopify/callback", state=state, admin_url=settings.shopify_admin_url,
@@ -122,7 +129,7 @@ def callback():
     svc = services()
     settings = svc.settings
     shop = _signed_shop(settings)
-    subject = install_state.redeem(svc.sessions, settings.secret_key, STATE_PURPOSE, request.args.get("state", ""),
+    subject = install_state.redeem(svc.sessions, settings.secret_keys, STATE_PURPOSE, request.args.get("state", ""),
                                    max_age=STATE_MAX_AGE, now=datetime.now(timezone.utc))
     if subject != shop:
         raise InstallError("bad_state", "the install state was issued for another shop")
@@ -130,8 +137,9 @@ def callback():
     if not code:
         raise InstallError("bad_request", "the callback carries no code")
     now = datetime.now(timezone.utc)
-    grant = _grant(lambda: oauth.exchange_code(requests.Session(), settings, shop, code, now), shop)
-    return _complete(shop, grant)
+    with calling_out():
+        grant = _grant(lambda: oauth.exchange_code(http_session(), settings, shop, code, now), shop)
+        return _complete(shop, grant)
 
 
 @bp.get("/shopify/app")
@@ -157,8 +165,9 @@ def app_home():
         if store is not None:
             return store_page(store, title="The connector", session=session)
     now = datetime.now(timezone.utc)
-    grant = _grant(lambda: oauth.exchange_session_token(requests.Session(), settings, shop, id_token, now), shop)
-    return _complete(shop, grant)
+    with calling_out():
+        grant = _grant(lambda: oauth.exchange_session_token(http_session(), settings, shop, id_token, now), shop)
+        return _complete(shop, grant)
 
 
 def _installed(session, shop: str) -> Store | None:

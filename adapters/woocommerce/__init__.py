@@ -48,13 +48,13 @@ def _load(settings: Settings, store: Store) -> _Credentials:
         raise ConnectorError(f"store {store.id} is a {store.platform} store, not a WooCommerce one")
     if not store.access_token_encrypted:
         raise PlatformAuthError(f"store {store.domain} has no REST keys: the merchant must authorise the app again")
-    keys = crypto.decrypt(settings.secret_key, store.id, store.access_token_encrypted)
+    keys = crypto.decrypt(settings.secret_keys, store.id, store.access_token_encrypted)
     consumer_key, separator, consumer_secret = keys.partition(":")  # "ck_…:cs_…"; neither contains ":"
     if not separator or not consumer_key or not consumer_secret:
         raise PlatformAuthError(f"store {store.domain} has malformed REST keys: the merchant must authorise again")
     webhook_secret = None
     if store.webhook_secret_encrypted:
-        webhook_secret = crypto.decrypt(settings.secret_key, store.id, store.webhook_secret_encrypted)
+        webhook_secret = crypto.decrypt(settings.secret_keys, store.id, store.webhook_secret_encrypted)
     return _Credentials(store.domain, consumer_key, consumer_secret, webhook_secret)
 
 
@@ -180,7 +180,8 @@ class WooCommerceAdapter:
             # A PlatformError, so setup stays pending and is retried (DNS may point elsewhere later) and the
             # reason is recorded on the store, instead of an unexpected error in the worker.
             raise PlatformError(f"{credentials.store_url} was not called: {exc}") from exc
-        return WooCommerceClient(credentials.store_url, credentials.consumer_key, credentials.consumer_secret)
+        return WooCommerceClient(credentials.store_url, credentials.consumer_key, credentials.consumer_secret,
+                                 timeout=settings.http_timeout)
 
 
 adapter = WooCommerceAdapter()

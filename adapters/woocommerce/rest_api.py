@@ -5,6 +5,10 @@ OAuth 1.0a; it returns raw `requests` responses, so every answer is checked here
 becomes PlatformAuthError (the keys were refused) or PlatformError (try again later). Redirects are not
 followed: the store URL was checked before the call (store_url.check_store_url), a redirect target was not.
 
+The library sends with `requests.request`, which it imports by name; that name is pointed at the
+connector's bounded session (connector.outbound), so every call to a store has a total deadline and
+a cap on what it reads, and never follows a redirect, whatever the store does.
+
 The library has no retry logic. Coupon calls (which are safe to repeat: a coupon created by a call whose
 answer was lost is found and adopted on the next try) are retried here on timeouts, 429 and 5xx, with
 backoff that honours Retry-After. Every HTTP request made is counted in `calls`, for the benchmarks.
@@ -12,6 +16,7 @@ backoff that honours Retry-After. Every HTTP request made is counted in `calls`,
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -19,8 +24,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterator, Sequence
 
 import requests
+import woocommerce.api
 from woocommerce import API
 
+from connector import outbound
 from connector.errors import PlatformAuthError, PlatformError
 
 TOPICS = ("order.created", "order.updated", "order.deleted", "customer.created")
@@ -37,6 +44,20 @@ FIRST_WAIT = 1.0
 #: a Retry-After longer than this is not waited for here: the worker tries again later instead
 MAX_WAIT = 30.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: the most a store's answer may be: a page of 100 orders is well under 2 MB
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+DEFAULT_TIMEOUT = 10.0
+
+
+def _send(method: str, url: str, **kwargs) -> requests.Response:
+    """What the library calls instead of `requests.request`: the same request, through a bounded session.
+
+    The library passes its `timeout`; the session takes it as the call's total deadline.
+    """
+    return outbound.thread_session("woocommerce", max_bytes=MAX_ANSWER_BYTES).request(method, url, **kwargs)
+
+
+woocommerce.api.request = _send
 
 
 class BatchTooLarge(PlatformError):
@@ -64,7 +85,7 @@ class WebhookReport:
 class WooCommerceClient:
     """One store's REST API, authenticated with the REST keys its merchant granted."""
 
-    def __init__(self, store_url: str, consumer_key: str, consumer_secret: str, *, timeout: float = 10,
+    def __init__(self, store_url: str, consumer_key: str, consumer_secret: str, *, timeout: float = DEFAULT_TIMEOUT,
                  batch_timeout: float = BATCH_TIMEOUT, sleep: Callable[[float], None] = time.sleep):
         self.store_url = store_url
         #: HTTP requests made so far, retries included
@@ -109,10 +130,10 @@ class WooCommerceClient:
                 response = getattr(api, method)(endpoint, **kwargs)
         except (requests.Timeout, requests.ConnectionError) as exc:
             if isinstance(exc, requests.exceptions.SSLError):  # a bad certificate does not get better
-                raise PlatformError(f"{self.store_url}: {what} failed: {exc}") from None
-            raise _Transient(f"{self.store_url}: {what} failed: {exc}") from None
+                raise PlatformError(f"{self.store_url}: {what} failed: {_quiet(exc)}") from None
+            raise _Transient(f"{self.store_url}: {what} failed: {_quiet(exc)}") from None
         except requests.RequestException as exc:
-            raise PlatformError(f"{self.store_url}: {what} failed: {exc}") from None
+            raise PlatformError(f"{self.store_url}: {what} failed: {_quiet(exc)}") from None
         status = response.status_code
         if status in (401, 403):
             raise PlatformAuthError(f"{self.store_url} refused the REST keys ({what}: {status} {_code(response)})")
@@ -263,6 +284,11 @@ class WooCommerceClient:
         if isinstance(code, str) and len(code) == 3 and code.isascii() and code.isalpha():
             return code.upper()
         return None
+
+
+def _quiet(exc: Exception) -> str:
+    """An error's text without any URL query (query-string auth would put the keys there)."""
+    return re.sub(r"\?[^\s'\")]*", "?…", f"{type(exc).__name__}: {exc}")[:300]
 
 
 def retry_wait(attempt: int, retry_after: float | None) -> float:

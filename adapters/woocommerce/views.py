@@ -15,12 +15,12 @@ from urllib.parse import urlencode
 from flask import Blueprint, jsonify, redirect, request
 from sqlalchemy import select
 
-from connector import crypto, install_state
+from connector import crypto, install_state, outbound
 from connector.db import transaction
 from connector.errors import InstallError, PlatformError, UnsafeStoreUrl
 from connector.installs import record_install, run_setup
 from connector.models import Store
-from connector.web import services
+from connector.web import calling_out, services
 from connector.web.pages import error_page, installed_page
 from connector.web.storefront_snippet import snippet
 
@@ -58,7 +58,7 @@ def install():
     query = urlencode({
         "app_name": settings.app_name,
         "scope": "read_write",
-        "user_id": install_state.issue(settings.secret_key, USER_ID_PURPOSE, store_url),
+        "user_id": install_state.issue(settings.secret_keys, USER_ID_PURPOSE, store_url),
         "return_url": f"{settings.public_url}/woocommerce/return",
         "callback_url": f"{settings.public_url}/woocommerce/callback",
     })
@@ -88,25 +88,35 @@ def callback():
         if payload.get("key_permissions") != "read_write":
             raise InstallError("scopes_missing", "the keys must be read_write")
         # Checked (signature, age) before it is used up, so a malformed body cannot burn a good user_id.
-        install_state.peek(settings.secret_key, USER_ID_PURPOSE, user_id, USER_ID_MAX_AGE)
+        install_state.peek(settings.secret_keys, USER_ID_PURPOSE, user_id, USER_ID_MAX_AGE)
         # Again at callback time: the name may resolve elsewhere now (DNS rebinding).
         store_url = _safe_store_url(install_state.redeem(
-            svc.sessions, settings.secret_key, USER_ID_PURPOSE, user_id, max_age=USER_ID_MAX_AGE, now=now))
+            svc.sessions, settings.secret_keys, USER_ID_PURPOSE, user_id, max_age=USER_ID_MAX_AGE, now=now))
     except InstallError as exc:
         log.warning("WooCommerce callback refused (%s): %s", exc.reason, exc)
         return jsonify(outcome=exc.reason, error=str(exc)), 400
     # Anyone can get a user_id for any store URL from /woocommerce/install, so the keys must prove
     # themselves before they replace anything: one authenticated call to the store, then the write.
+    # The store may be slow on purpose: the calls hold one of the few slots for waiting on a peer,
+    # under one deadline, and setup left unfinished is the worker's to finish.
     try:
-        WooCommerceClient(store_url, consumer_key, consumer_secret).check_keys()
-    except PlatformError as exc:
-        log.warning("WooCommerce callback for %s refused: the store did not accept the keys (%s)", store_url, exc)
-        return jsonify(outcome="keys_refused", error="the store did not accept these keys"), 400
-    with transaction(svc.sessions) as session:
-        store = record_install(session, "woocommerce", store_url, now)
-        store.access_token_encrypted = crypto.encrypt(settings.secret_key, store.id, f"{consumer_key}:{consumer_secret}")
-        store_id = store.id
-    outcome = run_setup(settings, svc.sessions, store_id, now)
+        with calling_out():
+            try:
+                WooCommerceClient(store_url, consumer_key, consumer_secret,
+                                  timeout=settings.http_timeout).check_keys()
+            except PlatformError as exc:
+                log.warning("WooCommerce callback for %s refused: the store did not accept the keys (%s)",
+                            store_url, exc)
+                return jsonify(outcome="keys_refused", error="the store did not accept these keys"), 400
+            with transaction(svc.sessions) as session:
+                store = record_install(session, "woocommerce", store_url, now)
+                store.access_token_encrypted = crypto.encrypt(settings.secret_key, store.id,
+                                                              f"{consumer_key}:{consumer_secret}")
+                store_id = store.id
+            outcome = run_setup(settings, svc.sessions, store_id, now)
+    except outbound.Busy as exc:
+        log.warning("WooCommerce callback for %s deferred: %s", store_url, exc)
+        return jsonify(outcome="busy", error="try again in a few seconds"), 503, {"Retry-After": "5"}
     log.info("WooCommerce store %s installed; setup: %s", store_url, outcome.summary)
     # Whoever posted this learns no more than that: the store's own answers stay in the log.
     return jsonify(outcome="installed", setup="done" if outcome.done else "pending"), 200
@@ -119,7 +129,7 @@ def returned():
     if request.args.get("success") != "1":
         return error_page(400, "The connector was not installed", "The authorization was declined in WooCommerce.")
     try:
-        store_url = install_state.peek(settings.secret_key, USER_ID_PURPOSE, request.args.get("user_id", ""),
+        store_url = install_state.peek(settings.secret_keys, USER_ID_PURPOSE, request.args.get("user_id", ""),
                                        USER_ID_MAX_AGE)
     except InstallError as exc:
         return error_page(400, "The install could not go on", str(exc))
