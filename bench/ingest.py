@@ -118,7 +118,7 @@ class Bodies:
             self.next_order += 1
             n = self.next_order
             body = self.samples.encode(self.samples.order(
-                order_id=n, name=f"#{n % 1_000_000}", codes=("ALICE15",) if n % 3 else (),
+                shop=SHOP, order_id=n, name=f"#{n % 1_000_000}", codes=("ALICE15",) if n % 3 else (),
                 financial_status="paid" if n % 4 else "pending",
             ))
             headers = self.samples.headers(body, shop=SHOP, topic=topics[n % 3], secret=SHOPIFY_SECRET)

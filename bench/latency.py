@@ -51,7 +51,7 @@ def signed_orders(first_order_id: int, count: int) -> list[tuple[str, bytes, dic
 
     out = []
     for n in range(first_order_id, first_order_id + count):
-        body = samples.encode(samples.order(order_id=n, name=f"#{n % 100000}", codes=("ALICE15",),
+        body = samples.encode(samples.order(shop=SHOP, order_id=n, name=f"#{n % 100000}", codes=("ALICE15",),
                                             financial_status="paid"))
         out.append((str(n), body, samples.headers(body, shop=SHOP, topic="orders/paid", secret=SHOPIFY_SECRET)))
     return out

@@ -237,7 +237,7 @@ def _shopify_orders(app_url: str, standin, samples, shopify_secret: str) -> list
         _line(f"{label:<62} → {', '.join(map(str, statuses))}", ok)
         results.append(ok)
 
-    code_order = samples.order(order_id=820982911946154508, name="#1001", codes=("alice15 ",), cart_ref="",
+    code_order = samples.order(shop=SHOP, order_id=820982911946154508, name="#1001", codes=("alice15 ",), cart_ref="",
                                landing_site="/", landing_site_ref="", financial_status="pending")
     report("#1001 created, code 'alice15 ' typed by the shopper", standin.place_order(SHOP, code_order,
                                                                                       topics=("orders/create",)))

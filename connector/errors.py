@@ -49,6 +49,18 @@ class NoSecret(VerificationError):
     reason = "no_secret"
 
 
+class WrongShop(VerificationError):
+    """The signed body belongs to another shop than the one the headers name (or names none)."""
+
+    reason = "wrong_shop"
+
+
+class NotTopicBody(VerificationError):
+    """The signed bytes are not the JSON object the delivery's topic carries."""
+
+    reason = "not_topic_body"
+
+
 class StorageUnavailable(ConnectorError):
     """A delivery could not be stored now; the platform should send it again."""
 
@@ -83,6 +95,10 @@ class PlatformError(ConnectorError):
 
 class PlatformAuthError(PlatformError):
     """The platform refused the store's credentials: the merchant must authorise the app again."""
+
+
+class CredentialsRevoked(PlatformAuthError):
+    """The platform says the store's credentials no longer work at all (revoked, as after an uninstall)."""
 
 
 class UnsafeStoreUrl(ConnectorError):

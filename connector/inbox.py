@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import psycopg
 from sqlalchemy import bindparam, or_, select, update
@@ -40,17 +41,24 @@ class StoreCache:
             return entry[1]
         with self._engine.connect() as connection:
             row = connection.execute(
-                select(Store.id, Store.domain, Store.webhook_secret_encrypted).where(
-                    Store.platform == platform, Store.domain == domain
-                )
+                select(Store.id, Store.domain, Store.webhook_secret_encrypted, Store.platform_shop_id,
+                       Store.storefront_url).where(Store.platform == platform, Store.domain == domain)
             ).first()
         if row is None:
             return None
         secret = crypto.decrypt(self._secret_keys, row.id, row.webhook_secret_encrypted) if row.webhook_secret_encrypted else None
-        view = StoreView(id=row.id, domain=row.domain, webhook_secret=secret)
+        view = StoreView(id=row.id, domain=row.domain, webhook_secret=secret, shop_id=row.platform_shop_id,
+                         storefront_host=_host(row.storefront_url))
         with self._lock:
             self._entries[key] = (time.monotonic() + self._ttl, view)
         return view
+
+
+def _host(url: str | None) -> str | None:
+    try:
+        return (urlsplit(url).hostname or "").lower() or None if url else None
+    except ValueError:
+        return None
 
 
 EVENT_COLUMNS = ("store_id", "platform", "delivery_id", "topic", "body", "received_at", "triggered_at", "status",

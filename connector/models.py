@@ -130,6 +130,9 @@ class Store(Base):
     attribution_window_days: Mapped[int] = mapped_column(Integer, default=30)
     #: time decay: a touch this much older than another counts half as much
     half_life_days: Mapped[int] = mapped_column(Integer, default=7)
+    #: the platform's own id of the store (Shopify's numeric shop id), read at setup: signed bodies that
+    #: name a shop must name this one
+    platform_shop_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     #: the storefront's home page (tracking links land here); None = https://<domain>
     storefront_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
     #: the shop's currency, when the platform told us (leads carry no amount but name a currency)
@@ -217,7 +220,13 @@ class Click(Base):
     """A click on a tracking link. IP and user agent only as hashes, for fraud checks."""
 
     __tablename__ = "clicks"
-    __table_args__ = (Index("ix_clicks_store_tracking_time", "store_id", "tracking_key", "clicked_at"),)
+    __table_args__ = (
+        Index("ix_clicks_store_tracking_time", "store_id", "tracking_key", "clicked_at"),
+        #: a browser's repeat clicks on one link (same address and user agent) count once
+        Index("ix_clicks_repeat", "influencer_id", "ip_sha256", "clicked_at"),
+        #: pruning, a store at a time
+        Index("ix_clicks_store_time", "store_id", "clicked_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
@@ -227,6 +236,19 @@ class Click(Base):
     ip_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     path: Mapped[str] = mapped_column(String(500), default="/")
+    #: the lead this click earned: one click earns one lead at most
+    lead_conversion_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class ClickCount(Base):
+    """Clicks per influencer and hour, kept when the clicks themselves are pruned (the stats still count them)."""
+
+    __tablename__ = "click_counts"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    tracking_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class StorefrontReport(Base):
@@ -237,6 +259,7 @@ class StorefrontReport(Base):
         Index("ix_storefront_reports_order", "store_id", "platform_order_id"),
         Index("ix_storefront_reports_customer", "store_id", "customer_id"),
         Index("ix_storefront_reports_email", "store_id", "email_sha256"),
+        Index("ix_storefront_reports_received", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

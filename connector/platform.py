@@ -240,6 +240,10 @@ class StoreView:
     id: int
     domain: str
     webhook_secret: str | None
+    #: the platform's own id of the store (Shopify's numeric shop id), when setup has read it
+    shop_id: str | None = None
+    #: the host of the storefront (Shopify's primary domain), when known
+    storefront_host: str | None = None
 
 
 class PlatformAdapter(Protocol):
@@ -265,6 +269,18 @@ class PlatformAdapter(Protocol):
 
     def normalise_store_key(self, key: str) -> str | None:
         """The canonical form stores are kept under, or None when the key is not a valid store."""
+
+    def check_body(self, topic: str, body: bytes, store_key: str | None, store: StoreView | None) -> None:
+        """After the signature: raise WrongShop or NotTopicBody unless the body is what `topic` carries, for
+        this store. A signature proves who signed the bytes, not what the unsigned headers claim about them."""
+
+    def confirm(self, settings: "Settings", sessions: "sessionmaker", store_id: int,
+                event: "NeutralEvent | LifecycleEvent") -> str | None:
+        """Ask the platform before an event that destroys something is applied (an uninstall, a deletion).
+
+        None: confirmed, or nothing to confirm. A string: why the platform contradicts it (the event is kept
+        as rejected). Raises PlatformError when the platform cannot tell now (the event is retried).
+        """
 
     def normalise(self, topic: str, body: bytes) -> NeutralEvent | LifecycleEvent | None:
         """Turn a stored delivery into a neutral event (None for a topic with nothing to do); raise MalformedPayload."""

@@ -7,6 +7,7 @@ import os
 import random
 import socket
 import threading
+from dataclasses import dataclass
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -43,6 +44,17 @@ MAX_EVENT_ATTEMPTS = 30
 MAINTENANCE_POLL = 5.0
 # A store that needs re-authorisation still has its orders handled: only calls into the shop wait.
 PROCESSED_STATUSES = ("active", "needs_reauth")
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What `_prepare` learnt of an event before its transaction."""
+
+    neutral: object | None = None
+    #: the adapter could not read it: it is rejected with this reason
+    malformed: str | None = None
+    #: the platform contradicts it: it is rejected with this reason
+    refuted: str | None = None
 
 
 def event_retry_wait(attempts: int) -> float:
@@ -167,13 +179,37 @@ class Worker:
 
     def _handle_one(self, event: inbox.ClaimedEvent) -> None:
         try:
+            prepared = self._prepare(event)
             with transaction(self.sessions) as session:
-                self._apply(session, event)
+                self._apply(session, event, prepared)
         except Exception as exc:  # noqa: BLE001 - one bad event must never stop the worker
             log.exception("event %s (%s) failed", event.id, event.topic)
             self._set_aside(event, exc)
 
-    def _apply(self, session: Session, claimed: inbox.ClaimedEvent) -> None:
+    def _prepare(self, event: inbox.ClaimedEvent) -> "_Prepared":
+        """Read the event, and ask the platform about one that destroys something, before any transaction.
+
+        The question (is the app really gone? is the order really deleted?) is an HTTP call: asked
+        outside the transaction, it holds no lock while it waits. PlatformError (the platform cannot
+        tell now) propagates, and the event is retried later.
+        """
+        if event.topic.startswith(reports.TOPIC_PREFIX):
+            return _Prepared()
+        adapter = registry.get(event.platform)
+        try:
+            neutral = adapter.normalise(event.topic, event.body)
+        except MalformedPayload as exc:
+            return _Prepared(malformed=str(exc))
+        if neutral is None:
+            return _Prepared()
+        if not isinstance(neutral, LifecycleEvent):
+            with self.sessions() as session:
+                status = session.scalar(select(Store.status).where(Store.id == event.store_id))
+            if status not in PROCESSED_STATUSES:
+                return _Prepared(neutral=neutral)  # skipped in _apply: nothing to confirm
+        return _Prepared(neutral=neutral, refuted=adapter.confirm(self.settings, self.sessions, event.store_id, neutral))
+
+    def _apply(self, session: Session, claimed: inbox.ClaimedEvent, prepared: "_Prepared") -> None:
         now = self.clock()
         row = session.scalars(
             select(Event).where(Event.id == claimed.id, Event.claimed_by == self.worker_id, Event.status == "pending")
@@ -181,15 +217,18 @@ class Worker:
         if row is None:
             return  # our lease ran out and another worker has it now
         store = session.get(Store, row.store_id)
-        status, error, note, neutral, retry_at = "handled", None, "", None, None
+        status, error, note, neutral, retry_at = "handled", None, "", prepared.neutral, None
         is_report = row.topic.startswith(reports.TOPIC_PREFIX)
-        if store is not None and not is_report:
-            try:
-                neutral = registry.get(row.platform).normalise(row.topic, row.body)
-            except MalformedPayload as exc:
-                status, error = "rejected", str(exc)
+        if prepared.malformed is not None:
+            status, error = "rejected", prepared.malformed
+        elif prepared.refuted is not None:
+            # Authentic bytes, but the platform contradicts what they were sent as: kept, flagged, not applied.
+            status, error, neutral = "rejected", f"not applied: {prepared.refuted}", None
+            log.warning("event %s %s for store %s not applied: %s", row.id, row.topic, row.store_id, prepared.refuted)
         if store is None:
             status, error = "skipped", "store is gone"
+        elif status == "rejected":
+            pass
         elif isinstance(neutral, LifecycleEvent):
             # Uninstall and privacy requests are honoured whatever state the store is in.
             note = apply_lifecycle(session, store, neutral, now=now, current_event_id=row.id,

@@ -57,7 +57,7 @@ def test_a_bad_setting_stops_with_one_line_naming_it(cli, monkeypatch):
 
 def test_conversions_and_events_listing(cli, client, settings, sessions, store):
     post_shopify(client, "orders/paid", samples.order(codes=("ALICE15",)))
-    post_shopify(client, "orders/paid", None, raw=b"not json")
+    post_shopify(client, "orders/paid", {**samples.order(order_id=5), "currency": "euros"})  # kept, flagged
     drain(settings, sessions)
     [row] = json.loads(cli("conversions", "list", "--json"))
     assert row["type"] == "conversion.purchase" and row["tracking_id"] == "alice" and row["status"] == "pending"

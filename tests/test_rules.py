@@ -48,8 +48,9 @@ def test_unpaid_orders_wait_when_the_store_credits_on_payment(status):
     assert status in decision.reason
 
 
-def test_orders_paid_topic_credits_even_with_a_pending_status():
-    assert decide(shopify_order("orders/paid", financial_status="pending")) == (True, "credit")
+def test_the_orders_paid_topic_alone_credits_nothing():
+    """Whether an order is paid is read from its body: the topic header is not signed."""
+    assert decide(shopify_order("orders/paid", financial_status="pending")) == (False, "wait")
 
 
 def test_store_crediting_on_creation_credits_an_unpaid_order():

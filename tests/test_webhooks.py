@@ -8,12 +8,12 @@ import pytest
 
 from adapters.shopify import samples
 
-from .conftest import OLD_SHOPIFY_SECRET, SHOPIFY_SECRET
+from .conftest import OLD_SHOPIFY_SECRET, SHOP, SHOPIFY_SECRET
 from .helpers import events, post_shopify
 
 
 def test_authentic_delivery_is_stored_raw_and_answered_200(client, sessions, store):
-    raw = samples.encode(samples.order()) + b"\n"  # bytes exactly as sent, trailing newline included
+    raw = samples.encode(samples.order(shop=SHOP)) + b"\n"  # bytes exactly as sent, trailing newline included
     answer = post_shopify(client, "orders/create", None, raw=raw, webhook_id="delivery-1")
     assert answer.status_code == 200
     assert answer.json["outcome"] == "stored"
@@ -78,10 +78,10 @@ def test_an_authentic_delivery_for_an_unknown_shop_answers_200_and_stores_nothin
     assert events(sessions) == []
 
 
-def test_a_shop_header_that_is_not_a_shop_domain_is_an_unknown_shop(client, sessions, store):
+def test_a_shop_header_that_is_not_a_shop_domain_names_no_shop_the_body_can_be(client, sessions, store):
     answer = post_shopify(client, "orders/paid", samples.order(), shop="evil.example.com")
-    assert answer.status_code == 200
-    assert answer.json["outcome"] == "unknown_store"
+    assert answer.status_code == 401
+    assert answer.json["outcome"] == "wrong_shop"
     assert events(sessions) == []
 
 
@@ -109,11 +109,12 @@ def test_a_body_over_the_limit_answers_413_and_stores_nothing(settings, engine, 
     assert events(sessions) == []
 
 
-def test_malformed_json_with_a_valid_signature_is_stored_for_the_worker_to_flag(client, sessions, store):
+def test_signed_bytes_that_are_not_json_are_refused_and_stored_nowhere(client, sessions, store):
+    """Shopify signs other things with the app secret (OAuth queries, session tokens): never a webhook."""
     answer = post_shopify(client, "orders/paid", None, raw=b'{"id": 1, "line_items": [')
-    assert answer.status_code == 200
-    [event] = events(sessions)
-    assert event.body == b'{"id": 1, "line_items": ['
+    assert answer.status_code == 401
+    assert answer.json["outcome"] == "not_topic_body"
+    assert events(sessions) == []
 
 
 def test_no_configured_secret_refuses_every_delivery(settings, engine, sessions, store):
@@ -146,7 +147,8 @@ def test_health_is_503_when_the_database_does_not_answer(settings):
 
 def test_the_signature_is_checked_over_the_exact_bytes(client, sessions, store):
     """Re-serialising the JSON would change the bytes; the edge must verify what was sent."""
-    raw = b'{"id":820982911946154508,  "name":"#1001"}'
+    raw = (b'{"id":820982911946154508,  "admin_graphql_api_id":"gid://shopify/Order/820982911946154508",'
+           b' "order_status_url":"https://test-shop.myshopify.com/1/orders/t/authenticate?key=k","name":"#1001"}')
     signature = base64.b64encode(__import__("hmac").new(SHOPIFY_SECRET.encode(), raw, "sha256").digest()).decode()
     answer = post_shopify(client, "orders/paid", None, raw=raw, signature=signature)
     assert answer.status_code == 200

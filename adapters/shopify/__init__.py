@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterator, Mapping, Sequence
 
-from connector.platform import (CodeBatch, CodeRemoval, CodeRequest, Delivery, DeliveryHeaders, LifecycleEvent,
-                                NeutralEvent, StoreView)
+from connector import storable
+from connector.platform import (AppUninstalled, CodeBatch, CodeRemoval, CodeRequest, Delivery, DeliveryHeaders,
+                                LifecycleEvent, NeutralEvent, StoreView)
 from connector.settings import Settings
 
+from . import binding as _binding
 from . import compliance as _compliance
 from . import discounts as _discounts
 from . import normalise as _normalise
@@ -56,14 +58,23 @@ class ShopifyAdapter:
     def normalise_store_key(self, key: str) -> str | None:
         return _verify.normalise_shop_domain(key)
 
+    def check_body(self, topic: str, body: bytes, store_key: str | None, store: StoreView | None) -> None:
+        _binding.check(topic, body, store_key, store)
+
+    def confirm(self, settings: Settings, sessions, store_id: int, event) -> str | None:
+        if isinstance(event, AppUninstalled):
+            return _remote.confirm_uninstalled(settings, sessions, store_id)
+        return None
+
     def normalise(self, topic: str, body: bytes) -> NeutralEvent | LifecycleEvent | None:
+        # Every value is checked storable here, so a lone surrogate or a year-1 date is rejected at once.
         if topic in _compliance.LIFECYCLE_TOPICS:
-            return _compliance.normalise_lifecycle(topic, body)
+            return storable.checked(_compliance.normalise_lifecycle(topic, body))
         if topic == _remote.RECONCILE_TOPIC:
             from . import normalise_graphql
 
-            return normalise_graphql.normalise(topic, body)
-        return _normalise.normalise(topic, body)
+            return storable.checked(normalise_graphql.normalise(topic, body))
+        return storable.checked(_normalise.normalise(topic, body))
 
     def setup(self, settings: Settings, sessions, store_id: int) -> str:
         return _remote.setup(settings, sessions, store_id)

@@ -21,7 +21,7 @@ import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector import outbound
-from connector.errors import PlatformAuthError, PlatformError
+from connector.errors import CredentialsRevoked, PlatformAuthError, PlatformError
 from connector.settings import Settings
 
 from . import oauth, tokens
@@ -104,8 +104,11 @@ class AdminApi:
                 refreshed += 1
                 token = self._token(stale=token)
                 continue
-            if answer.status_code in (401, 403):
-                raise PlatformAuthError(f"{self.shop}: GraphQL {name} refused ({answer.status_code})")
+            if answer.status_code == 401:
+                # Refused again with a token just refreshed: Shopify no longer takes this app's tokens.
+                raise CredentialsRevoked(f"{self.shop}: GraphQL {name} refused (401)")
+            if answer.status_code == 403:
+                raise PlatformAuthError(f"{self.shop}: GraphQL {name} refused (403)")
             data = _json(answer)
             if _throttled(answer, data) and throttled < MAX_THROTTLED:
                 throttled += 1

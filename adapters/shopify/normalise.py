@@ -258,8 +258,10 @@ def order_event(topic: str, order: dict) -> OrderEvent:
         topic=topic,
         occurred_at=_time(order.get("processed_at") or order.get("created_at"), "created_at"),
         financial_status=financial_status,
-        paid=topic == "orders/paid" or financial_status in PAID_STATUSES,
-        cancelled=cancelled_at is not None or topic == "orders/cancelled",
+        # From the body alone: the topic header is not signed, so a paid order re-sent as orders/cancelled
+        # (or an unpaid one as orders/paid) must mean what its body says.
+        paid=financial_status in PAID_STATUSES,
+        cancelled=cancelled_at is not None,
         cancelled_at=cancelled_at,
         test=order.get("test") is True,
         customer=_customer(order),

@@ -231,8 +231,8 @@ def order_event(node: dict, topic: str = RECONCILE_TOPIC) -> OrderEvent:
         occurred_at=_time(node.get("processedAt") or node.get("createdAt"), "createdAt"),
         financial_status=financial_status,
         # The topic rules are the webhook's, so the same order under the same topic gives the same event.
-        paid=topic == "orders/paid" or financial_status in PAID_STATUSES,
-        cancelled=cancelled_at is not None or topic == "orders/cancelled",
+        paid=financial_status in PAID_STATUSES,
+        cancelled=cancelled_at is not None,
         cancelled_at=cancelled_at,
         test=node.get("test") is True,
         customer=_customer(node),

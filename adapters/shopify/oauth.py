@@ -13,7 +13,7 @@ from typing import Sequence
 
 import requests
 
-from connector.errors import InstallError, PlatformAuthError, PlatformError
+from connector.errors import CredentialsRevoked, InstallError, PlatformAuthError, PlatformError
 from connector.settings import Settings
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -45,8 +45,11 @@ def _post(http: requests.Session, settings: Settings, shop: str, fields: dict, n
                            allow_redirects=False)
     except requests.RequestException as exc:
         raise PlatformError(f"Shopify token endpoint unreachable for {shop}: {type(exc).__name__}") from None
+    if answer.status_code in (400, 401) and fields.get("grant_type") == "refresh_token":
+        # invalid_grant for a refresh token: Shopify revoked it (an uninstall does), not a passing failure.
+        raise CredentialsRevoked(f"Shopify refused the refresh token for {shop}: {_reason(answer)}")
     if answer.status_code in (400, 401, 403):
-        # invalid_grant, invalid_client, a revoked refresh token: trying again will not help.
+        # invalid_grant, invalid_client: trying again will not help.
         raise PlatformAuthError(f"Shopify refused the token request for {shop}: {_reason(answer)}")
     if answer.status_code != 200:
         raise PlatformError(f"Shopify token endpoint answered {answer.status_code} for {shop}")
@@ -108,4 +111,5 @@ def exchange_session_token(http: requests.Session, settings: Settings, shop: str
 
 
 def refresh(http: requests.Session, settings: Settings, shop: str, refresh_token: str, now: datetime) -> Grant:
+    """A new token for the refresh token; CredentialsRevoked when Shopify refuses the refresh token itself."""
     return _post(http, settings, shop, {"grant_type": "refresh_token", "refresh_token": refresh_token}, now)

@@ -35,10 +35,15 @@ CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_URL = 255  # Store.storefront_url
 
 
+SHOP_GID = re.compile(r"gid://shopify/Shop/([0-9]{1,20})")
+
+
 @dataclass(frozen=True)
 class ShopDetails:
     storefront_url: str | None
     currency: str | None
+    #: the numeric shop id (the number in gid://shopify/Shop/<id>)
+    shop_id: str | None = None
 
 
 def read_shop(api: AdminApi) -> ShopDetails | None:
@@ -50,9 +55,11 @@ def read_shop(api: AdminApi) -> ShopDetails | None:
     url = (shop.get("primaryDomain") or {}).get("url") if isinstance(shop.get("primaryDomain"), dict) else None
     url = url.rstrip("/") if isinstance(url, str) and url.startswith(("https://", "http://")) else None
     currency = shop.get("currencyCode")
+    gid = SHOP_GID.fullmatch(shop.get("id")) if isinstance(shop.get("id"), str) else None
     return ShopDetails(
         storefront_url=url if url and len(url) <= MAX_URL else None,
         currency=currency if isinstance(currency, str) and CURRENCY.fullmatch(currency) else None,
+        shop_id=gid.group(1) if gid else None,
     )
 
 
@@ -124,6 +131,8 @@ def _save_shop(sessions: sessionmaker[Session], store_id: int, details: ShopDeta
             store.storefront_url = details.storefront_url
         if details.currency:
             store.currency = details.currency
+        if details.shop_id:
+            store.platform_shop_id = details.shop_id
 
 
 def setup_storefront(api: AdminApi, settings: Settings, sessions: sessionmaker[Session], store_id: int) -> str:

@@ -15,7 +15,7 @@ from typing import Iterator
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.errors import PlatformError
+from connector.errors import CredentialsRevoked, PlatformAuthError, PlatformError
 from connector.models import Store
 from connector.platform import Delivery
 from connector.settings import Settings
@@ -110,3 +110,32 @@ def reconcile(settings: Settings, sessions: sessionmaker[Session], store_id: int
         if not page["pageInfo"]["hasNextPage"]:
             return
         after = page["pageInfo"]["endCursor"]
+
+
+#: store states in which an uninstall still has something to drop
+INSTALLED = ("active", "needs_reauth")
+
+
+def confirm_uninstalled(settings: Settings, sessions: sessionmaker[Session], store_id: int,
+                        **api_options) -> str | None:
+    """None when Shopify confirms the app is gone from the shop; otherwise why the uninstall is not believed.
+
+    Shopify revokes the app's tokens before it sends app/uninstalled, so a call with the store's token
+    must be refused (401, and the refresh token refused too). A call that succeeds means the app is still
+    installed: the delivery is someone else's bytes under this shop's header. PlatformError (Shopify cannot
+    be reached) leaves the event to be tried again.
+    """
+    with sessions() as session:
+        store = session.get(Store, store_id)
+        if store is None or store.status not in INSTALLED:
+            return None  # nothing left to drop: applying it changes nothing
+        if store.access_token_encrypted is None:
+            return "the store holds no token to ask Shopify with, so the uninstall cannot be confirmed"
+        shop = store.domain
+    try:
+        AdminApi(settings, sessions, store_id, shop, **api_options).execute("shop_details")
+    except CredentialsRevoked:
+        return None
+    except PlatformAuthError as exc:
+        return f"Shopify did not confirm it: {exc}"
+    return "the app is still installed: a call with the store's token succeeded"

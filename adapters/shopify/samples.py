@@ -7,6 +7,7 @@ these helpers vary them and sign them the way Shopify does.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import uuid
 from datetime import datetime, timezone
@@ -25,8 +26,19 @@ def _template(name: str) -> dict:
     return json.loads((TEMPLATES / name).read_text(), parse_float=Decimal)
 
 
+def shop_number(shop: str) -> int:
+    """A stable numeric shop id for a sample shop (what `gid://shopify/Shop/<id>` carries)."""
+    return int(hashlib.sha256(shop.encode()).hexdigest()[:9], 16)
+
+
+def order_status_url(shop: str, token: str = "b7f3c2a9e4d15f60a8c3e2b91d7f4a05") -> str:
+    """An order's status page as Shopify builds it for `shop`: its domain and its shop id, then the order."""
+    return f"https://{shop}/{shop_number(shop)}/orders/{token}/authenticate?key=6f0e2a94c1b83d57"
+
+
 def order(
     *,
+    shop: str | None = None,
     order_id: int = 820982911946154508,
     name: str | None = None,
     codes: tuple[str, ...] | None = None,
@@ -39,10 +51,16 @@ def order(
     customer_id: int | None = None,
     cancelled_at: str | None = None,
 ) -> dict[str, Any]:
-    """A copy of the template order with the attribution-relevant fields set as asked (None keeps the template's)."""
+    """A copy of the template order with the attribution-relevant fields set as asked (None keeps the template's).
+
+    `shop` makes it that shop's order (its `order_status_url`, which the connector checks against the shop
+    the delivery claims to come from); without it the order is the template shop's.
+    """
     body = copy.deepcopy(_template("order.json"))
     body["id"] = order_id
     body["admin_graphql_api_id"] = f"gid://shopify/Order/{order_id}"
+    if shop is not None:
+        body["order_status_url"] = order_status_url(shop)
     if name is not None:
         body["name"] = name
     if codes is not None:
@@ -83,6 +101,22 @@ def refund(*, refund_id: int = 509562969, order_id: int = 820982911946154508) ->
     for transaction in body.get("transactions", []):
         transaction["order_id"] = order_id
     return body
+
+
+def of_shop(body: dict[str, Any], shop: str) -> dict[str, Any]:
+    """The same order, as `shop` would send it (its order_status_url is the shop's)."""
+    return {**body, "order_status_url": order_status_url(shop)} if "order_status_url" in body else body
+
+
+def uninstalled(shop: str) -> dict[str, Any]:
+    """The Shop resource app/uninstalled carries (the fields the connector reads, and a few more)."""
+    return {"id": shop_number(shop), "name": shop.split(".")[0].replace("-", " ").title(), "email": f"owner@{shop}",
+            "domain": shop, "myshopify_domain": shop, "country_code": "FR", "currency": "EUR",
+            "plan_name": "basic", "created_at": "2026-01-05T10:00:00+01:00"}
+
+
+def shop_redact(shop: str) -> dict[str, Any]:
+    return {"shop_id": shop_number(shop), "shop_domain": shop}
 
 
 def encode(body: Any) -> bytes:

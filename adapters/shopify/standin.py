@@ -39,7 +39,7 @@ from flask import Flask, Response, abort, redirect, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from . import standin_graphql as shapes
-from .samples import encode
+from .samples import encode, order_status_url, uninstalled
 from .standin_discounts import DiscountData, FieldError, active, declared_pixel_fields
 from .standin_graphql import BUCKET, RESTORE_RATE, TOPICS, ShopData
 
@@ -328,6 +328,7 @@ class StandinShopify:
         order = copy.deepcopy(order)
         order["updated_at"] = self._now()
         order.setdefault("checkout_token", secrets.token_hex(16))
+        order["order_status_url"] = order_status_url(shop, order["checkout_token"])
         state = self._shop_state(shop)
         with self._lock:
             state.data.orders[str(order["id"])] = order
@@ -342,6 +343,9 @@ class StandinShopify:
         The status is None when the receiver could not be reached. Compliance topics
         (customers/redact …) are not subscriptions: give their `uri`.
         """
+        if topic.startswith("orders/") and isinstance(body, dict):
+            # Shopify builds an order's status page from the shop: the connector checks that it is this one.
+            body = {**body, "order_status_url": order_status_url(shop, str(body.get("checkout_token") or "token"))}
         raw = encode(body)
         with self._lock:
             uris = [uri] if uri else [s["uri"] for s in self._shop_state(shop).data.subscriptions
@@ -389,6 +393,11 @@ class StandinShopify:
     def throttle_next(self, shop: str, n: int) -> None:
         with self._lock:
             self._shop_state(shop).throttled = n
+
+    def uninstall(self, shop: str) -> list[tuple[int | None, Any]]:
+        """What the merchant's uninstall does: the app's tokens stop working, then app/uninstalled is sent."""
+        self.revoke_tokens(shop)
+        return self.send_webhook(shop, "app/uninstalled", uninstalled(shop))
 
     def revoke_tokens(self, shop: str) -> None:
         """What an uninstall does: every token of the shop stops working."""

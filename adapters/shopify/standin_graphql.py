@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable
 
 import graphql
 
+from .samples import shop_number
 from .standin_discounts import DiscountData
 
 DEFAULT_SHOP = "example.myshopify.com"
@@ -220,7 +221,8 @@ class ShopData:
         self.orders: dict[str, dict] = {}
         self.discounts = DiscountData(pixel_fields)
         #: what `shop` answers; tests change it to play a shop with its own domain or currency
-        self.details = {"name": shop.split(".")[0], "myshopifyDomain": shop, "currencyCode": "EUR",
+        self.details = {"id": f"gid://shopify/Shop/{shop_number(shop)}", "name": shop.split(".")[0],
+                        "myshopifyDomain": shop, "currencyCode": "EUR",
                         "primaryDomain": {"url": f"https://{shop}", "host": shop}}
 
     #: the root fields of the connector's documents, the only ones answered

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
-from connector import crypto
+from connector import crypto, storable
 from connector.db import transaction
 from connector.errors import ConnectorError, PlatformAuthError, PlatformError, UnknownStore, UnsafeStoreUrl
 from connector.models import Store
-from connector.platform import CodeBatch, CodeRemoval, CodeRequest, Delivery, DeliveryHeaders, NeutralEvent, StoreView
+from connector.platform import (CodeBatch, CodeRemoval, CodeRequest, Delivery, DeliveryHeaders, NeutralEvent,
+                                OrderDeleted, StoreView)
 from connector.settings import Settings
 
+from . import binding as _binding
 from . import coupons as _coupons
 from . import normalise as _normalise
 from . import samples as _samples
@@ -103,8 +105,24 @@ class WooCommerceAdapter:
     def normalise_store_key(self, key: str) -> str | None:
         return _store_url.normalise_store_url(key)
 
+    def check_body(self, topic: str, body: bytes, store_key: str | None, store: StoreView | None) -> None:
+        _binding.check(topic, body, store)
+
+    def confirm(self, settings: Settings, sessions: "sessionmaker", store_id: int, event) -> str | None:
+        """A deletion is believed only when the store no longer has the order, or has it in the trash."""
+        if not isinstance(event, OrderDeleted):
+            return None
+        try:
+            status = self._client_for(settings, sessions, store_id).order_status(event.order_id)
+        except PlatformAuthError as exc:
+            return f"the deletion could not be confirmed: {exc}"
+        if status is None or status == "trash":
+            return None
+        return f"the store still has order {event.order_id} (status {status}): it was not deleted"
+
     def normalise(self, topic: str, body: bytes) -> NeutralEvent | None:
-        return _normalise.normalise(topic, body)
+        # Every value is checked storable here, so a lone surrogate or a year-1 date is rejected at once.
+        return storable.checked(_normalise.normalise(topic, body))
 
     def setup(self, settings: Settings, sessions: "sessionmaker", store_id: int) -> str:
         """Create or repair the store's webhooks; the webhook secret is made (and committed) first if missing.

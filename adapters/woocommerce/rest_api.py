@@ -64,6 +64,10 @@ class BatchTooLarge(PlatformError):
     """The store refused a batch as too large (HTTP 413 woocommerce_rest_request_entity_too_large)."""
 
 
+class NotFound(PlatformError):
+    """The store has no such object (HTTP 404)."""
+
+
 class _Transient(PlatformError):
     """A failure that may pass: a timeout, a dropped connection, 429 or a 5xx."""
 
@@ -142,6 +146,8 @@ class WooCommerceClient:
         if status in RETRY_STATUSES:
             raise _Transient(f"{self.store_url}: {what} answered {status} {_code(response)}",
                              retry_after=_retry_after(response))
+        if status == 404:
+            raise NotFound(f"{self.store_url}: {what} answered 404 {_code(response)}")
         if not 200 <= status < 300:
             raise PlatformError(f"{self.store_url}: {what} answered {status} {_code(response)}")
         try:
@@ -246,6 +252,19 @@ class WooCommerceClient:
             else:
                 page += 1  # a whole page within one second: go on by page number from the same time
         raise PlatformError(f"{self.store_url}: more than {MAX_ORDER_PAGES} pages of modified orders")
+
+    def order_status(self, order_id: str) -> str | None:
+        """The order's status in the store (`trash` once trashed); None when it is gone for good (404)."""
+        if not order_id.isdigit():
+            raise PlatformError(f"{self.store_url}: {order_id!r} is not an order id")
+        try:
+            order = self._call("get", f"orders/{int(order_id)}")
+        except NotFound:
+            return None
+        status = order.get("status") if isinstance(order, dict) else None
+        if not isinstance(status, str):
+            raise PlatformError(f"{self.store_url}: GET orders/{order_id} answered no status")
+        return status
 
     # --- coupons ---------------------------------------------------------------------------------
 

@@ -252,9 +252,16 @@ class StandinWooCommerce:
                        and (site is None or path == f"/{site}/{API_PREFIX}{endpoint}")
                        and (method is None or seen_method == method))
 
-    def delete_order(self, site: str, order_id: int, *, deliver: bool = True) -> list[requests.Response]:
+    def delete_order(self, site: str, order_id: int, *, force: bool = False,
+                     deliver: bool = True) -> list[requests.Response]:
+        """Move the order to the trash (it still loads, status `trash`), or with `force` delete it for good;
+        either way WooCommerce sends order.deleted with `{"id": N}`."""
         with self._lock:
-            del self._site(site).orders[order_id]
+            orders = self._site(site).orders
+            if force:
+                del orders[order_id]
+            else:
+                orders[order_id] = {**orders[order_id], "status": "trash", "date_modified_gmt": _now()}
         return self.deliver(site, "order.deleted", samples.deleted(order_id)) if deliver else []
 
     def deliver(self, site: str, topic: str, payload: dict) -> list[requests.Response]:
@@ -315,6 +322,18 @@ class StandinWooCommerce:
         @app.get("/<site>/wp-json/wc/v3/orders")
         def orders(site: str):
             return standin._authenticate(standin._site(site), write=False) or standin._orders(standin._site(site))
+
+        @app.get("/<site>/wp-json/wc/v3/orders/<int:order_id>")
+        def one_order(site: str, order_id: int):
+            target = standin._site(site)
+            refused = standin._authenticate(target, write=False)
+            if refused:
+                return refused
+            with standin._lock:
+                found = copy.deepcopy(target.orders.get(order_id))
+            if found is None:  # WC_REST_CRUD_Controller: the object does not load
+                return _error(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+            return jsonify(found)
 
         @app.route("/<site>/wp-json/wc/v3/coupons", methods=["GET", "POST"])
         def coupons(site: str):
@@ -501,8 +520,9 @@ class StandinWooCommerce:
             return _error(400, "rest_invalid_param", "Invalid parameter(s): modified_after")
         key = "date_modified_gmt" if request.args.get("orderby") == "modified" else "date_created_gmt"
         with self._lock:
-            found = [copy.deepcopy(o) for o in site.orders.values()
-                     if since is None or datetime.fromisoformat(o["date_modified_gmt"]) > since]
+            # status=any, WooCommerce's default for the list, leaves trashed orders out
+            found = [copy.deepcopy(o) for o in site.orders.values() if o.get("status") != "trash"
+                     and (since is None or datetime.fromisoformat(o["date_modified_gmt"]) > since)]
         found.sort(key=lambda o: (o.get(key) or "", o["id"]), reverse=request.args.get("order", "desc") == "desc")
         return self._list(found)
 

@@ -10,7 +10,7 @@ import hashlib
 import re
 from typing import Mapping, Sequence
 
-from connector.errors import MissingHeader
+from connector.errors import BadSignature, MissingHeader
 from connector import body_hmac
 from connector.body_hmac import sign  # noqa: F401 - what the platform puts in its signature header
 from connector.platform import DeliveryHeaders
@@ -61,6 +61,20 @@ def read_headers(headers: Mapping[str, str], body: bytes) -> DeliveryHeaders | N
     )
 
 
+#: stands in for the secret of a store the connector does not hold, so its answer is a bad signature too
+UNKNOWN_SOURCE_SECRET = "connector: no store has this source"
+
+
 def verify(body: bytes, signature: str, secrets: Sequence[str]) -> None:
-    """Raise unless the signature matches the body under one of the secrets."""
-    body_hmac.verify(body, signature, secrets, no_secret="no webhook secret for this store (unknown X-WC-Webhook-Source)")
+    """Raise BadSignature unless the signature matches the body under one of the secrets.
+
+    A source the connector does not hold gets the same answer as a wrong signature (after the same
+    work), so nobody can learn from it which stores are installed.
+    """
+    if not secrets:
+        try:
+            body_hmac.verify(body, signature, (UNKNOWN_SOURCE_SECRET,), no_secret="")
+        except BadSignature:
+            pass
+        raise BadSignature("no store has this X-WC-Webhook-Source")
+    body_hmac.verify(body, signature, secrets, no_secret="no webhook secret for this store")

@@ -19,8 +19,11 @@ from . import services
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger("connector.edge")
 
-# The one place verification failures become HTTP statuses.
-STATUS_FOR_REASON = {"missing_header": 400, "bad_header": 400, "bad_signature": 401, "no_secret": 401}
+# The one place verification failures become HTTP statuses. A body that is signed but belongs to another
+# shop or topic fails authentication of what the headers claim: 401, like a bad signature.
+STATUS_FOR_REASON = {"missing_header": 400, "bad_header": 400, "bad_signature": 401, "no_secret": 401,
+                     "wrong_shop": 401, "not_topic_body": 401}
+REFUSED_BODIES = ("wrong_shop", "not_topic_body")
 MAX_DELIVERY_ID = 255  # the column's width
 DELIVERY_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_DELIVERY_ID}}}")
 
@@ -66,9 +69,16 @@ def receive(platform: str):
         domain = adapter.normalise_store_key(delivery.store_key)
         store = svc.stores.get(platform, domain) if domain else None
         adapter.verify(body, delivery.signature, adapter.webhook_secrets(svc.settings, store))
+        if delivery.topic in adapter.handled_topics:
+            # Checked for unknown stores too, so the answer never tells which stores the connector holds.
+            adapter.check_body(delivery.topic, body, domain, store)
     except VerificationError as exc:
         status = STATUS_FOR_REASON.get(exc.reason, 401)
-        log.warning("%s webhook refused (%s): %s", platform, exc.reason, exc)
+        if exc.reason in REFUSED_BODIES:
+            log.warning("%s webhook refused, a signed body under headers it does not match (%s; shop %r, topic "
+                        "%r): %s", platform, exc.reason, delivery.store_key, delivery.topic, exc)
+        else:
+            log.warning("%s webhook refused (%s): %s", platform, exc.reason, exc)
         extra = {"header": exc.header} if isinstance(exc, MissingHeader) else {}
         return _answer(status, exc.reason, **extra)
 

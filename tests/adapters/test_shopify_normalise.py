@@ -129,15 +129,18 @@ def test_paid_flag_for_each_financial_status(status, paid):
     assert (event.financial_status, event.paid) == (status, paid)
 
 
-def test_orders_paid_topic_marks_the_order_paid():
-    assert order_event(samples.order(financial_status="pending"), topic="orders/paid").paid
+def test_the_body_not_the_topic_says_paid():
+    """The topic header is not signed: orders/paid over an unpaid order's body is not a payment."""
+    assert not order_event(samples.order(financial_status="pending"), topic="orders/paid").paid
+    assert order_event(samples.order(financial_status="paid"), topic="orders/create").paid
 
 
 def test_cancelled_at_marks_the_order_cancelled():
     event = order_event(samples.order(cancelled_at="2026-11-23T09:00:00+01:00"))
     assert event.cancelled
     assert event.cancelled_at == datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
-    assert order_event(topic="orders/cancelled").cancelled
+    # A paid order's body re-sent as orders/cancelled is no cancellation: cancelled_at says.
+    assert not order_event(topic="orders/cancelled").cancelled
 
 
 def test_test_flag():

@@ -743,11 +743,12 @@ def test_graphql_counts_by_root_field(shopify, token):
 
 
 def test_shop_details_answer_the_primary_domain_and_currency(shopify, token):
+    shop_gid = f"gid://shopify/Shop/{samples.shop_number(SHOP)}"
     assert gql(shopify, token, document("shop_details")).json()["data"] == {
-        "shop": {"currencyCode": "EUR", "primaryDomain": {"url": f"https://{SHOP}"}}}
+        "shop": {"id": shop_gid, "currencyCode": "EUR", "primaryDomain": {"url": f"https://{SHOP}"}}}
     shopify.set_shop_details(SHOP, url="https://wool.example", currency="GBP")
     assert gql(shopify, token, document("shop_details")).json()["data"]["shop"] == {
-        "currencyCode": "GBP", "primaryDomain": {"url": "https://wool.example"}}
+        "id": shop_gid, "currencyCode": "GBP", "primaryDomain": {"url": "https://wool.example"}}
 
 
 def test_one_web_pixel_per_app_with_settings_checked_against_the_extension(shopify):

@@ -193,7 +193,7 @@ def test_uninstall_stops_the_store_and_queued_conversions_are_still_delivered(li
     _add_alice(sessions)
     shopify.place_order(SHOP, _order(7001))
     Worker(settings.with_overrides(tracking_backend_url=None), sessions).handle_events()  # credited, not sent
-    shopify.send_webhook(SHOP, "app/uninstalled", {"id": 1, "name": "E2E", "myshopify_domain": None})
+    shopify.uninstall(SHOP)
     _drain(settings, sessions)
     store = _store(sessions)
     assert store.status == "uninstalled" and store.access_token_encrypted is None
@@ -219,7 +219,7 @@ def test_privacy_topics_erase_the_data_for_real(live, shopify, sessions, backend
     _drain(settings, sessions)
     uri = f"{server.url}/webhooks/shopify"
     customer = {"id": 990001, "email": email, "phone": "+15550001111"}
-    request = {"shop_id": 1, "shop_domain": SHOP, "orders_requested": [8001], "customer": customer,
+    request = {"shop_id": samples.shop_number(SHOP), "shop_domain": SHOP, "orders_requested": [8001], "customer": customer,
                "data_request": {"id": 4242}}
     assert shopify.send_webhook(SHOP, "customers/data_request", request, uri=uri)[0][0] == 200
     _drain(settings, sessions)
@@ -227,15 +227,15 @@ def test_privacy_topics_erase_the_data_for_real(live, shopify, sessions, backend
         exported = session.execute(text("SELECT export FROM privacy_requests WHERE kind = 'data_request'")).scalar()
     assert email in (exported if isinstance(exported, str) else json.dumps(exported))
 
-    redact = {"shop_id": 1, "shop_domain": SHOP, "customer": customer, "orders_to_redact": [8001]}
+    redact = {"shop_id": samples.shop_number(SHOP), "shop_domain": SHOP, "customer": customer, "orders_to_redact": [8001]}
     assert shopify.send_webhook(SHOP, "customers/redact", redact, uri=uri)[0][0] == 200
     _drain(settings, sessions)
     for needle in (email, "Jane", "+15550001111", "990001"):
         assert needle not in _dump(sessions), needle
 
     # Shopify sends shop/redact 48 h after the merchant uninstalls.
-    shopify.send_webhook(SHOP, "app/uninstalled", {"id": 1, "name": "E2E", "myshopify_domain": None})
-    assert shopify.send_webhook(SHOP, "shop/redact", {"shop_id": 1, "shop_domain": SHOP}, uri=uri)[0][0] == 200
+    shopify.uninstall(SHOP)
+    assert shopify.send_webhook(SHOP, "shop/redact", {"shop_id": samples.shop_number(SHOP), "shop_domain": SHOP}, uri=uri)[0][0] == 200
     _drain(settings, sessions)
     with sessions() as session:
         for table in ("orders", "conversions", "influencers", "privacy_requests"):

@@ -1,0 +1,68 @@
+"""Which topic a signed WooCommerce body belongs to, checked at the edge before anything is stored.
+
+Each store signs with the secret the connector gave its webhooks, so a signature already ties a body
+to its store. The topic header is not signed, though: a captured `order.created` re-sent as
+`order.deleted` would cancel a credited order, and an order re-sent as `customer.created` would pass
+for a sign-up. So each topic's body must have its own shape:
+
+- `order.deleted`: exactly `{"id": N}`, what WooCommerce sends for a deletion (and the worker still
+  asks the store before it believes it: connector/worker.py, `confirm`);
+- `order.created`, `order.updated`, `order.restored`: an order, with `line_items`, whose `_links.self`
+  (when present) is `…/orders/<id>`;
+- `customer.created`: a customer, no `line_items`, whose `_links.self` (when present) is `…/customers/<id>`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from connector.errors import NotTopicBody
+from connector.platform import StoreView
+
+SELF_PATH = re.compile(r".*/wc/v[0-9]+/(orders|customers)/([0-9]{1,20})/?")
+
+
+def _object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise NotTopicBody("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise NotTopicBody("the body is not a JSON object")
+    return data
+
+
+def _positive_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _self_link_agrees(data: dict, resource: str) -> bool:
+    """`_links.self[0].href`, when the body has one, names this resource and this id."""
+    links = data.get("_links")
+    selves = links.get("self") if isinstance(links, dict) else None
+    if not isinstance(selves, list) or not selves or not isinstance(selves[0], dict):
+        return True
+    try:
+        match = SELF_PATH.fullmatch(urlsplit(str(selves[0].get("href") or "")).path)
+    except ValueError:
+        return False
+    return match is not None and match.group(1) == resource and match.group(2) == str(data.get("id"))
+
+
+def check(topic: str, body: bytes, store: StoreView | None) -> None:
+    """Raise NotTopicBody unless `body` has the shape `topic` carries."""
+    data = _object(body)
+    if topic == "order.deleted":
+        if set(data) != {"id"} or not _positive_id(data["id"]):
+            raise NotTopicBody('an order.deleted body is {"id": N} and nothing else')
+    elif topic in ("order.created", "order.updated", "order.restored"):
+        if not _positive_id(data.get("id")) or not isinstance(data.get("line_items"), list) \
+                or not _self_link_agrees(data, "orders"):
+            raise NotTopicBody(f"{topic} carries an order; this body is not one")
+    elif topic == "customer.created":
+        if not _positive_id(data.get("id")) or "line_items" in data or "order_key" in data \
+                or not _self_link_agrees(data, "customers"):
+            raise NotTopicBody("customer.created carries a customer; this body is not one")
