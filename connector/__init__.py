@@ -43,8 +43,10 @@ def create_app(settings: Settings | None = None, *, engine=None) -> Flask:
             print(f"configuration: {exc}", file=sys.stderr)
             raise SystemExit(BOOT_ERROR) from None
     app = Flask(__name__)
-    # Werkzeug refuses larger bodies with 413 before any handler reads them, chunked uploads included.
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_webhook_bytes
+    # Werkzeug refuses a larger Content-Length with 413 before any handler reads it. A chunked body has no
+    # length: werkzeug just stops reading at the limit, so the limit is one byte more than allowed and a
+    # handler that reads that byte knows the body is too large (connector/web/webhooks.py).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_webhook_bytes + 1
     app.extensions["connector"] = Services(settings, engine)
     if settings.trusted_proxies:
         # Behind a load balancer the peer is the proxy: take the client's address from the hops we trust.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from . import payload, reports
@@ -40,7 +40,21 @@ def model_settings(store: Store) -> ModelSettings:
                          timedelta(days=store.half_life_days))
 
 
+def lock_order_id(session: Session, store_id: int, order_id: str) -> None:
+    """Take the order id's lock for this transaction, whether or not a row exists for it yet.
+
+    An order's event and a browser report of it, handled at once by two workers, take turns on it, so
+    one of them always sees the other's work, without the report having to make an order row (anyone
+    can post reports; only the platform's own deliveries make orders). SQLite needs nothing: its
+    writers queue for the whole database.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:store, hashtext(:order))"),
+                        {"store": store_id, "order": order_id})
+
+
 def _locked_order(session: Session, store: Store, order_id: str, now: datetime) -> Order:
+    lock_order_id(session, store.id, order_id)
     stmt = (
         insert(session, Order.__table__)
         .values(store_id=store.id, platform_order_id=order_id, first_seen_at=now, test=False, cancelled=False)

@@ -1,9 +1,15 @@
 """Sign-ups become `conversion.lead` when the browser tied them to an influencer: one lead per customer.
 
 The store's customers/create (customer.created) says who signed up; the browser's sign-up report says
-which touches led there (the pixel names a logged-in customer by id, the storefront script names the
-sign-up form's email by its hash). Either may come first: the sign-up waits a grace period for a report,
-and a report that comes later can still make the lead, never a second one.
+which touches led there. Either may come first: the sign-up waits a grace period for a report, and a
+report that comes within it can still make the lead, never a second one.
+
+Reports are posted by anyone, so a report counts only with what only the shopper's browser has:
+- the SHA-256 of the email the platform's own customer webhook then carries (a customer id proves
+  nothing: a fraudster can post reports for every id in sequence and wait for one to sign up);
+- touches whose click the connector itself recorded; and one click earns at most one lead;
+- arrival no later than the grace period (plus the clocks' allowance) after the sign-up: a report of
+  an old account logging in is no sign-up.
 """
 
 from __future__ import annotations
@@ -16,11 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import payload, reports
-from .attribution import CLICK, Attribution, attribute_signals, match_key, touch_signals
+from .attribution import CLICK, CLOCK_SKEW, Attribution, attribute_signals, match_key, touch_signals
 from .conversions import Applied, _new_conversion, model_settings
 from .db import insert
 from .directory import directory_for
-from .models import Customer, Store
+from .models import Click, Customer, Store
 from .platform import Customer as CustomerIdentity
 from .platform import CustomerCreated, Money
 from .rules import email_sha256
@@ -48,17 +54,18 @@ def apply_signup(session: Session, store: Store, event: CustomerCreated, now: da
     customer.email_sha256 = email_sha256(event.email) or customer.email_sha256
     # The wait is fixed when the sign-up is first handled; a redelivery or a second look never extends it.
     wait_until = now + grace if customer.decision is None else customer.awaiting_report_until
-    return decide_lead(session, store, customer, now, wait_until=wait_until)
+    return decide_lead(session, store, customer, now, wait_until=wait_until, grace=grace)
 
 
 def decide_lead(session: Session, store: Store, customer: Customer, now: datetime, *,
-                wait_until: datetime | None = None) -> Applied:
+                wait_until: datetime | None = None, grace: timedelta = timedelta(0)) -> Applied:
     """Credit the customer's lead from their sign-up reports, once."""
     if customer.lead_conversion_id is not None:
         return Applied((), "lead already credited")
     model = model_settings(store)
     since = max(customer.signed_up_at, datetime.min.replace(tzinfo=timezone.utc) + model.window) - model.window
-    found = reports.signup_reports(session, store.id, customer.platform_customer_id, customer.email_sha256, since)
+    latest = customer.signed_up_at + grace + CLOCK_SKEW
+    found = reports.signup_reports(session, store.id, customer.email_sha256, since, latest)
     if not found:
         if wait_until is not None and now < wait_until:
             customer.awaiting_report_until, customer.decision = wait_until, "waiting for the browser's report"
@@ -67,12 +74,15 @@ def decide_lead(session: Session, store: Store, customer: Customer, now: datetim
         return Applied((), "sign-up: no report, no lead")
     for report in found:
         report.status = "joined"
-    # A sign-up report proves nothing about who signed up (anyone can name a customer id or an email hash),
-    # so only touches backed by a click the connector itself recorded count for a lead.
-    touches = [t for t in reports.touches_of(session, store.id, found) if t.click_verified]
+    # Only touches backed by a click the connector itself recorded count, each click for one lead at most.
+    # The clicks are locked (in a fixed order) so two sign-ups handled at once cannot both spend one.
+    verified = [t for t in reports.touches_of(session, store.id, found) if t.click_verified]
+    unspent = _unspent_clicks(session, store, {t.click_id for t in verified})
+    touches = [t for t in verified if t.click_id in unspent]
     if not touches:
         customer.awaiting_report_until = None
-        customer.decision = "no touch with a click the connector recorded"
+        customer.decision = ("every recorded click in the report earned a lead already" if verified
+                             else "no touch with a click the connector recorded")
         return Applied((), f"sign-up: {customer.decision}")
     directory = directory_for(session, store.id, set(), {match_key(t.ref) for t in touches})
     attribution = attribute_signals(touch_signals(touches, directory), customer.signed_up_at,
@@ -84,8 +94,21 @@ def decide_lead(session: Session, store: Store, customer: Customer, now: datetim
     conversion = _lead(session, store, customer, attribution, now)
     session.flush()
     customer.lead_conversion_id = conversion.id
+    for signal in attribution.winning_signals:
+        if signal.click_id in unspent:
+            unspent[signal.click_id].lead_conversion_id = conversion.id
     customer.decision = f"lead credited to {attribution.winner.tracking_id}"
     return Applied((conversion,), f"sign-up: {customer.decision}")
+
+
+def _unspent_clicks(session: Session, store: Store, click_ids: set[str | None]) -> dict[str, Click]:
+    """The store's clicks among `click_ids` that have earned no lead yet, locked until the transaction ends."""
+    ids = sorted(i for i in click_ids if i)
+    if not ids:
+        return {}
+    clicks = session.scalars(select(Click).where(Click.store_id == store.id, Click.id.in_(ids))
+                             .order_by(Click.id).with_for_update())
+    return {c.id: c for c in clicks if c.lead_conversion_id is None}
 
 
 def _why_not(attribution: Attribution) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -296,6 +297,10 @@ class Customer(Base):
     decision: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+#: the inbox's browser reports (connector/reports.py TOPIC_PREFIX), as the partial index and pruning say it
+REPORT_TOPICS = text("topic LIKE 'storefront/%'")
+
+
 class Event(Base):
     """A raw webhook delivery, stored before it is answered, handled later by a worker."""
 
@@ -303,6 +308,10 @@ class Event(Base):
     __table_args__ = (
         UniqueConstraint("store_id", "delivery_id"),
         Index("ix_events_due", "status", "lease_until"),
+        # Browser reports only (anyone can post them), so they can be erased by age: a partial index adds
+        # nothing to a webhook's insert.
+        Index("ix_events_reports_received", "received_at", postgresql_where=REPORT_TOPICS,
+              sqlite_where=REPORT_TOPICS),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

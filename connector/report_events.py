@@ -8,27 +8,31 @@ now joined. Crediting stays once per order (the order row is locked, and its pur
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import registry, reports
-from .conversions import Applied, _locked_order, apply_event
+from .conversions import Applied, apply_event, lock_order_id
 from .leads import decide_lead
-from .models import Customer, Event, Store
+from .models import Customer, Event, Order, Store
 from .platform import OrderEvent
 
 
-def apply_report(session: Session, store: Store, row: Event, now: datetime) -> Applied:
+def apply_report(session: Session, store: Store, row: Event, now: datetime, *,
+                 grace: timedelta = timedelta(0)) -> Applied:
     """Keep the report; credit the order or sign-up it proves when that is still possible."""
     report = reports.keep(session, store.id, row.body, row.received_at)
     if report.kind == reports.SIGNUP:
-        return _signup(session, store, report, now)
-    # The order's row, made if the order has not been seen yet, and locked: a worker handling the order's
-    # webhook at this moment takes the same lock, so one of the two always sees the other's work.
-    order = _locked_order(session, store, report.platform_order_id, now)
-    if order.proof_sha256 is None:
+        return _signup(session, store, report, now, grace)
+    # The order id's lock: a worker handling the order's webhook at this moment takes the same one, so one
+    # of the two always sees the other's work. A report never makes an order row: only the store does.
+    lock_order_id(session, store.id, report.platform_order_id)
+    order = session.scalars(select(Order).where(Order.store_id == store.id,
+                                                Order.platform_order_id == report.platform_order_id)
+                            .with_for_update()).one_or_none()
+    if order is None or order.proof_sha256 is None:
         return Applied((), f"report {report.id}: kept until order {report.platform_order_id} arrives")
     reports.join_order_reports(session, order)
     if report.status == "rejected":
@@ -45,19 +49,18 @@ def apply_report(session: Session, store: Store, row: Event, now: datetime) -> A
     return Applied(applied.conversions, f"report {report.id}: joined; {applied.note}")
 
 
-def _signup(session: Session, store: Store, report, now: datetime) -> Applied:
-    names = []
-    if report.customer_id:
-        names.append(Customer.platform_customer_id == report.customer_id)
-    if report.email_sha256:
-        names.append(Customer.email_sha256 == report.email_sha256)
+def _signup(session: Session, store: Store, report, now: datetime, grace: timedelta) -> Applied:
+    # Only the email's hash ties a report to a sign-up (connector/leads.py): a customer id proves nothing.
+    if not report.email_sha256:
+        return Applied((), f"report {report.id}: kept, but it names no email hash and so can earn no lead")
     customers = list(session.scalars(select(Customer).where(
-        Customer.store_id == store.id, Customer.lead_conversion_id.is_(None), or_(*names)).with_for_update()))
+        Customer.store_id == store.id, Customer.lead_conversion_id.is_(None),
+        Customer.email_sha256 == report.email_sha256).with_for_update()))
     if not customers:
         return Applied((), f"report {report.id}: kept until the sign-up arrives")
     created, notes = [], []
     for customer in customers:
-        applied = decide_lead(session, store, customer, now)
+        applied = decide_lead(session, store, customer, now, grace=grace)
         created += applied.conversions
         notes.append(applied.note)
     return Applied(tuple(created), f"report {report.id}: " + "; ".join(notes))

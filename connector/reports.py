@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .attribution import ReportedTouch, match_key
@@ -186,15 +186,19 @@ def join_order_reports(session: Session, order: Order) -> list[StorefrontReport]
     return joined
 
 
-def signup_reports(session: Session, store_id: int, customer_id: str, email_sha256: str | None,
-                   since: datetime) -> list[StorefrontReport]:
-    """Sign-up reports that name this customer (by id from the pixel, or email hash from the storefront script)."""
-    names = [StorefrontReport.customer_id == customer_id]
-    if email_sha256:
-        names.append(StorefrontReport.email_sha256 == email_sha256)
+def signup_reports(session: Session, store_id: int, email_sha256: str | None, since: datetime,
+                   until: datetime) -> list[StorefrontReport]:
+    """Sign-up reports received between `since` and `until` that carry this customer's email hash.
+
+    Only the email's hash counts: a customer id is no proof (anyone can name one, and they come in
+    sequence), the hash of an address only the shopper's browser (and the store) has seen is.
+    """
+    if not email_sha256:
+        return []
     return list(session.scalars(select(StorefrontReport).where(
-        StorefrontReport.store_id == store_id, StorefrontReport.kind == SIGNUP, or_(*names),
-        StorefrontReport.received_at >= since).order_by(StorefrontReport.id)))
+        StorefrontReport.store_id == store_id, StorefrontReport.kind == SIGNUP,
+        StorefrontReport.email_sha256 == email_sha256, StorefrontReport.received_at >= since,
+        StorefrontReport.received_at <= until).order_by(StorefrontReport.id)))
 
 
 def touches_of(session: Session, store_id: int, reports: list[StorefrontReport]) -> list[ReportedTouch]:

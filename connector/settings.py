@@ -259,11 +259,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         raise ConfigurationError(
             f"CONNECTOR_CODE_COLLISION must be one of {', '.join(CODE_COLLISION_POLICIES)}, got {code_collision!r}"
         )
-    lease_seconds = _number(env, "CONNECTOR_LEASE_SECONDS", 60.0)
-    http_timeout = _number(env, "CONNECTOR_HTTP_TIMEOUT", 10.0)
-    if http_timeout >= lease_seconds:
-        # A delivery still in flight when its lease ends would be sent a second time by another worker.
-        raise ConfigurationError("CONNECTOR_HTTP_TIMEOUT must be shorter than CONNECTOR_LEASE_SECONDS")
     return Settings(
         database_url=normalise_database_url(env.get("DATABASE_URL", "").strip() or "sqlite:///connector.db"),
         environment=environment,
@@ -278,7 +273,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         tracking_backend_secret=backend_secrets[0] if backend_secrets else None,
         more_backend_secrets=backend_secrets[1:],
         retry_schedule=_retry_schedule(env.get("CONNECTOR_RETRY_SCHEDULE")),
-        lease_seconds=lease_seconds,
+        lease_seconds=_number(env, "CONNECTOR_LEASE_SECONDS", 60.0),
         max_webhook_bytes=int(_number(env, "CONNECTOR_MAX_WEBHOOK_BYTES", 2 * 1024 * 1024, integer=True)),
         report_grace_seconds=_number(env, "CONNECTOR_REPORT_GRACE_SECONDS", 30.0),
         poll_interval=_number(env, "CONNECTOR_POLL_INTERVAL", 0.2),
@@ -291,6 +286,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         code_collision=code_collision,
         report_rate_per_minute=int(_number(env, "CONNECTOR_REPORT_RATE_PER_MINUTE", 60, integer=True)),
         trusted_proxies=_proxies(env.get("CONNECTOR_TRUSTED_PROXIES")),
-        http_timeout=http_timeout,
+        http_timeout=_number(env, "CONNECTOR_HTTP_TIMEOUT", 10.0),
         inline_calls=int(_number(env, "CONNECTOR_INLINE_CALLS", 4, integer=True)),
     )

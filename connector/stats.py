@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import payload
-from .models import Click, ConversionCredit
+from .models import Click, ClickCount, ConversionCredit
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,10 @@ def influencer_stats(session: Session, store_id: int, tracking_key: str, since: 
 
     clicks = session.scalar(window(Click.clicked_at, select(func.count()).select_from(Click).where(
         Click.store_id == store_id, Click.tracking_key == tracking_key)))
+    # Clicks past every window are kept only as counts per hour (connector/prune.py): an hour counts when
+    # it starts in the period asked for.
+    clicks += session.scalar(window(ClickCount.hour, select(func.coalesce(func.sum(ClickCount.clicks), 0)).where(
+        ClickCount.store_id == store_id, ClickCount.tracking_key == tracking_key))) or 0
     credits = window(ConversionCredit.created_at, select(ConversionCredit).where(
         ConversionCredit.store_id == store_id, ConversionCredit.tracking_key == tracking_key))
     orders = leads = uses = 0

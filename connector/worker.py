@@ -7,6 +7,7 @@ import os
 import random
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
@@ -16,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import inbox, install_state, outbox, registry, reports
+from . import inbox, install_state, outbox, prune, registry, reports
 from .codes import CODE_RETRY, postpone_codes, sync_codes
 from .conversions import apply_event
 from .db import transaction
@@ -42,6 +43,8 @@ MAX_EVENT_ATTEMPTS = 30
 
 #: seconds between looks for stores whose setup or reconciliation is due
 MAINTENANCE_POLL = 5.0
+#: seconds between erasures of clicks and browser reports that can match nothing any more (connector/prune.py)
+PRUNE_INTERVAL = 3600.0
 # A store that needs re-authorisation still has its orders handled: only calls into the shop wait.
 PROCESSED_STATUSES = ("active", "needs_reauth")
 
@@ -87,6 +90,7 @@ class Worker:
         # Set when events were handled, so the delivery loop sends their conversions without waiting a poll.
         self._conversions_waiting = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=settings.delivery_concurrency, thread_name_prefix="deliver")
+        self._pruned_at: float | None = None
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -240,7 +244,7 @@ class Worker:
             grace = timedelta(seconds=self.settings.report_grace_seconds)
             applied = None
             if is_report:
-                applied = apply_report(session, store, row, now)
+                applied = apply_report(session, store, row, now, grace=grace)
             elif isinstance(neutral, CustomerCreated):
                 applied = apply_signup(session, store, neutral, now, grace=grace)
             elif neutral is not None:
@@ -321,6 +325,16 @@ class Worker:
 
     # -- maintenance -----------------------------------------------------------------------------
 
+    def _prune(self, now: datetime) -> None:
+        """Once an hour, when nothing else is due: erase clicks and reports that can match nothing now."""
+        if self._pruned_at is not None and time.monotonic() - self._pruned_at < PRUNE_INTERVAL:
+            return
+        self._pruned_at = time.monotonic()
+        with transaction(self.sessions) as session:
+            pruned = prune.prune(session, now)
+        if pruned.clicks or pruned.reports:
+            log.info("pruned: %s", pruned)
+
     def maintain(self) -> int:
         """Finish one store's setup, sync its promo codes, or reconcile it when due; returns 1 when one was claimed.
 
@@ -334,6 +348,7 @@ class Worker:
             if store_id is None:
                 install_state.prune(session, now)
         if store_id is None:
+            self._prune(now)
             return 0
         done = False
         try:

@@ -87,11 +87,12 @@ def order(order_id: int, **fields) -> dict:
 def seed(client, settings, sessions, store) -> None:
     """Clicks and credited orders, handled by the worker (no backend: they stay pending).
 
-    alice: 4 clicks; #1001 by her code, refunded 12.75; #1002 by her code, where bob's click lost.
-    bob: 1 click; #1003 by his click (cart attribute _ref). carol: nothing.
+    alice: 4 clicks (from 4 browsers); #1001 by her code, refunded 12.75; #1002 by her code, where bob's
+    click lost. bob: 1 click; #1003 by his click (cart attribute _ref). carol: nothing.
     """
-    for _ in range(4):
-        assert client.get(f"/t/alice?s={store.id}").status_code == 302
+    for browser in range(4):
+        assert client.get(f"/t/alice?s={store.id}", environ_base={"REMOTE_ADDR": f"198.51.100.{browser + 1}"}) \
+            .status_code == 302
     assert client.get(f"/t/bob?s={store.id}").status_code == 302
     for order_id, fields in ((1001, dict(codes=("ALICE15",))), (1002, dict(codes=("alice15",), cart_ref="bob")),
                              (1003, dict(cart_ref="bob"))):

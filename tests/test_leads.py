@@ -54,9 +54,11 @@ def report_signup(client, store, *, customer_id=None, email=None, touches=(("bob
 
 
 def sign_up(sessions, store, customer_id: str, email: str | None = None, grace: float = 0):
+    """The platform's sign-up, happening now (a report is looked at only near its sign-up's time)."""
+    now = datetime.now(timezone.utc)
     with transaction(sessions) as session:
         row = session.get(Store, store.id)
-        return apply_signup(session, row, CustomerCreated(customer_id, email, NOW), NOW,
+        return apply_signup(session, row, CustomerCreated(customer_id, email, now), now,
                             grace=timedelta(seconds=grace))
 
 
@@ -65,7 +67,7 @@ def leads(sessions) -> list[dict]:
 
 
 def test_a_report_then_the_sign_up_makes_one_lead_credited_by_click(client, settings, sessions, store):
-    report_signup(client, store, customer_id="5001")
+    report_signup(client, store, customer_id="5001", email="New@Shopper.example ")
     drain(settings, sessions)  # the report is kept, waiting for its sign-up
     assert leads(sessions) == []
     applied = sign_up(sessions, store, "5001", "new@shopper.example")
@@ -80,8 +82,10 @@ def test_a_report_then_the_sign_up_makes_one_lead_credited_by_click(client, sett
 
 
 def test_a_sign_up_waits_for_its_report_and_a_later_report_still_makes_the_lead(client, settings, sessions, store):
+    before = datetime.now(timezone.utc)
     waiting = sign_up(sessions, store, "5002", "late@shopper.example", grace=30)
-    assert waiting.conversions == () and waiting.retry_at == NOW + timedelta(seconds=30)
+    assert waiting.conversions == ()
+    assert before + timedelta(seconds=30) <= waiting.retry_at <= datetime.now(timezone.utc) + timedelta(seconds=30)
     # The storefront script names the sign-up by the email's hash rather than the id.
     report_signup(client, store, email=" Late@Shopper.example ", touches=(("alice", 3), ("bob", 1)))
     drain(settings, sessions)
@@ -94,9 +98,10 @@ def test_a_sign_up_waits_for_its_report_and_a_later_report_still_makes_the_lead(
 
 def test_no_report_means_no_lead_and_a_touch_outside_the_window_does_not_count(client, settings, sessions, store):
     assert sign_up(sessions, store, "5003").conversions == ()
-    report_signup(client, store, customer_id="5004", touches=(("bob", 45),))  # the default window is 30 days
+    report_signup(client, store, customer_id="5004", email="w@shopper.example",
+                  touches=(("bob", 30.5),))  # the default window is 30 days (and older clicks are pruned)
     drain(settings, sessions)
-    applied = sign_up(sessions, store, "5004")
+    applied = sign_up(sessions, store, "5004", "w@shopper.example")
     assert applied.conversions == () and "out_of_window" not in applied.note
     with sessions() as session:
         customer = session.scalar(select(Customer).where(Customer.platform_customer_id == "5004"))
@@ -122,15 +127,17 @@ def test_a_customer_redact_erases_the_sign_up_and_the_reports_naming_them(client
 
 def test_a_sign_up_report_with_made_up_touches_makes_no_lead(client, settings, sessions, store):
     """Anyone can post a sign-up report naming a customer id: only clicks the connector recorded count."""
-    report_signup(client, store, customer_id="5006", touches=(("bob", 1),), forged=True)
+    report_signup(client, store, customer_id="5006", email="m@shopper.example", touches=(("bob", 1),), forged=True)
     drain(settings, sessions)
-    applied = sign_up(sessions, store, "5006")
+    applied = sign_up(sessions, store, "5006", "m@shopper.example")
     assert applied.conversions == () and "recorded" in applied.note
     assert leads(sessions) == []
 
 
 def test_the_wait_for_a_report_is_fixed_at_the_first_sighting(sessions, store):
-    first = sign_up(sessions, store, "5007", grace=30)
+    with transaction(sessions) as session:
+        first = apply_signup(session, session.get(Store, store.id), CustomerCreated("5007", None, NOW), NOW,
+                             grace=timedelta(seconds=30))
     assert first.retry_at == NOW + timedelta(seconds=30)
     with transaction(sessions) as session:  # handled again ten seconds later (a redelivery): same deadline
         again = apply_signup(session, session.get(Store, store.id), CustomerCreated("5007", None, NOW),

@@ -69,12 +69,15 @@ def test_a_click_is_recorded_and_lands_on_the_store_with_ref_and_click_id(client
         assert kept != raw and raw not in kept and kept != hashlib.sha256(raw.encode()).hexdigest()
 
 
-def test_clicks_from_one_address_hash_alike_but_each_gets_its_own_id(client, sessions, store):
-    first, second = _target(_follow(client))[2], _target(_follow(client))[2]
-    assert first["click_id"] != second["click_id"]
-    one, two = _clicks(sessions)
-    assert one.ip_sha256 == two.ip_sha256 and one.user_agent_sha256 == two.user_agent_sha256
+def test_clicks_from_one_address_hash_alike_and_another_browser_is_another_click(client, sessions, store):
+    first = _target(_follow(client))[2]
     client.get("/t/alice", environ_base={"REMOTE_ADDR": "198.51.100.20"})
+    other_agent = _target(client.get("/t/alice", headers={"User-Agent": "Another/1.0"},
+                                     environ_base={"REMOTE_ADDR": SHOPPER_IP}))[2]
+    assert first["click_id"] != other_agent["click_id"]
+    by_id = {c.id: c for c in _clicks(sessions)}
+    one, three = by_id[first["click_id"]], by_id[other_agent["click_id"]]
+    assert one.ip_sha256 == three.ip_sha256 and one.user_agent_sha256 != three.user_agent_sha256
     assert len({c.ip_sha256 for c in _clicks(sessions)}) == 2
 
 

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, redirect, request
@@ -30,6 +31,8 @@ MAX_PATH = 500
 CLICK_PARAM = "click_id"
 #: stores.id is a 32-bit INTEGER
 MAX_STORE_ID = 2**31 - 1
+#: clicks on one link from one browser (same address and user agent) within this count once
+REPEAT_WINDOW = timedelta(minutes=30)
 
 
 def new_click_id() -> str:
@@ -84,6 +87,20 @@ def _store_id(value: str | None) -> int | None | bool:
     return int(value)
 
 
+def _recent_click(session, influencer_id: int, ip_hash: str | None, agent_hash: str | None,
+                  now: datetime) -> str | None:
+    """This browser's click on this link within REPEAT_WINDOW, if any: a repeat is the same click again.
+
+    One browser reloading a link (or a script hammering it) then counts once in the stats and adds no
+    row; the shopper is still sent on, with the first click's id.
+    """
+    if ip_hash is None or agent_hash is None:
+        return None
+    return session.scalar(select(Click.id).where(
+        Click.influencer_id == influencer_id, Click.ip_sha256 == ip_hash, Click.user_agent_sha256 == agent_hash,
+        Click.clicked_at >= now - REPEAT_WINDOW).order_by(Click.clicked_at).limit(1))
+
+
 def _not_found(message: str):
     return error_page(404, "This link does not lead anywhere", message)
 
@@ -109,12 +126,15 @@ def click(tracking_id: str):
                               "This link is used in several stores; use the link the campaign gave you.")
         influencer, store = found[0]
         path = safe_path(request.args.get("to"))
-        click_id = new_click_id()
-        session.add(Click(id=click_id, store_id=store.id, influencer_id=influencer.id,
-                          tracking_key=influencer.tracking_key, clicked_at=utcnow(),
-                          ip_sha256=_keyed_hash(svc.settings.secret_key, request.remote_addr),
-                          user_agent_sha256=_keyed_hash(svc.settings.secret_key, request.user_agent.string),
-                          path=path))
+        now = utcnow()
+        ip_hash = _keyed_hash(svc.settings.secret_key, request.remote_addr)
+        agent_hash = _keyed_hash(svc.settings.secret_key, request.user_agent.string)
+        click_id = _recent_click(session, influencer.id, ip_hash, agent_hash, now)
+        if click_id is None:
+            click_id = new_click_id()
+            session.add(Click(id=click_id, store_id=store.id, influencer_id=influencer.id,
+                              tracking_key=influencer.tracking_key, clicked_at=now, ip_sha256=ip_hash,
+                              user_agent_sha256=agent_hash, path=path))
         target = landing_url(store, path, influencer.tracking_id, click_id)
     answer = redirect(target, 302)
     answer.headers["Cache-Control"] = "no-store"  # every click must reach us, not a cache

@@ -59,6 +59,8 @@ def receive(platform: str):
         return _answer(404, "unknown_platform")
     # Read the raw bytes before anything parses them: the signature is over exactly these.
     body = request.get_data(cache=False)
+    if len(body) > svc.settings.max_webhook_bytes:  # a chunked body, cut at the limit's one byte more
+        return _too_large(None)
     try:
         delivery = adapter.read_headers(request.headers, body)
         if delivery is None:

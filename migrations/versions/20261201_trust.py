@@ -30,6 +30,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_clicks_store_time', ['store_id', 'clicked_at'], unique=False)
     with op.batch_alter_table('storefront_reports', schema=None) as batch_op:
         batch_op.create_index('ix_storefront_reports_received', ['received_at'], unique=False)
+    op.create_index('ix_events_reports_received', 'events', ['received_at'], unique=False,
+                    postgresql_where=sa.text("topic LIKE 'storefront/%'"),
+                    sqlite_where=sa.text("topic LIKE 'storefront/%'"))
     op.create_table('click_counts',
     sa.Column('store_id', sa.Integer(), nullable=False),
     sa.Column('tracking_key', sa.String(length=100), nullable=False),
@@ -42,6 +45,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('click_counts')
+    op.drop_index('ix_events_reports_received', table_name='events')
     with op.batch_alter_table('storefront_reports', schema=None) as batch_op:
         batch_op.drop_index('ix_storefront_reports_received')
     with op.batch_alter_table('clicks', schema=None) as batch_op:
