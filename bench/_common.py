@@ -184,15 +184,18 @@ def procfile_option(argv: Sequence[str], *names: str, default: str | None = None
 class Gunicorn:
     """A gunicorn master in its own process group; stopped with SIGTERM, then SIGKILL if it lingers."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path, port: int):
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path, port: int,
+                 access_log: Path | None = None):
         self.argv, self.env, self.cwd, self.log, self.port = argv, env, cwd, log, port
+        self.access_log = access_log
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> "Gunicorn":
-        with open(self.log, "ab") as err:
-            # The access log (--access-logfile -) goes to stdout: written, as in production, then discarded.
-            self.process = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=subprocess.DEVNULL,
+        with open(self.log, "ab") as err, open(self.access_log or os.devnull, "ab") as out:
+            # The access log (--access-logfile -) goes to stdout: written, as in production, then kept in
+            # `access_log` or discarded.
+            self.process = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=out,
                                             stderr=err, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

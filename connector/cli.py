@@ -76,8 +76,10 @@ class _Commands(click.Group):
         if self._extras_loaded:
             return
         self._extras_loaded = True
+        from .keys import keys
         from .privacy_cli import privacy
 
+        self.add_command(keys)
         self.add_command(privacy)
         for adapter in registry.adapters().values():
             group = getattr(adapter, "cli", None)
@@ -115,8 +117,12 @@ def serve(obj: Context, host: str, port: int) -> None:
     """Run the web app (development server; production runs gunicorn from the Procfile)."""
     from . import create_app
 
+    from .live_server import PathOnlyLog
+
     _log_to_stderr()
-    create_app(obj.settings).run(host=host, port=port, threaded=True)
+    # Request lines carry OAuth codes, HMACs and session tokens in their queries: logged as method, path and
+    # status only, without the client's address, as the Procfile's gunicorn does.
+    create_app(obj.settings).run(host=host, port=port, threaded=True, request_handler=PathOnlyLog)
 
 
 @main.command()

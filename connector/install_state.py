@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Sequence
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -62,6 +62,28 @@ def redeem(
     except IntegrityError:
         raise InstallError("replayed_state", "this install state was used already: start the install again") from None
     return data["s"]
+
+
+def _done(purpose: str) -> str:
+    return f"{purpose}:done"
+
+
+def mark_completed(session: Session, secret_keys: str | Sequence[str], purpose: str, token: str) -> None:
+    """Record that the install this redeemed token started went through (see `completed`)."""
+    nonce = _load(secret_keys, purpose, token, max_age=float("inf"))["n"]
+    session.execute(update(UsedNonce).where(UsedNonce.nonce == nonce, UsedNonce.purpose == purpose)
+                    .values(purpose=_done(purpose)))
+
+
+def completed(session: Session, secret_keys: str | Sequence[str], purpose: str, token: str, max_age: float) -> bool:
+    """Did the install started with this token go through? Only that install's own token says yes.
+
+    Anyone can get a token for any store and redeem it with keys that fail, so "the store is installed"
+    must never be read off a token: that would tell an outsider which stores use the connector.
+    """
+    nonce = _load(secret_keys, purpose, token, max_age)["n"]
+    return session.scalar(select(UsedNonce.nonce).where(UsedNonce.nonce == nonce,
+                                                        UsedNonce.purpose == _done(purpose))) is not None
 
 
 def prune(session: Session, now: datetime, keep: timedelta = timedelta(days=1)) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings as hypothesis_settings, strategies as st
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from connector import create_app, directory, reports
 from connector.db import transaction
@@ -219,17 +219,29 @@ def test_a_report_of_the_wrong_shape_is_a_400(client, sessions, store, fields):
     assert stored(sessions) == []
 
 
-def test_an_unknown_store_is_a_404(client, sessions, store):
-    for name in ("other-shop.myshopify.com", "https://shop.example", "not a store"):
-        answer = post_report(client, report(store=name))
-        assert answer.status_code == 404 and answer.json["error"]["code"] == "unknown_store"
+def _answer(response) -> tuple:
+    return response.status_code, response.json, response.headers.get("Access-Control-Allow-Origin")
+
+
+def test_an_unknown_store_gets_the_answer_a_held_one_would_and_nothing_is_kept(client, sessions, store):
+    """Nobody can tell from the answers which stores the connector holds."""
+    held = _answer(post_report(client, report(), origin=ORIGIN))
+    held_refused = _answer(post_report(client, report(), origin="https://evil.example"))
+    with transaction(sessions) as session:
+        session.execute(delete(Event))
+    for name, own_origin in (("other-shop.myshopify.com", "https://other-shop.myshopify.com"),
+                             ("https://shop.example", "https://shop.example")):
+        assert _answer(post_report(client, report(store=name), origin=own_origin)) == (
+            held[0], held[1], own_origin)
+        assert _answer(post_report(client, report(store=name), origin="https://evil.example")) == held_refused
+    assert _answer(post_report(client, report(store="not a store"), origin=ORIGIN)) == held_refused
     assert stored(sessions) == []
 
 
-def test_a_store_that_is_gone_is_a_404(client, sessions, store):
+def test_a_store_that_is_gone_keeps_nothing(client, sessions, store):
     with transaction(sessions) as session:
         session.get(Store, store.id).status = "uninstalled"
-    assert post_report(client, report()).status_code == 404
+    assert post_report(client, report()).status_code == 202
     assert stored(sessions) == []
 
 

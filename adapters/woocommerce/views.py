@@ -113,6 +113,7 @@ def callback():
                 store.access_token_encrypted = crypto.encrypt(settings.secret_key, store.id,
                                                               f"{consumer_key}:{consumer_secret}")
                 store_id = store.id
+                install_state.mark_completed(session, settings.secret_keys, USER_ID_PURPOSE, user_id)
             outcome = run_setup(settings, svc.sessions, store_id, now)
     except outbound.Busy as exc:
         log.warning("WooCommerce callback for %s deferred: %s", store_url, exc)
@@ -128,14 +129,17 @@ def returned():
     settings = services().settings
     if request.args.get("success") != "1":
         return error_page(400, "The connector was not installed", "The authorization was declined in WooCommerce.")
+    user_id = request.args.get("user_id", "")
     try:
-        store_url = install_state.peek(settings.secret_keys, USER_ID_PURPOSE, request.args.get("user_id", ""),
-                                       USER_ID_MAX_AGE)
+        store_url = install_state.peek(settings.secret_keys, USER_ID_PURPOSE, user_id, USER_ID_MAX_AGE)
     except InstallError as exc:
         return error_page(400, "The install could not go on", str(exc))
     with services().sessions() as session:
+        # Whether *this* install went through, never whether the store is installed: anyone can start an
+        # install for any URL, and the second answer would tell them which stores use the connector.
+        done = install_state.completed(session, settings.secret_keys, USER_ID_PURPOSE, user_id, USER_ID_MAX_AGE)
         store = session.scalar(select(Store).where(Store.platform == "woocommerce", Store.domain == store_url))
-        if store is None or store.status != "active":
+        if not done or store is None or store.status != "active":
             return error_page(409, "Not installed yet", "The store has not sent working keys: try the install again.")
         # The line for the theme names nothing but public addresses, so it is safe on this page.
         script = snippet(services().settings, store)

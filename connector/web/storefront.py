@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, jsonify, request, send_from_directory
 from sqlalchemy.exc import DBAPIError
 
-from .. import reports
+from .. import registry, reports
 from ..directory import find_store
 from ..errors import MalformedPayload, StorageUnavailable, UnknownStore
 from ..inbox import STORED, store_delivery
@@ -83,6 +83,16 @@ def _cors(answer, origin: str):
     return answer
 
 
+def _would_be_origins(key: str) -> set[str]:
+    """The origins a store with this key would accept if the connector held it (its storefront unknown)."""
+    origins: set[str] = set()
+    for name, adapter in registry.adapters().items():
+        domain = adapter.normalise_store_key(key)
+        if domain:
+            origins |= allowed_origins(Store(platform=name, domain=domain, storefront_url=None))
+    return origins
+
+
 @bp.get("/storefront.js")
 def script():
     answer = send_from_directory(STATIC, "storefront.js", mimetype="application/javascript", max_age=3600)
@@ -129,14 +139,16 @@ def receive_report():
             store = find_store(session, report.store)
             store_id, platform, status, origins = store.id, store.platform, store.status, allowed_origins(store)
     except UnknownStore:
-        # No CORS headers: a page elsewhere must not learn which stores the connector holds.
-        return _error(404, "unknown_store", "the connector holds no such store")
-    if status not in ACCEPTING:
-        return _error(404, "unknown_store", "the connector holds no such store")
+        store_id, status, origins = None, None, _would_be_origins(report.store)
     if not origin or origin.lower() not in origins:
         # Refused without CORS headers: a page elsewhere cannot even read why.
         log.warning("report for %s refused: origin %r is not the store's", report.store, origin)
         return _error(403, "wrong_origin", "reports are accepted only from the store's own pages")
+    if store_id is None or status not in ACCEPTING:
+        # Answered as if taken: a store the connector does not hold (or no longer serves) gets the answer a
+        # held one would, so nobody learns from it which stores are installed. Nothing is kept.
+        log.info("report for %s not kept: no such store in service", report.store)
+        return _cors(jsonify(status="accepted", duplicate=False), origin), 202
     canonical = report.canonical()
     try:
         outcome = store_delivery(

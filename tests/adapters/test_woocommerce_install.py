@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from adapters.woocommerce import samples
 from connector import create_app, crypto, directory, install_state
@@ -125,12 +125,29 @@ def test_keys_the_store_refuses_replace_nothing(woo_client, sessions, settings):
         assert crypto.decrypt(settings.secret_key, store.id, store.access_token_encrypted) == "ck_x:cs_y"
 
 
+@responses.activate
 def test_the_return_page_says_nothing_about_the_store_beyond_installed(woo_client, sessions, settings):
-    _woo_store(sessions, settings)
-    with transaction(sessions) as session:
-        session.scalars(select(Store)).one().setup_error = "store answered 500: internal details"
-    page = woo_client.get(f"/woocommerce/return?success=1&user_id={_user_id(woo_client)}")
+    responses.add(responses.GET, f"{STORE_URL}/wp-json/wc/v3/webhooks", json=[])
+    responses.add(responses.POST, f"{STORE_URL}/wp-json/wc/v3/webhooks", status=500, json={"code": "internal details"})
+    user_id = _user_id(woo_client)
+    assert woo_client.post("/woocommerce/callback", json=_keys(user_id)).status_code == 200
+    page = woo_client.get(f"/woocommerce/return?success=1&user_id={user_id}")
     assert page.status_code == 200 and b"connected" in page.data and b"internal details" not in page.data
+
+
+@responses.activate
+def test_the_return_page_never_tells_an_outsider_a_store_is_installed(woo_client, sessions, settings):
+    """Anyone can get a user_id for any store URL, and post junk keys with it: the page stays the same."""
+    _woo_store(sessions, settings)  # the store is installed
+    fresh = _user_id(woo_client)
+    responses.add(responses.GET, f"{STORE_URL}/wp-json/wc/v3/webhooks", status=401, json={"code": "nope"})
+    burnt = _user_id(woo_client)
+    assert woo_client.post("/woocommerce/callback", json=_keys(burnt)).status_code == 400
+    pages = [woo_client.get(f"/woocommerce/return?success=1&user_id={user_id}") for user_id in (fresh, burnt)]
+    with transaction(sessions) as session:
+        session.execute(delete(Store))
+    not_installed = woo_client.get(f"/woocommerce/return?success=1&user_id={_user_id(woo_client)}")
+    assert [(p.status_code, p.data) for p in pages] == [(not_installed.status_code, not_installed.data)] * 2
 
 
 def _woo_store(sessions, settings, secret="s3cret-s3cret-s3cret-s3cret") -> None:
