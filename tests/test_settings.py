@@ -199,3 +199,57 @@ def test_trusted_proxies_decide_whose_address_the_app_sees(database_url):
         seen[proxies] = app.test_client().get("/whoami", headers={"X-Forwarded-For": "203.0.113.9"},
                                               environ_base={"REMOTE_ADDR": "10.0.0.2"}).text
     assert seen == {0: "10.0.0.2", 1: "203.0.113.9"}
+
+
+# -- production refuses what would put stores or conversions at risk --------------------------------
+
+LONG_TOKEN = "t" * 32
+
+
+@pytest.mark.parametrize("env, variable", [
+    ({"CONNECTOR_API_TOKEN": "short-token"}, "CONNECTOR_API_TOKEN"),
+    ({**BACKEND, "TRACKING_BACKEND_URL": "http://backend.example/conversions"}, "TRACKING_BACKEND_URL"),
+    ({"CONNECTOR_PUBLIC_URL": "http://connector.example"}, "CONNECTOR_PUBLIC_URL"),
+    ({"CONNECTOR_SECRET_KEY": "dev-only-insecure-secret-key"}, "CONNECTOR_SECRET_KEY"),
+    ({"CONNECTOR_SECRET_KEY": "k" * 32 + ",short"}, "CONNECTOR_SECRET_KEY"),
+    ({"CONNECTOR_SECRET_KEY": "k" * 32 + "," + "k" * 32}, "CONNECTOR_SECRET_KEY"),
+])
+def test_production_refuses_to_start(env, variable):
+    with pytest.raises(ConfigurationError, match=variable):
+        load_settings({**PRODUCTION, **env}, read_dotenv=False)
+
+
+def test_the_development_key_is_refused_in_production_by_name():
+    with pytest.raises(ConfigurationError, match="development key"):
+        load_settings({**PRODUCTION, "CONNECTOR_SECRET_KEY": "dev-only-insecure-secret-key," + "k" * 32},
+                      read_dotenv=False)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9000/conversions", "http://localhost/c", "http://[::1]:8080/c",
+                                 "https://backend.example/conversions"])
+def test_loopback_or_https_backends_are_fine_in_production(url):
+    settings = load_settings({**PRODUCTION, **BACKEND, "TRACKING_BACKEND_URL": url, "CONNECTOR_API_TOKEN": LONG_TOKEN},
+                             read_dotenv=False)
+    assert settings.tracking_backend_url == url and settings.api_token == LONG_TOKEN
+
+
+def test_development_may_use_plain_http_and_short_tokens():
+    settings = load(**{**BACKEND, "TRACKING_BACKEND_URL": "http://backend.example/c"}, CONNECTOR_API_TOKEN="short",
+                    CONNECTOR_PUBLIC_URL="http://connector.example")
+    assert settings.api_token == "short"
+
+
+def test_secret_keys_and_backend_secrets_are_lists_current_first():
+    other = "whsec_" + base64.b64encode(b"fedcba9876543210fedcba9876543210").decode()
+    settings = load_settings({**PRODUCTION, "CONNECTOR_SECRET_KEY": "n" * 32 + ", " + "o" * 32, **BACKEND,
+                              "TRACKING_BACKEND_SECRET": f"{BACKEND_SECRET},{other}"}, read_dotenv=False)
+    assert settings.secret_key == "n" * 32 and settings.secret_keys == ("n" * 32, "o" * 32)
+    assert settings.tracking_backend_secrets == (BACKEND_SECRET, other)
+
+
+def test_outbound_call_settings():
+    assert (load().http_timeout, load().inline_calls) == (10.0, 4)
+    settings = load(CONNECTOR_HTTP_TIMEOUT="2.5", CONNECTOR_INLINE_CALLS="2")
+    assert (settings.http_timeout, settings.inline_calls, settings.request_budget) == (2.5, 2, 5.0)
+    with pytest.raises(ConfigurationError, match="CONNECTOR_INLINE_CALLS"):
+        load(CONNECTOR_INLINE_CALLS="0")

@@ -115,6 +115,15 @@ def uninstalled(shop: str) -> dict[str, Any]:
             "plan_name": "basic", "created_at": "2026-01-05T10:00:00+01:00"}
 
 
+def customer(*, customer_id: int = 7064055069302, email: str | None = "new.shopper@example.com",
+             created_at: str | None = None) -> dict[str, Any]:
+    """The Customer resource customers/create carries (the fields the connector reads, and a few more)."""
+    created = created_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return {"id": customer_id, "email": email, "created_at": created, "updated_at": created, "first_name": "Sam",
+            "last_name": "Shopper", "orders_count": 0, "state": "enabled", "verified_email": True, "tags": "",
+            "currency": "EUR", "addresses": [], "admin_graphql_api_id": f"gid://shopify/Customer/{customer_id}"}
+
+
 def shop_redact(shop: str) -> dict[str, Any]:
     return {"shop_id": shop_number(shop), "shop_domain": shop}
 

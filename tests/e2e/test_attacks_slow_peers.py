@@ -4,12 +4,10 @@ memory, or have a signed conversion sent somewhere else."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,7 +15,6 @@ import requests
 from sqlalchemy import select
 
 from adapters.shopify import samples
-from bench._common import Gunicorn, free_port, procfile_web_argv
 from connector.forwarder import Sender
 from connector.models import Conversion, DeliveryAttempt, Event
 from connector.standin_backend import StandinBackend
@@ -26,23 +23,6 @@ from connector.worker import Worker
 from ..conftest import BACKEND_SECRET, SHOP, SHOPIFY_SECRET
 from ..helpers import post_shopify
 from ..hostile import HostileServer, answer, drip, drip_body, huge, redirect
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def gunicorn(settings, store, tmp_path):
-    """The app under the Procfile's gunicorn command (2 workers × 8 threads), on the test database."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CONNECTOR_", "TRACKING_", "SHOPIFY_")) and k != "DATABASE_URL"}
-    env.update(DATABASE_URL=settings.database_url, CONNECTOR_ENV="development", SHOPIFY_API_SECRET=SHOPIFY_SECRET,
-               WOOCOMMERCE_ALLOW_PRIVATE_URLS="1", CONNECTOR_PUBLIC_URL=f"http://127.0.0.1:{port}",
-               CONNECTOR_HTTP_TIMEOUT="4", PYTHONUNBUFFERED="1")
-    server = Gunicorn(procfile_web_argv("connector:create_app()", port, env), env, ROOT, tmp_path / "gunicorn.log",
-                      port, access_log=tmp_path / "access.log").start()
-    yield server
-    server.stop()
 
 
 def _user_id(url: str, store_url: str) -> str:
