@@ -14,14 +14,16 @@ into memory whole. A `BoundedSession` gives each call:
 
 A web request that calls out (an install) also runs under `budget()`, one deadline for all of its
 calls, and `InlineCalls` bounds how many requests of one process may wait on a peer at once, so
-webhooks and health checks keep finding a free thread. Only name resolution is not bounded: it
-happens before there is a socket to shut down.
+webhooks and health checks keep finding a free thread. Name resolution happens before there is a socket
+to shut down: `resolve` runs it on a few threads of its own and stops waiting at its deadline.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 import heapq
 import itertools
 import socket
@@ -308,6 +310,22 @@ def _read(response: requests.Response, limit: int, truncate: bool) -> tuple[byte
             raise ResponseTooLarge(f"the answer is longer than {limit} bytes")
         return body[:limit], False
     return body, True
+
+
+#: a name a resolver is slow to answer holds one of these threads until the resolver gives up, never a caller
+_RESOLVERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+RESOLVE_TIMEOUT = 5.0
+
+
+def resolve(host: str, port: int, *, type: int = 0, timeout: float = RESOLVE_TIMEOUT) -> list:  # noqa: A002
+    """socket.getaddrinfo, given up on after `timeout` seconds (or what is left of the request's budget)."""
+    left = remaining_budget()
+    wait = timeout if left is None else max(0.0, min(timeout, left))
+    future = _RESOLVERS.submit(socket.getaddrinfo, host, port, type=type)
+    try:
+        return future.result(timeout=wait)
+    except FutureTimeout:
+        raise OSError(f"resolving {host} took longer than {wait:.1f} s") from None
 
 
 _sessions = threading.local()

@@ -105,3 +105,18 @@ def test_inline_calls_refuse_beyond_their_limit():
                 pass
     with calls.slot():
         pass
+
+
+def test_a_resolver_that_does_not_answer_is_given_up_on(monkeypatch):
+    released = threading.Event()
+
+    def slow_getaddrinfo(*_args, **_kwargs):
+        released.wait(5)
+        return []
+
+    monkeypatch.setattr(outbound.socket, "getaddrinfo", slow_getaddrinfo)
+    started = time.monotonic()
+    with pytest.raises(OSError, match="took longer"):
+        outbound.resolve("slow.example", 443, timeout=0.3)
+    assert time.monotonic() - started < 1.0
+    released.set()

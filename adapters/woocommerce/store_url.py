@@ -21,6 +21,7 @@ import socket
 from typing import Callable
 from urllib.parse import quote, urlsplit
 
+from connector import outbound
 from connector.errors import UnsafeStoreUrl
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -101,10 +102,10 @@ def check_store_url(url: str, *, allow_private: bool, resolve: Callable[..., lis
     """Raise UnsafeStoreUrl unless the connector may call this store URL.
 
     It must be https and every address its host resolves to must be public; `allow_private` (a stand-in
-    store on this machine) lifts both rules. `resolve` is a stand-in for `socket.getaddrinfo`, which is
-    looked up at call time (so a test may also patch it).
+    store on this machine) lifts both rules. `resolve` is a stand-in for `socket.getaddrinfo`; by default
+    the name is resolved under a deadline (connector.outbound.resolve), so a slow resolver holds nobody.
     """
-    resolve = resolve or socket.getaddrinfo
+    resolve = resolve or outbound.resolve
     canonical = normalise_store_url(url)
     if canonical is None:
         raise UnsafeStoreUrl(f"{url!r} is not a valid store URL")

@@ -96,7 +96,8 @@ def test_shopify_web_pixel_click_to_credit(page, shop, connector):
     [event] = connector.wait_for_events(1, "storefront/purchase")
     assert event.store_id == connector.stores["shopify"] and token.encode() not in event.body
 
-    order = shopify_samples.order(order_id=order_id, codes=(), cart_ref="", landing_site="/", landing_site_ref="")
+    order = shopify_samples.order(shop=SHOPIFY_SHOP, order_id=order_id, codes=(), cart_ref="", landing_site="/",
+                                  landing_site_ref="")
     order["checkout_token"] = token
     order["created_at"] = order["processed_at"] = _placed_after(click).isoformat()
     body = shopify_samples.encode(order)
