@@ -177,7 +177,7 @@ def run_demo(*, keep: bool = False) -> int:
         if everything:
             _line(f"2 stores installed with no hand work; codes made in both by the worker; a click followed to its "
                   f"conversion; {len(expected)} conversions delivered once each and verified (#1005 recovered by "
-                  "reconciliation); the test order, the redelivery and the forgery credited nobody", True)
+                  "reconciliation); the test order, the redelivery and both forgeries credited nobody", True)
         else:
             _line(f"unexpected: got {got}", False)
         click.echo()
@@ -257,6 +257,14 @@ def _shopify_orders(app_url: str, standin, samples, shopify_secret: str) -> list
     forged = samples.headers(forged_body, shop=SHOP, topic="orders/paid", secret="not-the-app-secret")
     answer = requests.post(f"{app_url}/webhooks/shopify", data=forged_body, headers=forged, timeout=10)
     report("#1004 orders/paid signed with the wrong secret (forged)", [(answer.status_code, None)], expect=401)
+    # Really signed by Shopify, but for another shop (an attacker's own development store), then sent under
+    # this shop's header: the order's own status URL names the other shop.
+    foreign = samples.encode(samples.order(shop="attacker-dev.myshopify.com", order_id=820982911946154513,
+                                           name="#9", codes=("ALICE15",)))
+    answer = requests.post(f"{app_url}/webhooks/shopify", data=foreign, timeout=10,
+                           headers=samples.headers(foreign, shop=SHOP, topic="orders/paid", secret=shopify_secret))
+    report("#9 signed by Shopify for another shop, under this shop's name", [(answer.status_code, None)],
+           expect=401)
     return results
 
 

@@ -211,7 +211,8 @@ class Worker:
                 status = session.scalar(select(Store.status).where(Store.id == event.store_id))
             if status not in PROCESSED_STATUSES:
                 return _Prepared(neutral=neutral)  # skipped in _apply: nothing to confirm
-        return _Prepared(neutral=neutral, refuted=adapter.confirm(self.settings, self.sessions, event.store_id, neutral))
+        refuted = adapter.confirm(self.settings, self.sessions, event.store_id, neutral)
+        return _Prepared(neutral=neutral, refuted=refuted)
 
     def _apply(self, session: Session, claimed: inbox.ClaimedEvent, prepared: "_Prepared") -> None:
         now = self.clock()

@@ -70,7 +70,7 @@ def _resource(data: dict, kind: str, topic: str) -> str:
         raise NotTopicBody(f"{topic} carries a {kind}; this body is not one")
     body_id = _id_text(data.get("id"))
     if body_id is not None and body_id != match.group(2):
-        raise NotTopicBody(f"the body's id and admin_graphql_api_id disagree")
+        raise NotTopicBody("the body's id and admin_graphql_api_id disagree")
     return match.group(2)
 
 

@@ -63,7 +63,8 @@ def test_refunds_and_customers_carry_their_own_resource():
         check("orders/paid", _bytes(samples.refund()), SHOP, STORE)
 
 
-@pytest.mark.parametrize("source, target", [("customers/redact", "shop/redact"), ("customers/data_request", "shop/redact"),
+@pytest.mark.parametrize("source, target", [("customers/redact", "shop/redact"),
+                                            ("customers/data_request", "shop/redact"),
                                             ("customers/redact", "customers/data_request"),
                                             ("customers/data_request", "customers/redact"),
                                             ("shop/redact", "customers/redact")])

@@ -219,7 +219,8 @@ def test_privacy_topics_erase_the_data_for_real(live, shopify, sessions, backend
     _drain(settings, sessions)
     uri = f"{server.url}/webhooks/shopify"
     customer = {"id": 990001, "email": email, "phone": "+15550001111"}
-    request = {"shop_id": samples.shop_number(SHOP), "shop_domain": SHOP, "orders_requested": [8001], "customer": customer,
+    shop_id = samples.shop_number(SHOP)
+    request = {"shop_id": shop_id, "shop_domain": SHOP, "orders_requested": [8001], "customer": customer,
                "data_request": {"id": 4242}}
     assert shopify.send_webhook(SHOP, "customers/data_request", request, uri=uri)[0][0] == 200
     _drain(settings, sessions)
@@ -227,7 +228,7 @@ def test_privacy_topics_erase_the_data_for_real(live, shopify, sessions, backend
         exported = session.execute(text("SELECT export FROM privacy_requests WHERE kind = 'data_request'")).scalar()
     assert email in (exported if isinstance(exported, str) else json.dumps(exported))
 
-    redact = {"shop_id": samples.shop_number(SHOP), "shop_domain": SHOP, "customer": customer, "orders_to_redact": [8001]}
+    redact = {"shop_id": shop_id, "shop_domain": SHOP, "customer": customer, "orders_to_redact": [8001]}
     assert shopify.send_webhook(SHOP, "customers/redact", redact, uri=uri)[0][0] == 200
     _drain(settings, sessions)
     for needle in (email, "Jane", "+15550001111", "990001"):
@@ -235,7 +236,7 @@ def test_privacy_topics_erase_the_data_for_real(live, shopify, sessions, backend
 
     # Shopify sends shop/redact 48 h after the merchant uninstalls.
     shopify.uninstall(SHOP)
-    assert shopify.send_webhook(SHOP, "shop/redact", {"shop_id": samples.shop_number(SHOP), "shop_domain": SHOP}, uri=uri)[0][0] == 200
+    assert shopify.send_webhook(SHOP, "shop/redact", {"shop_id": shop_id, "shop_domain": SHOP}, uri=uri)[0][0] == 200
     _drain(settings, sessions)
     with sessions() as session:
         for table in ("orders", "conversions", "influencers", "privacy_requests"):
