@@ -27,7 +27,7 @@ from .forwarder import DeliveryResult, Sender
 from .leads import apply_signup
 from .lifecycle import apply_lifecycle
 from .models import Event, Store
-from .platform import CustomerCreated, LifecycleEvent
+from .platform import CONFIRMED_EVENTS, CustomerCreated, LifecycleEvent, OrderDeleted
 from .report_events import apply_report
 from .reconcile import claim_store_for_maintenance, reconcile_store, release_store
 from .settings import Settings
@@ -204,9 +204,9 @@ class Worker:
             neutral = adapter.normalise(event.topic, event.body)
         except MalformedPayload as exc:
             return _Prepared(malformed=str(exc))
-        if neutral is None:
-            return _Prepared()
-        if not isinstance(neutral, LifecycleEvent):
+        if not isinstance(neutral, CONFIRMED_EVENTS):
+            return _Prepared(neutral=neutral)
+        if isinstance(neutral, OrderDeleted):
             with self.sessions() as session:
                 status = session.scalar(select(Store.status).where(Store.id == event.store_id))
             if status not in PROCESSED_STATUSES:

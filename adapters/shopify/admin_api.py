@@ -116,12 +116,12 @@ class AdminApi:
                 if wait is None:
                     wait = throttle_wait(data.get("extensions") if data else None)
                 log.info("%s: throttled, waiting %.1f s", self.shop, wait)
-                self.sleep(wait)
+                self._wait(wait, name)
                 continue
             if answer.status_code in (500, 502, 503, 504) and unavailable < MAX_UNAVAILABLE:
                 unavailable += 1
                 wait = _retry_after(answer)
-                self.sleep(2.0 ** unavailable if wait is None else wait)
+                self._wait(2.0 ** unavailable if wait is None else wait, name)
                 continue
             if answer.status_code != 200 or data is None:
                 raise PlatformError(f"{self.shop}: GraphQL {name} answered {answer.status_code}")
@@ -131,6 +131,13 @@ class AdminApi:
             if not isinstance(data.get("data"), dict):
                 raise PlatformError(f"{self.shop}: GraphQL {name}: {_messages(errors) if errors else 'no data'}")
             return data["data"], [e if isinstance(e, dict) else {"message": str(e)} for e in errors or []]
+
+    def _wait(self, seconds: float, name: str) -> None:
+        """Sleep before a retry, unless that would outlast the web request's budget (then the worker retries)."""
+        left = outbound.remaining_budget()
+        if left is not None and seconds >= left:
+            raise PlatformError(f"{self.shop}: GraphQL {name} would have to wait {seconds:.1f} s; left for later")
+        self.sleep(seconds)
 
 
 def _json(answer: requests.Response) -> dict | None:

@@ -27,28 +27,53 @@ worker keeps it flagged as rejected.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+import msgspec
+
 from connector.errors import NotTopicBody, WrongShop
+from connector.json_body import edge_fields
 from connector.platform import StoreView
 
 GID = re.compile(r"gid://shopify/([A-Za-z]+)/([0-9]{1,20})")
 DIGITS = re.compile(r"[0-9]{1,20}")
-SHOP_REDACT_KEYS = frozenset({"shop_id", "shop_domain"})
+UNSET = msgspec.UNSET
 
 
-def load_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object; NotTopicBody for anything else (a signed query string, a JWT)."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise NotTopicBody("the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise NotTopicBody("the body is not a JSON object")
-    return data
+# The fields each topic's check reads; everything else in a body is read past, never built.
+class _Resource(msgspec.Struct):
+    admin_graphql_api_id: Any = UNSET
+    id: Any = UNSET
+    order_status_url: Any = UNSET
+    order_id: Any = UNSET
+
+
+class _Shop(msgspec.Struct):
+    myshopify_domain: Any = UNSET
+    domain: Any = UNSET
+    id: Any = UNSET
+
+
+class _Privacy(msgspec.Struct):
+    shop_domain: Any = UNSET
+    shop_id: Any = UNSET
+    customer: Any = UNSET
+    data_request: Any = UNSET
+    orders_requested: msgspec.Raw | msgspec.UnsetType = UNSET
+    orders_to_redact: msgspec.Raw | msgspec.UnsetType = UNSET
+
+
+class _ShopRedact(msgspec.Struct, forbid_unknown_fields=True):
+    """A customer erasure (or anything else) naming the shop must never pass for erasing the shop."""
+
+    shop_id: Any = UNSET
+    shop_domain: Any = UNSET
+
+
+class _Anything(msgspec.Struct):
+    pass
 
 
 def _same(value: Any, shop: str | None) -> bool:
@@ -138,30 +163,24 @@ def _compliance(required: tuple[str, ...], forbidden: tuple[str, ...]) -> Callab
     return check
 
 
-def _shop_redact(data: dict, shop: str | None, store: StoreView | None, topic: str) -> None:
-    _compliance((), ())(data, shop, store, topic)
-    if not set(data) <= SHOP_REDACT_KEYS:
-        # A customer erasure (or anything else) naming the shop must never pass for erasing the shop.
-        raise NotTopicBody("a shop/redact body holds shop_id and shop_domain only")
-
-
-CHECKS: dict[str, Callable] = {
-    "orders/create": _order,
-    "orders/updated": _order,
-    "orders/paid": _order,
-    "orders/cancelled": _order,
-    "refunds/create": _refund,
-    "customers/create": _customer,
-    "app/uninstalled": _uninstalled,
-    "shop/redact": _shop_redact,
-    "customers/redact": _compliance(("customer",), ("data_request", "orders_requested")),
-    "customers/data_request": _compliance(("customer",), ("orders_to_redact",)),
+#: topic → (the fields it reads, its check); a shop/redact body holds shop_id and shop_domain only
+CHECKS: dict[str, tuple[type[msgspec.Struct], Callable]] = {
+    "orders/create": (_Resource, _order),
+    "orders/updated": (_Resource, _order),
+    "orders/paid": (_Resource, _order),
+    "orders/cancelled": (_Resource, _order),
+    "refunds/create": (_Resource, _refund),
+    "customers/create": (_Resource, _customer),
+    "app/uninstalled": (_Shop, _uninstalled),
+    "shop/redact": (_ShopRedact, _compliance((), ())),
+    "customers/redact": (_Privacy, _compliance(("customer",), ("data_request", "orders_requested"))),
+    "customers/data_request": (_Privacy, _compliance(("customer",), ("orders_to_redact",))),
 }
 
 
 def check(topic: str, body: bytes, shop: str | None, store: StoreView | None) -> None:
     """Raise WrongShop or NotTopicBody unless `body` is what `topic` carries, for `shop`."""
-    data = load_object(body)
-    checker = CHECKS.get(topic)
+    shape, checker = CHECKS.get(topic, (_Anything, None))
+    data = edge_fields(body, shape)
     if checker is not None:
         checker(data, shop, store, topic)

@@ -14,25 +14,31 @@ for a sign-up. So each topic's body must have its own shape:
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
+
 from connector.errors import NotTopicBody
+from connector.json_body import edge_fields, is_list
 from connector.platform import StoreView
 
 SELF_PATH = re.compile(r".*/wc/v[0-9]+/(orders|customers)/([0-9]{1,20})/?")
+UNSET = msgspec.UNSET
 
 
-def _object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise NotTopicBody("the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise NotTopicBody("the body is not a JSON object")
-    return data
+class _Resource(msgspec.Struct):
+    """The fields the checks read; the rest of an order or customer is read past, never built."""
+
+    id: Any = UNSET
+    line_items: msgspec.Raw | msgspec.UnsetType = UNSET
+    order_key: msgspec.Raw | msgspec.UnsetType = UNSET
+    links: Any = msgspec.field(name="_links", default=UNSET)
+
+
+class _Deleted(msgspec.Struct, forbid_unknown_fields=True):
+    id: Any = UNSET
 
 
 def _positive_id(value: Any) -> bool:
@@ -54,12 +60,17 @@ def _self_link_agrees(data: dict, resource: str) -> bool:
 
 def check(topic: str, body: bytes, store: StoreView | None) -> None:
     """Raise NotTopicBody unless `body` has the shape `topic` carries."""
-    data = _object(body)
     if topic == "order.deleted":
-        if set(data) != {"id"} or not _positive_id(data["id"]):
+        try:
+            data = edge_fields(body, _Deleted)
+        except NotTopicBody:
+            raise NotTopicBody('an order.deleted body is {"id": N} and nothing else') from None
+        if not _positive_id(data.get("id")):
             raise NotTopicBody('an order.deleted body is {"id": N} and nothing else')
-    elif topic in ("order.created", "order.updated", "order.restored"):
-        if not _positive_id(data.get("id")) or not isinstance(data.get("line_items"), list) \
+        return
+    data = edge_fields(body, _Resource)
+    if topic in ("order.created", "order.updated", "order.restored"):
+        if not _positive_id(data.get("id")) or not is_list(data.get("line_items")) \
                 or not _self_link_agrees(data, "orders"):
             raise NotTopicBody(f"{topic} carries an order; this body is not one")
     elif topic == "customer.created":

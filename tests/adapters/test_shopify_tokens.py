@@ -14,7 +14,7 @@ import responses
 
 from adapters.shopify import oauth, tokens
 from adapters.shopify.admin_api import AdminApi, throttle_wait
-from connector import crypto
+from connector import crypto, outbound
 from connector.db import transaction
 from connector.errors import PlatformAuthError, PlatformError
 from connector.installs import record_install
@@ -132,6 +132,17 @@ def test_throttled_queries_wait_what_the_bucket_says_then_go_through(sessions, s
     api = AdminApi(shop_settings, sessions, store_id, SHOP, clock=lambda: NOW, sleep=waits.append)
     assert api.execute("webhook_subscriptions") == {"ok": True}
     assert waits == [0.5, 2.0]  # (52 - 2) / 100 = 0.5 s; then the 429's Retry-After
+
+
+@responses.activate
+def test_inside_a_web_request_a_wait_longer_than_its_budget_is_left_for_the_worker(sessions, shop_settings):
+    store_id = _install(sessions, shop_settings)
+    responses.add(responses.POST, GRAPHQL_URL, status=429, headers={"Retry-After": "8"})
+    waits: list[float] = []
+    api = AdminApi(shop_settings, sessions, store_id, SHOP, clock=lambda: NOW, sleep=waits.append)
+    with outbound.budget(5.0), pytest.raises(PlatformError, match="left for later"):
+        api.execute("webhook_subscriptions")
+    assert waits == [] and len(responses.calls) == 1
 
 
 def test_throttle_wait_is_bounded_whatever_the_bucket_reports():
