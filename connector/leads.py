@@ -106,8 +106,10 @@ def _unspent_clicks(session: Session, store: Store, click_ids: set[str | None]) 
     ids = sorted(i for i in click_ids if i)
     if not ids:
         return {}
+    # populate_existing: the clicks are in the session already (touches_of read them, unlocked); without it
+    # the locked read would hand back those stale objects, and two sign-ups at once could spend one click.
     clicks = session.scalars(select(Click).where(Click.store_id == store.id, Click.id.in_(ids))
-                             .order_by(Click.id).with_for_update())
+                             .order_by(Click.id).with_for_update().execution_options(populate_existing=True))
     return {c.id: c for c in clicks if c.lead_conversion_id is None}
 
 

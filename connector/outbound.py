@@ -4,8 +4,9 @@ A peer may be slow on purpose. `requests` only bounds each socket operation, so 
 one byte every few seconds holds a call for as long as it likes, and one that sends 300 MB is read
 into memory whole. A `BoundedSession` gives each call:
 
-- a **total deadline**: a watchdog thread shuts the call's socket down when it passes, whatever
-  the call is waiting for (the TLS handshake, the headers, the body); the call then raises
+- a **total deadline**: the name is resolved under it (connector.outbound.resolve), and a watchdog
+  thread shuts the call's socket down when it passes, whatever the call is waiting for (the headers,
+  the body; the TLS handshake is bounded as a whole by the connect timeout); the call then raises
   `DeadlineExceeded`, a `requests.Timeout`;
 - a **cap on what it reads**: the body is read in pieces up to `max_bytes`; beyond that the call
   raises `ResponseTooLarge` (or, with `truncate`, keeps the first `max_bytes` and drops the rest);
@@ -15,13 +16,15 @@ into memory whole. A `BoundedSession` gives each call:
 A web request that calls out (an install) also runs under `budget()`, one deadline for all of its
 calls, and `InlineCalls` bounds how many requests of one process may wait on a peer at once, so
 webhooks and health checks keep finding a free thread. Name resolution happens before there is a socket
-to shut down: `resolve` runs it on a few threads of its own and stops waiting at its deadline.
+to shut down: `resolve` runs it on a few threads of its own and stops waiting at its deadline. Proxies
+from the environment, .netrc credentials and cookies are not used.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import http.cookiejar
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 import heapq
@@ -93,6 +96,9 @@ class _Call:
             self.done = True
             self.sockets.clear()
 
+    def left(self) -> float:
+        return self.at - time.monotonic()
+
 
 def _shut(sock) -> None:
     # socket.socket's own shutdown, not SSLSocket's (which would drop its TLS state under the reader's
@@ -114,11 +120,15 @@ class _Watchdog:
 
     def add(self, call: _Call) -> None:
         with self._wake:
+            earliest = self._heap[0][0] if self._heap else None
             heapq.heappush(self._heap, (call.at, next(self._order), call))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="outbound-deadlines", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            # Deadlines mostly come in order (now + the same timeout): the thread is already waiting for an
+            # earlier one, and waking it for every call would cost a context switch each.
+            if earliest is None or call.at < earliest:
+                self._wake.notify()
 
     def _run(self) -> None:
         while True:
@@ -146,11 +156,38 @@ def _watch(sock) -> None:
         call.watch(sock)
 
 
+def _connect(connection) -> socket.socket:
+    """A new connection's socket: the name resolved under the call's deadline, then each address tried.
+
+    urllib3 would resolve on the caller's thread, with no socket yet for the watchdog to shut, so a name
+    server that never answers would hold the call for ever. The TLS handshake that follows is bounded as a
+    whole by the connect timeout (CPython applies a socket's timeout to the entire handshake), and the
+    wrapped socket is watched from `request` on.
+    """
+    call = getattr(_current, "call", None)
+    host = connection._dns_host
+    left = call.left() if call is not None else RESOLVE_TIMEOUT
+    addresses = [info[4][0] for info in resolve(host, connection.port, type=socket.SOCK_STREAM,
+                                                timeout=max(0.0, min(RESOLVE_TIMEOUT, left)))]
+    error: Exception | None = None
+    for address in dict.fromkeys(addresses):
+        connection._dns_host = address
+        try:
+            sock = super(connection.__class__, connection)._new_conn()
+        except Exception as exc:  # noqa: BLE001 - urllib3's connect errors: try the next address
+            error = exc
+            continue
+        finally:
+            connection._dns_host = host
+        if call is not None:
+            call.watch(sock)
+        return sock
+    raise error or OSError(f"{host} resolved to no address")
+
+
 class _WatchedHTTPConnection(HTTPConnection):
     def _new_conn(self):
-        sock = super()._new_conn()
-        _watch(sock)  # the raw socket, before any TLS handshake: shutting it down ends that too
-        return sock
+        return _connect(self)
 
     def request(self, *args, **kwargs):
         _watch(self.sock)  # a pooled connection, used again
@@ -159,9 +196,7 @@ class _WatchedHTTPConnection(HTTPConnection):
 
 class _WatchedHTTPSConnection(HTTPSConnection):
     def _new_conn(self):
-        sock = super()._new_conn()
-        _watch(sock)
-        return sock
+        return _connect(self)
 
     def request(self, *args, **kwargs):
         _watch(self.sock)
@@ -233,6 +268,10 @@ class BoundedSession(requests.Session):
         adapter = _WatchedAdapter()
         self.mount("http://", adapter)
         self.mount("https://", adapter)
+        # No proxy from the environment (its pools would not be watched) and no .netrc credentials; and no
+        # cookies: one thread's session calls many stores, and none of them may set anything for the others.
+        self.trust_env = False
+        self.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         # Asked not to compress, so the cap is on what was sent; an answer compressed anyway is still
         # decoded a piece at a time (urllib3 >= 2.6 bounds each piece), never whole.
         self.headers["Accept-Encoding"] = "identity"
@@ -314,6 +353,8 @@ def _read(response: requests.Response, limit: int, truncate: bool) -> tuple[byte
 
 #: a name a resolver is slow to answer holds one of these threads until the resolver gives up, never a caller
 _RESOLVERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+#: lookups running or queued at most; beyond that a lookup is refused at once rather than queued behind them
+_LOOKUPS = threading.BoundedSemaphore(16)
 RESOLVE_TIMEOUT = 5.0
 
 
@@ -321,10 +362,14 @@ def resolve(host: str, port: int, *, type: int = 0, timeout: float = RESOLVE_TIM
     """socket.getaddrinfo, given up on after `timeout` seconds (or what is left of the request's budget)."""
     left = remaining_budget()
     wait = timeout if left is None else max(0.0, min(timeout, left))
+    if not _LOOKUPS.acquire(blocking=False):
+        raise OSError(f"too many name lookups are waiting; {host} was not resolved")
     future = _RESOLVERS.submit(socket.getaddrinfo, host, port, type=type)
+    future.add_done_callback(lambda _done: _LOOKUPS.release())
     try:
         return future.result(timeout=wait)
     except FutureTimeout:
+        future.cancel()  # if it is still queued it never runs, and its done callback gives its slot back
         raise OSError(f"resolving {host} took longer than {wait:.1f} s") from None
 
 

@@ -121,9 +121,10 @@ class CustomerCreated:
 NeutralEvent = OrderEvent | RefundEvent | OrderDeleted | CustomerCreated
 #: events about the store or its customers rather than an order; handled whatever the store's status
 LifecycleEvent = AppUninstalled | CustomerDataRequest | CustomerRedact | StoreRedact
-#: events that destroy something (the store's credentials, a credited purchase): the adapter's `confirm` asks
-#: the platform before the worker applies one, since the headers they arrived under are not signed
-CONFIRMED_EVENTS = (AppUninstalled, OrderDeleted)
+#: events the adapter's `confirm` asks the platform about before the worker applies one, since the headers they
+#: arrived under are not signed: those that destroy something (the store's credentials, a credited purchase),
+#: and sign-ups, which name no store and can earn a lead
+CONFIRMED_EVENTS = (AppUninstalled, OrderDeleted, CustomerCreated)
 
 
 @dataclass(frozen=True)

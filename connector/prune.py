@@ -30,6 +30,8 @@ WAITING_SIGNUP_REPORTS = timedelta(days=2)
 REJECTED_REPORTS = timedelta(days=7)
 REPORT_EVENTS = timedelta(days=7)
 BATCH = 5000
+#: batches per store per pass (100,000 clicks); a larger backlog goes over the next passes
+MAX_BATCHES = 20
 
 
 @dataclass(frozen=True)
@@ -46,11 +48,18 @@ def _hour(moment: datetime) -> datetime:
 
 
 def _prune_clicks(session: Session, store_id: int, before: datetime) -> int:
-    """One batch of the store's clicks older than `before`: counted into click_counts, then erased."""
-    rows = session.execute(select(Click.id, Click.tracking_key, Click.clicked_at).where(
-        Click.store_id == store_id, Click.clicked_at < before).order_by(Click.clicked_at).limit(BATCH)).all()
-    if not rows:
+    """One batch of the store's clicks older than `before`: erased, and counted into click_counts.
+
+    Only what this statement itself erased is counted (DELETE … RETURNING), and the batch is taken with
+    SKIP LOCKED, so two workers pruning at once never count a click twice.
+    """
+    batch = (select(Click.id).where(Click.store_id == store_id, Click.clicked_at < before)
+             .order_by(Click.clicked_at).limit(BATCH).with_for_update(skip_locked=True))
+    ids = list(session.scalars(batch))
+    if not ids:
         return 0
+    rows = session.execute(delete(Click).where(Click.id.in_(ids))
+                           .returning(Click.tracking_key, Click.clicked_at)).all()
     counts = Counter((row.tracking_key, _hour(row.clicked_at)) for row in rows)
     for (tracking_key, hour), clicks in counts.items():
         statement = insert(session, ClickCount.__table__).values(
@@ -58,7 +67,6 @@ def _prune_clicks(session: Session, store_id: int, before: datetime) -> int:
         session.execute(statement.on_conflict_do_update(
             index_elements=["store_id", "tracking_key", "hour"],
             set_={"clicks": ClickCount.__table__.c.clicks + statement.excluded.clicks}))
-    session.execute(delete(Click).where(Click.id.in_([row.id for row in rows])))
     return len(rows)
 
 
@@ -66,7 +74,11 @@ def prune(session: Session, now: datetime) -> Pruned:
     """Erase what can no longer match anything (one pass; a huge backlog is erased over several)."""
     clicks = 0
     for store_id, window_days in session.execute(select(Store.id, Store.attribution_window_days)).all():
-        clicks += _prune_clicks(session, store_id, now - timedelta(days=window_days) - CLICK_MARGIN)
+        for _ in range(MAX_BATCHES):
+            pruned = _prune_clicks(session, store_id, now - timedelta(days=window_days) - CLICK_MARGIN)
+            clicks += pruned
+            if pruned < BATCH:
+                break
     reports = 0
     for kind, status, keep in ((None, "rejected", REJECTED_REPORTS), ("purchase", "waiting", WAITING_PURCHASE_REPORTS),
                                ("signup", "waiting", WAITING_SIGNUP_REPORTS)):

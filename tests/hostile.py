@@ -30,6 +30,8 @@ class HostileServer:
 
     play: Callable[[socket.socket, Seen], None]
     seen: list[Seen] = field(default_factory=list)
+    #: play at once on connecting, without reading a request (a TLS peer, say)
+    raw: bool = False
 
     def __post_init__(self):
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -62,6 +64,9 @@ class HostileServer:
 
     def _one(self, conn: socket.socket) -> None:
         try:
+            if self.raw:
+                self.play(conn, Seen("", {}, b""))
+                return
             while not self._stopped.is_set():
                 seen = _read_request(conn)
                 if seen is None:
@@ -112,6 +117,21 @@ def drip(every: float, stop: threading.Event | None = None) -> Callable:
             if stop is not None and stop.is_set():
                 return
             conn.sendall(bytes([byte]))
+            time.sleep(every)
+
+    return play
+
+
+def tls_drip(every: float, stop: threading.Event) -> Callable:
+    """A TLS server that answers the ClientHello with a handshake record whose bytes come one at a time."""
+
+    def play(conn, _seen):
+        conn.recv(65536)  # the ClientHello
+        conn.sendall(b"\x16\x03\x03\x30\x00")  # a handshake record of 12,288 bytes is on its way
+        for _ in range(12288):
+            if stop.is_set():
+                return
+            conn.sendall(b"\x02")
             time.sleep(every)
 
     return play

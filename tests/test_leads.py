@@ -7,9 +7,12 @@ sign-up report goes through the real endpoint and the real worker.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from sqlalchemy import select
 
 from connector import payload
@@ -147,3 +150,34 @@ def test_the_wait_for_a_report_is_fixed_at_the_first_sighting(sessions, store):
         done = apply_signup(session, session.get(Store, store.id), CustomerCreated("5007", None, NOW),
                             NOW + timedelta(seconds=31), grace=timedelta(seconds=30))
     assert done.retry_at is None and done.conversions == ()
+
+
+@pytest.mark.only_database("postgresql")
+def test_two_sign_ups_reporting_one_click_at_the_same_moment_make_one_lead(client, settings, sessions, store):
+    """The second sign-up reads the click before the first one's transaction spends it, then waits for its
+    lock: what it finds after the wait must be the spent click, not the copy it read before."""
+    click_id = click(client, store, "bob")
+    for email in ("one@shopper.example", "two@shopper.example"):
+        entries = [{"ref": "bob", "click_id": click_id, "at": _stamp(NOW)}]
+        answer = client.post("/storefront/events", headers={"Origin": ORIGIN, "Content-Type": "text/plain"},
+                             data=json.dumps({"v": 1, "store": SHOP, "kind": "signup", "customer_id": None,
+                                              "email_sha256": email_sha256(email), "touches": entries}))
+        assert answer.status_code == 202
+    drain(settings, sessions)
+    holder = sessions()
+    holder.begin()
+    holder.execute(select(Click).where(Click.id == click_id).with_for_update())  # the first sign-up, mid-way
+    outcome = {}
+
+    def second_sign_up():
+        outcome["applied"] = sign_up(sessions, store, "6002", "two@shopper.example")
+
+    second = threading.Thread(target=second_sign_up)
+    second.start()
+    time.sleep(0.5)  # it has read the click and now waits for the lock
+    assert second.is_alive()
+    holder.get(Click, click_id).lead_conversion_id = "cv_first"  # what the first sign-up's lead did
+    holder.commit()
+    holder.close()
+    second.join(timeout=10)
+    assert outcome["applied"].conversions == () and "earned a lead already" in outcome["applied"].note

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import resource
 import threading
 import time
+import tracemalloc
 
 import pytest
 import requests
 
 from connector import outbound
 
-from .hostile import HostileServer, answer, drip, drip_body, gzip_bomb, huge, redirect
+from .hostile import HostileServer, answer, drip, drip_body, gzip_bomb, huge, redirect, tls_drip
 
 
 def test_a_server_dripping_its_headers_is_cut_off_at_the_deadline():
@@ -53,13 +53,68 @@ def test_a_declared_length_over_the_cap_is_refused_before_reading():
 
 
 def test_truncate_keeps_a_short_excerpt_of_a_huge_answer_and_its_status():
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with HostileServer(huge(300 * 1024 * 1024, status=503)) as peer:
-        answered = outbound.BoundedSession(max_bytes=4096, truncate=True).post(peer.url, data=b"{}")
+        tracemalloc.start()
+        try:
+            answered = outbound.BoundedSession(max_bytes=4096, truncate=True).post(peer.url, data=b"{}")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
     assert answered.status_code == 503
     assert len(answered.content) == 4096
-    # 300 MB were offered; what the process holds grew by far less (ru_maxrss is in KiB on Linux).
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024
+    assert peak < 2 * 1024 * 1024  # 300 MB were offered; a few KiB were read
+
+
+def test_a_tls_handshake_dripped_a_byte_at_a_time_ends_within_the_deadline():
+    stop = threading.Event()
+    with HostileServer(tls_drip(0.2, stop), raw=True) as peer:
+        started = time.monotonic()
+        with pytest.raises(requests.RequestException):
+            outbound.BoundedSession(deadline=1.5).get(peer.url.replace("http://", "https://"))
+        took = time.monotonic() - started
+        stop.set()
+    assert took < 2.5
+
+
+def test_the_pool_still_serves_after_a_call_was_cut_off():
+    stop = threading.Event()
+    with HostileServer(answer(200, b'{"ok": true}')) as good, HostileServer(drip_body(0.1)) as slow:
+        session = outbound.BoundedSession(deadline=0.8)
+        assert session.get(good.url).json() == {"ok": True}
+        with pytest.raises(requests.Timeout):
+            session.get(slow.url)
+        for _ in range(5):
+            assert session.get(good.url).json() == {"ok": True}
+        stop.set()
+
+
+def test_no_cookie_is_kept_from_one_store_for_another():
+    def play(conn, _seen):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nSet-Cookie: session=store-a; Path=/\r\nContent-Length: 2\r\n\r\n{}")
+        return True
+
+    with HostileServer(play) as store_a:
+        session = outbound.BoundedSession()
+        session.get(store_a.url)
+        session.get(store_a.url)
+    assert len(session.cookies) == 0 and "cookie" not in store_a.seen[1].headers
+
+
+def test_a_name_that_never_resolves_is_given_up_on_at_the_calls_deadline(monkeypatch):
+    real = outbound.socket.getaddrinfo
+    released = threading.Event()
+
+    def slow(host, *args, **kwargs):
+        if host == "slow-dns.example":
+            released.wait(5)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(outbound.socket, "getaddrinfo", slow)
+    started = time.monotonic()
+    with pytest.raises(requests.RequestException):
+        outbound.BoundedSession(deadline=0.5).get("http://slow-dns.example/")
+    released.set()
+    assert time.monotonic() - started < 1.5
 
 
 def test_a_gzip_bomb_is_never_inflated_whole():

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Iterator, Mapping, Sequence
 
 from connector import storable
-from connector.platform import (AppUninstalled, CodeBatch, CodeRemoval, CodeRequest, Delivery, DeliveryHeaders,
-                                LifecycleEvent, NeutralEvent, StoreView)
+from connector.platform import (AppUninstalled, CodeBatch, CodeRemoval, CodeRequest, CustomerCreated, Delivery,
+                                DeliveryHeaders, LifecycleEvent, NeutralEvent, StoreView)
 from connector.settings import Settings
 
 from . import binding as _binding
@@ -64,6 +64,8 @@ class ShopifyAdapter:
     def confirm(self, settings: Settings, sessions, store_id: int, event) -> str | None:
         if isinstance(event, AppUninstalled):
             return _remote.confirm_uninstalled(settings, sessions, store_id)
+        if isinstance(event, CustomerCreated):
+            return _remote.confirm_customer(settings, sessions, store_id, event.customer_id)
         return None
 
     def normalise(self, topic: str, body: bytes) -> NeutralEvent | LifecycleEvent | None:

@@ -102,7 +102,14 @@ class AdminApi:
             if answer.status_code == 401 and not refreshed:
                 # Refresh once: the token may have been revoked early or rotated by another worker.
                 refreshed += 1
-                token = self._token(stale=token)
+                try:
+                    token = self._token(stale=token)
+                except CredentialsRevoked:
+                    raise
+                except PlatformAuthError as exc:
+                    # Refused, and nothing to refresh it with (a custom app's token never expires): the token
+                    # is revoked, as Shopify does on uninstall.
+                    raise CredentialsRevoked(f"{self.shop}: GraphQL {name} refused (401), no refresh: {exc}") from None
                 continue
             if answer.status_code == 401:
                 # Refused again with a token just refreshed: Shopify no longer takes this app's tokens.

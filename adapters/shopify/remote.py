@@ -139,3 +139,19 @@ def confirm_uninstalled(settings: Settings, sessions: sessionmaker[Session], sto
     except PlatformAuthError as exc:
         return f"Shopify did not confirm it: {exc}"
     return "the app is still installed: a call with the store's token succeeded"
+
+
+def confirm_customer(settings: Settings, sessions: sessionmaker[Session], store_id: int, customer_id: str,
+                     **api_options) -> str | None:
+    """None when the customer is one of the shop's; otherwise why the sign-up is not believed.
+
+    A customers/create body names no shop, so another shop's signed sign-up could be sent under this one's
+    header. Shopify's customer ids are unique across shops: the shop answers null for another's.
+    PlatformError (the shop cannot be asked now) leaves the sign-up to be tried again.
+    """
+    api = AdminApi(settings, sessions, store_id, shop_of(sessions, store_id), **api_options)
+    data = api.execute("customer_exists", {"id": f"gid://shopify/Customer/{customer_id}"})
+    found = data.get("customer")
+    if isinstance(found, dict) and found.get("id"):
+        return None
+    return f"the shop has no customer {customer_id}: the sign-up is not this shop's"

@@ -343,6 +343,8 @@ class StandinShopify:
         The status is None when the receiver could not be reached. Compliance topics
         (customers/redact …) are not subscriptions: give their `uri`.
         """
+        if topic == "customers/create" and isinstance(body, dict):
+            self.add_customer(shop, body)
         if topic.startswith("orders/") and isinstance(body, dict):
             # Shopify builds an order's status page from the shop: the connector checks that it is this one.
             body = {**body, "order_status_url": order_status_url(shop, str(body.get("checkout_token") or "token"))}
@@ -393,6 +395,16 @@ class StandinShopify:
     def throttle_next(self, shop: str, n: int) -> None:
         with self._lock:
             self._shop_state(shop).throttled = n
+
+    def add_customer(self, shop: str, customer: dict) -> None:
+        """A customer of the shop (what `customer(id:)` finds); customers/create sent through here adds one."""
+        with self._lock:
+            self._shop_state(shop).data.customers[str(customer["id"])] = copy.deepcopy(customer)
+
+    def grant_token(self, shop: str, token: str) -> None:
+        """Accept `token` for the shop from now on, as a custom app's non-expiring Admin API token."""
+        with self._lock:
+            self._shop_state(shop).access[token] = _Token(self.scope, None)
 
     def uninstall(self, shop: str) -> list[tuple[int | None, Any]]:
         """What the merchant's uninstall does: the app's tokens stop working, then app/uninstalled is sent."""

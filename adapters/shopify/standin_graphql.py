@@ -219,6 +219,8 @@ class ShopData:
         self.shop = shop
         self.subscriptions: list[dict] = []
         self.orders: dict[str, dict] = {}
+        #: REST-shaped customers by id (customers/create sent through the stand-in, or added by a test)
+        self.customers: dict[str, dict] = {}
         self.discounts = DiscountData(pixel_fields)
         #: what `shop` answers; tests change it to play a shop with its own domain or currency
         self.details = {"id": f"gid://shopify/Shop/{shop_number(shop)}", "name": shop.split(".")[0],
@@ -227,7 +229,7 @@ class ShopData:
 
     #: the root fields of the connector's documents, the only ones answered
     ROOT_FIELDS = frozenset({"webhookSubscriptions", "webhookSubscriptionCreate", "webhookSubscriptionUpdate", "orders",
-                             "shop"}) | DiscountData.ROOT_FIELDS
+                             "shop", "customer"}) | DiscountData.ROOT_FIELDS
 
     def resolve(self, name: str, args: dict, *, now: str, new_id: Callable[[], int]) -> Any:
         """The full object for one root field (one of ROOT_FIELDS); ValueError for a bad cursor or search."""
@@ -235,6 +237,10 @@ class ShopData:
             return self.discounts.resolve(name, args, now=now, new_id=new_id)
         if name == "shop":
             return dict(self.details)
+        if name == "customer":
+            match = re.fullmatch(r"gid://shopify/Customer/(\d+)", str(args.get("id") or ""))
+            found = self.customers.get(match.group(1)) if match else None
+            return {"id": f"gid://shopify/Customer/{found['id']}"} if found else None
         if name == "webhookSubscriptions":
             return page(list(self.subscriptions), lambda s: s["id"], args.get("first"), args.get("after"))
         if name == "orders":

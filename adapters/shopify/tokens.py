@@ -21,7 +21,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector import crypto
+from connector import crypto, outbound
 from connector.db import transaction
 from connector.errors import PlatformAuthError, PlatformError
 from connector.installs import mark_needs_reauth
@@ -118,6 +118,9 @@ def _refresh(sessions, settings: Settings, store_id: int, *, http, clock, stale:
             raise refused
         if time.monotonic() > waited_until:
             raise PlatformError(f"{domain}: another worker's token refresh did not finish")
+        left = outbound.remaining_budget()
+        if left is not None and left <= WAIT_STEP:  # a web request's budget is spent: the worker retries
+            raise PlatformError(f"{domain}: another token refresh is under way; left for later")
         time.sleep(WAIT_STEP)
         stale = None  # whatever token the other worker saves is new
 

@@ -44,6 +44,8 @@ FIRST_WAIT = 1.0
 #: a Retry-After longer than this is not waited for here: the worker tries again later instead
 MAX_WAIT = 30.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: what WooCommerce answers (404) for an order that does not load: deleted for good
+ORDER_NOT_FOUND = "woocommerce_rest_shop_order_invalid_id"
 #: the most a store's answer may be: a page of 100 orders is well under 2 MB
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 DEFAULT_TIMEOUT = 10.0
@@ -65,7 +67,11 @@ class BatchTooLarge(PlatformError):
 
 
 class NotFound(PlatformError):
-    """The store has no such object (HTTP 404)."""
+    """The store answered 404; `code` says why (WooCommerce's error code, or an excerpt)."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
 
 
 class _Transient(PlatformError):
@@ -147,7 +153,8 @@ class WooCommerceClient:
             raise _Transient(f"{self.store_url}: {what} answered {status} {_code(response)}",
                              retry_after=_retry_after(response))
         if status == 404:
-            raise NotFound(f"{self.store_url}: {what} answered 404 {_code(response)}")
+            code = _code(response)
+            raise NotFound(f"{self.store_url}: {what} answered 404 {code}", code)
         if not 200 <= status < 300:
             raise PlatformError(f"{self.store_url}: {what} answered {status} {_code(response)}")
         try:
@@ -254,13 +261,19 @@ class WooCommerceClient:
         raise PlatformError(f"{self.store_url}: more than {MAX_ORDER_PAGES} pages of modified orders")
 
     def order_status(self, order_id: str) -> str | None:
-        """The order's status in the store (`trash` once trashed); None when it is gone for good (404)."""
+        """The order's status in the store (`trash` once trashed); None when it is gone for good.
+
+        Gone means WooCommerce's own answer for an order that does not load; any other 404 (no REST route:
+        WooCommerce switched off for a moment, a permalink change) proves nothing and is a PlatformError.
+        """
         if not order_id.isdigit():
             raise PlatformError(f"{self.store_url}: {order_id!r} is not an order id")
         try:
             order = self._call("get", f"orders/{int(order_id)}")
-        except NotFound:
-            return None
+        except NotFound as exc:
+            if exc.code == ORDER_NOT_FOUND:
+                return None
+            raise PlatformError(f"{exc} (not the answer for a deleted order)") from None
         status = order.get("status") if isinstance(order, dict) else None
         if not isinstance(status, str):
             raise PlatformError(f"{self.store_url}: GET orders/{order_id} answered no status")

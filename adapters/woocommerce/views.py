@@ -47,10 +47,20 @@ def _safe_store_url(value: str | None) -> str:
     return url
 
 
+def _busy(exc: outbound.Busy):
+    body, status = error_page(503, "Busy for a moment", "Please try again in a few seconds.")
+    log.warning("WooCommerce install deferred: %s", exc)
+    return body, status, {"Retry-After": "5"}
+
+
 @bp.get("/woocommerce/install")
 def install():
     try:
-        store_url = _safe_store_url(request.args.get("store_url"))
+        # Resolving the store's name waits on its DNS, which anyone can make slow: one of the few slots.
+        with calling_out():
+            store_url = _safe_store_url(request.args.get("store_url"))
+    except outbound.Busy as exc:
+        return _busy(exc)
     except InstallError as exc:
         log.warning("WooCommerce install refused (%s): %s", exc.reason, exc)
         return error_page(400, "The install could not go on", str(exc))
@@ -89,6 +99,22 @@ def callback():
             raise InstallError("scopes_missing", "the keys must be read_write")
         # Checked (signature, age) before it is used up, so a malformed body cannot burn a good user_id.
         install_state.peek(settings.secret_keys, USER_ID_PURPOSE, user_id, USER_ID_MAX_AGE)
+    except InstallError as exc:
+        log.warning("WooCommerce callback refused (%s): %s", exc.reason, exc)
+        return jsonify(outcome=exc.reason, error=str(exc)), 400
+    # Everything from here waits on the store (its DNS, its REST API), which may be slow on purpose: it holds
+    # one of the few slots for waiting on a peer, under one deadline, and setup left unfinished is the
+    # worker's. A busy answer comes before the user_id is used up, so the merchant can simply try again.
+    try:
+        with calling_out():
+            return _install(svc, settings, now, user_id, consumer_key, consumer_secret)
+    except outbound.Busy as exc:
+        log.warning("WooCommerce callback deferred: %s", exc)
+        return jsonify(outcome="busy", error="try again in a few seconds"), 503, {"Retry-After": "5"}
+
+
+def _install(svc, settings, now, user_id: str, consumer_key: str, consumer_secret: str):
+    try:
         # Again at callback time: the name may resolve elsewhere now (DNS rebinding).
         store_url = _safe_store_url(install_state.redeem(
             svc.sessions, settings.secret_keys, USER_ID_PURPOSE, user_id, max_age=USER_ID_MAX_AGE, now=now))
@@ -97,27 +123,17 @@ def callback():
         return jsonify(outcome=exc.reason, error=str(exc)), 400
     # Anyone can get a user_id for any store URL from /woocommerce/install, so the keys must prove
     # themselves before they replace anything: one authenticated call to the store, then the write.
-    # The store may be slow on purpose: the calls hold one of the few slots for waiting on a peer,
-    # under one deadline, and setup left unfinished is the worker's to finish.
     try:
-        with calling_out():
-            try:
-                WooCommerceClient(store_url, consumer_key, consumer_secret,
-                                  timeout=settings.http_timeout).check_keys()
-            except PlatformError as exc:
-                log.warning("WooCommerce callback for %s refused: the store did not accept the keys (%s)",
-                            store_url, exc)
-                return jsonify(outcome="keys_refused", error="the store did not accept these keys"), 400
-            with transaction(svc.sessions) as session:
-                store = record_install(session, "woocommerce", store_url, now)
-                store.access_token_encrypted = crypto.encrypt(settings.secret_key, store.id,
-                                                              f"{consumer_key}:{consumer_secret}")
-                store_id = store.id
-                install_state.mark_completed(session, settings.secret_keys, USER_ID_PURPOSE, user_id)
-            outcome = run_setup(settings, svc.sessions, store_id, now)
-    except outbound.Busy as exc:
-        log.warning("WooCommerce callback for %s deferred: %s", store_url, exc)
-        return jsonify(outcome="busy", error="try again in a few seconds"), 503, {"Retry-After": "5"}
+        WooCommerceClient(store_url, consumer_key, consumer_secret, timeout=settings.http_timeout).check_keys()
+    except PlatformError as exc:
+        log.warning("WooCommerce callback for %s refused: the store did not accept the keys (%s)", store_url, exc)
+        return jsonify(outcome="keys_refused", error="the store did not accept these keys"), 400
+    with transaction(svc.sessions) as session:
+        store = record_install(session, "woocommerce", store_url, now)
+        store.access_token_encrypted = crypto.encrypt(settings.secret_key, store.id, f"{consumer_key}:{consumer_secret}")
+        store_id = store.id
+        install_state.mark_completed(session, settings.secret_keys, USER_ID_PURPOSE, user_id)
+    outcome = run_setup(settings, svc.sessions, store_id, now)
     log.info("WooCommerce store %s installed; setup: %s", store_url, outcome.summary)
     # Whoever posted this learns no more than that: the store's own answers stay in the log.
     return jsonify(outcome="installed", setup="done" if outcome.done else "pending"), 200

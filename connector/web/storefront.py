@@ -141,14 +141,15 @@ def receive_report():
     except UnknownStore:
         store_id, status, origins = None, None, _would_be_origins(report.store)
     if not origin or origin.lower() not in origins:
-        # Refused without CORS headers: a page elsewhere cannot even read why.
-        log.warning("report for %s refused: origin %r is not the store's", report.store, origin)
-        return _error(403, "wrong_origin", "reports are accepted only from the store's own pages")
+        # Not kept, and answered without CORS headers (a page elsewhere cannot read even that), but with the
+        # same 202: a refusal would tell whoever guessed a store's own domain which stores are installed.
+        log.warning("report for %s not kept: origin %r is not the store's", report.store, origin)
+        return jsonify(status="accepted"), 202
     if store_id is None or status not in ACCEPTING:
         # Answered as if taken: a store the connector does not hold (or no longer serves) gets the answer a
         # held one would, so nobody learns from it which stores are installed. Nothing is kept.
         log.info("report for %s not kept: no such store in service", report.store)
-        return _cors(jsonify(status="accepted", duplicate=False), origin), 202
+        return _cors(jsonify(status="accepted"), origin), 202
     canonical = report.canonical()
     try:
         outcome = store_delivery(
@@ -159,4 +160,7 @@ def receive_report():
     except (DBAPIError, StorageUnavailable) as exc:
         log.error("report not stored: %s", getattr(exc, "orig", None) or exc)
         return _error(503, "unavailable", "try again shortly", origin)
-    return _cors(jsonify(status="accepted", duplicate=outcome != STORED), origin), 202
+    if outcome != STORED:
+        log.info("report for %s not kept: the same report was stored already", report.store)
+    # The same answer for a report posted again: "duplicate" would only ever be true for a held store.
+    return _cors(jsonify(status="accepted"), origin), 202

@@ -84,12 +84,14 @@ def receive(platform: str):
         extra = {"header": exc.header} if isinstance(exc, MissingHeader) else {}
         return _answer(status, exc.reason, **extra)
 
+    # One answer for both: signed bytes of any kind (an OAuth query the attacker's own shop got) under an
+    # unused topic pass every check above, and two answers would tell them which shops use the connector.
     if store is None:
         log.info("%s webhook for unknown store %r (%s) acknowledged, not stored", platform, delivery.store_key, delivery.topic)
-        return _answer(200, "unknown_store")
+        return _answer(200, "ignored")
     if delivery.topic not in adapter.handled_topics:
         log.info("%s webhook topic %s from %s acknowledged, not used", platform, delivery.topic, store.domain)
-        return _answer(200, "ignored_topic")
+        return _answer(200, "ignored")
     outcome = store_delivery(
         svc.engine,
         store_id=store.id,

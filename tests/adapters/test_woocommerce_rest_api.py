@@ -253,3 +253,17 @@ def test_an_order_modified_during_the_scan_makes_no_other_order_skip(client):
     read = [(o["id"], o["date_modified_gmt"]) for o in client.orders_modified_since(start - timedelta(minutes=1))]
     assert {order_id for order_id, _ in read} == set(range(1, 151))
     assert len(read) == 151  # order 5 twice: once per state, as reconciliation wants
+
+
+@responses.activate
+def test_only_woocommerces_own_answer_for_a_missing_order_says_it_is_gone():
+    client = WooCommerceClient(STORE, "ck_x", "cs_y", sleep=lambda _s: None)
+    responses.add(responses.GET, f"{STORE}/wp-json/wc/v3/orders/5", status=404,
+                  json={"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID."})
+    responses.add(responses.GET, f"{STORE}/wp-json/wc/v3/orders/6", status=404,
+                  json={"code": "rest_no_route", "message": "No route was found matching the URL"})
+    responses.add(responses.GET, f"{STORE}/wp-json/wc/v3/orders/7", json={"id": 7, "status": "trash"})
+    assert client.order_status("5") is None
+    with pytest.raises(PlatformError, match="rest_no_route"):
+        client.order_status("6")
+    assert client.order_status("7") == "trash"

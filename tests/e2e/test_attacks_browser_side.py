@@ -13,6 +13,7 @@ import requests
 from sqlalchemy import func, select
 
 from adapters.shopify import samples
+from adapters.shopify.standin import StandinShopify
 from connector import create_app
 from connector.db import transaction
 from connector.live_server import LiveServer
@@ -27,9 +28,18 @@ API_TOKEN = "attack-tests-api-token-0123456789abcdef"
 
 
 @pytest.fixture
-def live(settings, engine, store):
+def shopify(store):
+    """The store's Shopify: it knows the store's token, and answers whether a customer is the shop's."""
+    with StandinShopify("browser-side-key", SHOPIFY_SECRET) as standin:
+        standin.grant_token(SHOP, "shpat_test")
+        yield standin
+
+
+@pytest.fixture
+def live(settings, engine, store, shopify):
     server = LiveServer()
-    live_settings = settings.with_overrides(public_url=server.url, report_grace_seconds=30, api_token=API_TOKEN)
+    live_settings = settings.with_overrides(public_url=server.url, report_grace_seconds=30, api_token=API_TOKEN,
+                                            shopify_admin_url=shopify.admin_url)
     server.start(create_app(live_settings, engine=engine))
     yield server.url, live_settings
     server.stop()
@@ -63,6 +73,12 @@ def _signup_report(click_id: str, *, customer_id: str | None = None, email: str 
             "touches": [{"ref": "bob", "click_id": click_id, "at": at}]}
 
 
+def _signed_up(url: str, shopify, customer: dict) -> requests.Response:
+    """A shopper signs up in the store: Shopify has the customer, and sends customers/create."""
+    shopify.add_customer(SHOP, customer)
+    return _webhook(url, "customers/create", customer)
+
+
 def _webhook(url: str, topic: str, body: dict) -> requests.Response:
     raw = samples.encode(samples.of_shop(body, SHOP) if topic.startswith("orders/") else body)
     return requests.post(f"{url}/webhooks/shopify", data=raw,
@@ -77,7 +93,7 @@ def _leads(sessions) -> list[Conversion]:
 # -- 6. leads -------------------------------------------------------------------------------------
 
 
-def test_sign_up_reports_for_sequential_customer_ids_earn_nothing(live, sessions, store):
+def test_sign_up_reports_for_sequential_customer_ids_earn_nothing(live, sessions, store, shopify):
     """The fraudster clicks their own link, reads the click id and posts a report for every customer id."""
     url, settings = live
     click_id = _click(url, store)
@@ -86,7 +102,7 @@ def test_sign_up_reports_for_sequential_customer_ids_earn_nothing(live, sessions
     # ... and guesses at the email, too.
     assert _report(url, _signup_report(click_id, email="someone@example.com")).status_code == 202
     _drain(settings, sessions)
-    assert _webhook(url, "customers/create", samples.customer(customer_id=7007, email="real.person@example.com")) \
+    assert _signed_up(url, shopify, samples.customer(customer_id=7007, email="real.person@example.com")) \
         .status_code == 200
     _drain(settings, sessions)
     assert _leads(sessions) == []
@@ -94,17 +110,17 @@ def test_sign_up_reports_for_sequential_customer_ids_earn_nothing(live, sessions
     assert _count(sessions, StorefrontReport, StorefrontReport.status == "joined") == 0
 
 
-def test_a_lead_needs_the_sign_ups_own_email_and_one_click_earns_one_lead(live, sessions, store):
+def test_a_lead_needs_the_sign_ups_own_email_and_one_click_earns_one_lead(live, sessions, store, shopify):
     url, settings = live
     click_id = _click(url, store)
     assert _report(url, _signup_report(click_id, email="Sam@Shopper.example")).status_code == 202
-    _webhook(url, "customers/create", samples.customer(customer_id=7101, email="sam@shopper.example"))
+    _signed_up(url, shopify, samples.customer(customer_id=7101, email="sam@shopper.example"))
     _drain(settings, sessions)
     [lead] = _leads(sessions)
     assert json.loads(lead.body)["data"]["tracking_id"] == "bob"
     # The same click, reported with another sign-up (the fraudster's second account): no second lead.
     assert _report(url, _signup_report(click_id, email="second@account.example")).status_code == 202
-    _webhook(url, "customers/create", samples.customer(customer_id=7102, email="second@account.example"))
+    _signed_up(url, shopify, samples.customer(customer_id=7102, email="second@account.example"))
     _drain(settings, sessions)
     assert len(_leads(sessions)) == 1
     with sessions() as session:
@@ -113,15 +129,30 @@ def test_a_lead_needs_the_sign_ups_own_email_and_one_click_earns_one_lead(live, 
     assert "earned a lead already" in decision
 
 
-def test_a_report_long_after_the_sign_up_earns_nothing(live, sessions, store):
+def test_a_report_long_after_the_sign_up_earns_nothing(live, sessions, store, shopify):
     url, settings = live
     long_ago = (datetime.now(timezone.utc) - timedelta(hours=2)).isoformat(timespec="seconds")
-    _webhook(url, "customers/create", samples.customer(customer_id=7201, email="old@account.example",
-                                                       created_at=long_ago))
+    _signed_up(url, shopify, samples.customer(customer_id=7201, email="old@account.example", created_at=long_ago))
     _drain(settings, sessions)
     assert _report(url, _signup_report(_click(url, store), email="old@account.example")).status_code == 202
     _drain(settings, sessions)
     assert _leads(sessions) == []
+
+
+def test_another_shops_sign_up_under_this_shops_name_earns_nothing(live, sessions, store, shopify):
+    """customers/create names no shop: a fraudster's own store's sign-up (really signed by Shopify), re-sent
+    under the victim's name with a matching report, is checked with the victim's shop, which has no such
+    customer."""
+    url, settings = live
+    assert _report(url, _signup_report(_click(url, store), email="made.up@fraud.example")).status_code == 202
+    foreign = samples.customer(customer_id=7301, email="made.up@fraud.example")  # a customer of another shop
+    assert _webhook(url, "customers/create", foreign).status_code == 200
+    _drain(settings, sessions)
+    assert _leads(sessions) == []
+    with sessions() as session:
+        [event] = session.scalars(select(Event).where(Event.topic == "customers/create")).all()
+    assert event.status == "rejected" and "not this shop's" in event.error
+    assert _count(sessions, Customer) == 0
 
 
 # -- 7. unbounded writes --------------------------------------------------------------------------

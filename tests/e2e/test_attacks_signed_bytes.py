@@ -232,3 +232,24 @@ def test_a_shop_id_that_is_not_the_stores_is_refused_even_with_its_domain(live, 
     assert answer.status_code == 401 and answer.json()["outcome"] == "wrong_shop"
     _victim_untouched(sessions, settings, token)
     assert json.loads(body)["shop_domain"] == VICTIM
+
+
+def test_a_custom_apps_store_is_uninstalled_when_shopify_refuses_its_token(live, shopify, sessions):
+    """A token that never expires has no refresh token: Shopify refusing it is the confirmation."""
+    server, settings = live
+    custom = "custom-app-store.myshopify.com"
+    with transaction(sessions) as session:
+        directory.add_store(session, settings.secret_key, "shopify", custom, access_token="shpat_custom")
+    shopify.grant_token(custom, "shpat_custom")
+    body = samples.encode(samples.uninstalled(custom))
+    assert _post(server.url, body, topic="app/uninstalled", shop=custom).status_code == 200
+    _drain(settings, sessions)
+    with sessions() as session:
+        assert session.scalars(select(Store.status).where(Store.domain == custom)).one() == "active"  # token works
+    shopify.revoke_tokens(custom)
+    samples_again = samples.encode({**samples.uninstalled(custom), "updated_at": "later"})
+    assert _post(server.url, samples_again, topic="app/uninstalled", shop=custom).status_code == 200
+    _drain(settings, sessions)
+    with sessions() as session:
+        store = session.scalars(select(Store).where(Store.domain == custom)).one()
+    assert store.status == "uninstalled" and store.access_token_encrypted is None
