@@ -90,6 +90,17 @@ def _victim_untouched(sessions, settings, token_before: str) -> None:
     assert _count(sessions, Influencer, Influencer.store_id == store.id) == 1
 
 
+def _nothing_stored_or_changed(settings, sessions, token_before: str) -> None:
+    """After the worker has run: no event was kept, and the victim store is as it was."""
+    _drain(settings, sessions)
+    assert _count(sessions, Event) == 0
+    _victim_untouched(sessions, settings, token_before)
+
+
+def _refused(answer: requests.Response, outcome: str) -> None:
+    assert (answer.status_code, answer.json()) == (401, {"outcome": outcome})
+
+
 def _victim_token(sessions, settings) -> str:
     store = _victim(sessions)
     return crypto.decrypt(settings.secret_keys, store.id, store.access_token_encrypted)
@@ -116,11 +127,8 @@ def test_the_attackers_own_oauth_callback_cannot_uninstall_another_store(live, s
     assert signature == webhook_signature(message, SHOPIFY_SECRET)  # it verifies like a webhook would
 
     for topic in ("app/uninstalled", "shop/redact", "orders/cancelled"):
-        answer = _post(server.url, message, topic=topic, shop=VICTIM, signature=signature)
-        assert answer.status_code == 401 and answer.json()["outcome"] == "not_topic_body"
-    _drain(settings, sessions)
-    assert _count(sessions, Event) == 0
-    _victim_untouched(sessions, settings, token)
+        _refused(_post(server.url, message, topic=topic, shop=VICTIM, signature=signature), "not_topic_body")
+    _nothing_stored_or_changed(settings, sessions, token)
 
 
 def test_the_attackers_session_token_cannot_uninstall_another_store(live, shopify, sessions):
@@ -130,23 +138,17 @@ def test_the_attackers_session_token_cannot_uninstall_another_store(live, shopif
     jwt = shopify.session_token(ATTACKER)
     header, payload, mac = jwt.split(".")
     signature = _b64(base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4)))
-    answer = _post(server.url, f"{header}.{payload}".encode(), topic="app/uninstalled", shop=VICTIM,
-                   signature=signature)
-    assert answer.status_code == 401 and answer.json()["outcome"] == "not_topic_body"
-    _drain(settings, sessions)
-    assert _count(sessions, Event) == 0
-    _victim_untouched(sessions, settings, token)
+    _refused(_post(server.url, f"{header}.{payload}".encode(), topic="app/uninstalled", shop=VICTIM,
+                   signature=signature), "not_topic_body")
+    _nothing_stored_or_changed(settings, sessions, token)
 
 
 def test_the_attackers_own_uninstall_webhook_cannot_uninstall_another_store(live, shopify, sessions):
     server, settings = live
     token = _victim_token(sessions, settings)
     body = samples.encode(samples.uninstalled(ATTACKER))  # what Shopify sends when the attacker uninstalls
-    answer = _post(server.url, body, topic="app/uninstalled", shop=VICTIM)
-    assert answer.status_code == 401 and answer.json()["outcome"] == "wrong_shop"
-    _drain(settings, sessions)
-    assert _count(sessions, Event) == 0
-    _victim_untouched(sessions, settings, token)
+    _refused(_post(server.url, body, topic="app/uninstalled", shop=VICTIM), "wrong_shop")
+    _nothing_stored_or_changed(settings, sessions, token)
 
 
 def test_an_order_from_the_attackers_store_cannot_be_credited_in_another(live, shopify, sessions, backend):
@@ -207,10 +209,8 @@ def test_a_shop_redact_for_one_store_cannot_erase_another(live, shopify, session
     server, settings = live
     token = _victim_token(sessions, settings)
     attackers = samples.encode(samples.shop_redact(ATTACKER))
-    answer = _post(server.url, attackers, topic="shop/redact", shop=VICTIM)
-    assert answer.status_code == 401 and answer.json()["outcome"] == "wrong_shop"
-    _drain(settings, sessions)
-    _victim_untouched(sessions, settings, token)
+    _refused(_post(server.url, attackers, topic="shop/redact", shop=VICTIM), "wrong_shop")
+    _nothing_stored_or_changed(settings, sessions, token)
 
 
 def test_a_customer_erasure_cannot_pass_for_erasing_the_whole_shop(live, shopify, sessions):
@@ -218,10 +218,8 @@ def test_a_customer_erasure_cannot_pass_for_erasing_the_whole_shop(live, shopify
     token = _victim_token(sessions, settings)
     customer_redact = {"shop_id": samples.shop_number(VICTIM), "shop_domain": VICTIM,
                        "customer": {"id": 1, "email": "a@example.com", "phone": None}, "orders_to_redact": []}
-    answer = _post(server.url, samples.encode(customer_redact), topic="shop/redact", shop=VICTIM)
-    assert answer.status_code == 401 and answer.json()["outcome"] == "not_topic_body"
-    _drain(settings, sessions)
-    _victim_untouched(sessions, settings, token)
+    _refused(_post(server.url, samples.encode(customer_redact), topic="shop/redact", shop=VICTIM), "not_topic_body")
+    _nothing_stored_or_changed(settings, sessions, token)
 
 
 def test_a_shop_id_that_is_not_the_stores_is_refused_even_with_its_domain(live, shopify, sessions):
