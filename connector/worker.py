@@ -195,10 +195,10 @@ class Worker:
             self._set_aside(event, exc)
 
     def _prepare(self, event: inbox.ClaimedEvent) -> "_Prepared":
-        """Read the event, and ask the platform about one that destroys something, before any transaction.
+        """Read the event, and ask the platform about one of CONFIRMED_EVENTS, before any transaction.
 
-        The question (is the app really gone? is the order really deleted?) is an HTTP call: asked
-        outside the transaction, it holds no lock while it waits. PlatformError (the platform cannot
+        The question (is the app really gone? is the order really deleted? is this customer the shop's?)
+        is an HTTP call: asked outside the transaction, it holds no lock while it waits. PlatformError (the platform cannot
         tell now) propagates, and the event is retried later.
         """
         if event.topic.startswith(reports.TOPIC_PREFIX):
@@ -325,14 +325,8 @@ class Worker:
         a slow one delays the others' record by RECORD_LINGER at most, never by its own deadline.
         """
         done, pending = wait(inflight, return_when=FIRST_COMPLETED)
-        until = time.monotonic() + RECORD_LINGER
-        while pending:
-            left = until - time.monotonic()
-            if left <= 0:
-                break
-            more, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
-            if not more:
-                break
+        if pending:
+            more, _ = wait(pending, timeout=RECORD_LINGER)  # all of them, or those done when the linger ends
             done |= more
         return done
 

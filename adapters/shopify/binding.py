@@ -12,8 +12,9 @@ must name the shop the header names:
   domain or its storefront's. Shopify builds that URL from the shop, so another shop's order fails.
 - `refunds/create`: a Refund with an `order_id`. A refund names no shop; it only ever reverses an order
   this store credited, and orders are bound above (Shopify's order ids are unique across shops).
-- `customers/create`: a Customer. It names no shop either; a lead also needs a recorded click on this
-  store's link and a sign-up report carrying the hash of this customer's email (connector/leads.py).
+- `customers/create`: a Customer. It names no shop either: the worker asks the shop whether the customer
+  is its own before the sign-up can earn a lead (remote.confirm_customer), and a lead also needs a recorded
+  click on this store's link and a sign-up report carrying the hash of this customer's email.
 - `app/uninstalled`: the Shop resource, whose `myshopify_domain` (or `domain`, where that is the
   myshopify domain) is the header's shop, and whose `id` is the shop's id when it is known.
 - `shop/redact`, `customers/redact`, `customers/data_request`: `shop_domain` is the header's shop (and

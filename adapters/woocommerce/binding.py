@@ -22,7 +22,6 @@ import msgspec
 
 from connector.errors import NotTopicBody
 from connector.json_body import edge_fields, is_list
-from connector.platform import StoreView
 
 SELF_PATH = re.compile(r".*/wc/v[0-9]+/(orders|customers)/([0-9]{1,20})/?")
 UNSET = msgspec.UNSET
@@ -58,7 +57,7 @@ def _self_link_agrees(data: dict, resource: str) -> bool:
     return match is not None and match.group(1) == resource and match.group(2) == str(data.get("id"))
 
 
-def check(topic: str, body: bytes, store: StoreView | None) -> None:
+def check(topic: str, body: bytes) -> None:
     """Raise NotTopicBody unless `body` has the shape `topic` carries."""
     if topic == "order.deleted":
         try:
