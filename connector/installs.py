@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,8 @@ from .models import Store
 from .settings import Settings
 
 log = logging.getLogger("connector.installs")
+#: how long setup a request started keeps the worker's maintenance away from the store
+SETUP_LEASE = timedelta(minutes=5)
 
 
 def record_install(session: Session, platform: str, key: str, now: datetime) -> Store:
@@ -45,6 +47,10 @@ def record_install(session: Session, platform: str, key: str, now: datetime) -> 
     store.status, store.status_reason = "active", None
     store.installed_at, store.uninstalled_at = now, None
     store.setup_pending, store.setup_error = True, None
+    # The install runs setup itself, now: the worker's maintenance must not run it at the same moment (both
+    # would create the same webhooks, and one would fail). Done, the lease goes; failed, the worker retries
+    # once it ends.
+    store.maintenance_lease_until = now + SETUP_LEASE
     return store
 
 
@@ -90,7 +96,7 @@ def _record(sessions, store_id: int, now: datetime, *, error: str | None, needs_
         store = session.get(Store, store_id)
         store.setup_at, store.setup_error = now, error[:1000] if error else None
         if error is None:
-            store.setup_pending = False
+            store.setup_pending, store.maintenance_lease_until = False, None
         if needs_reauth:
             # setup stays pending: the worker only maintains active stores, and takes it up again once the
             # merchant has authorised the app again.
