@@ -115,7 +115,7 @@ def bench_database(kind: str, name: str, folder: Path) -> Iterator[str]:
 
 def add_store(url: str, *, influencers: bool = True) -> int:
     """The one Shopify store of a run (and alice with code ALICE15); returns its id."""
-    from connector import directory
+    from connector.campaigns import directory
     from connector.db import make_engine, make_sessionmaker, transaction
     from connector.settings import DEV_SECRET_KEY
 
@@ -245,8 +245,8 @@ def temporary_folder(prefix: str) -> Iterator[Path]:
 
 
 def start_standin_backend():
-    """connector.standin_backend.StandinBackend, started (it sets TCP_NODELAY on its own connections)."""
-    from connector.standin_backend import StandinBackend
+    """standins.backend.StandinBackend, started (it sets TCP_NODELAY on its own connections)."""
+    from standins.backend import StandinBackend
 
     return StandinBackend(BACKEND_SECRET).start()
 

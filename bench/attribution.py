@@ -1,6 +1,6 @@
 """Attribution benchmark: the time to attribute and credit one order, in a store of 10 and of 100,000 influencers.
 
-Each order runs through connector.conversions.apply_event in its own transaction, as the worker does:
+Each order runs through connector.crediting.conversions.apply_event in its own transaction, as the worker does:
 lock the order row, join its browser reports, look up only the influencers its signals name, attribute
 under the store's model, write the record, the conversion and its credits, commit. A third of the
 orders carry a promo code, a third a landing-page ref, a third a browser report with three touches
@@ -46,7 +46,7 @@ def _fill(sessions, store_id: int, count: int) -> None:
 
 
 def _orders(count: int, influencers: int, first_id: int, rng: random.Random):
-    from connector.platform import Customer, Money, OrderEvent
+    from connector.core.platform import Customer, Money, OrderEvent
 
     now = datetime.now(timezone.utc)
     for n in range(count):
@@ -63,8 +63,8 @@ def _orders(count: int, influencers: int, first_id: int, rng: random.Random):
 
 
 def _measure(sessions, store_id: int, influencers: int, orders: int, first_id: int) -> list[float]:
-    from connector import reports
-    from connector.conversions import apply_event
+    from connector.campaigns import reports
+    from connector.crediting.conversions import apply_event
     from connector.db import transaction
     from connector.models import Store, StorefrontReport
 
@@ -95,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     exit_cleanly_on_sigterm()
 
-    from connector import directory
+    from connector.campaigns import directory
     from connector.db import make_engine, make_sessionmaker, transaction
     from connector.settings import DEV_SECRET_KEY
 

@@ -1,7 +1,7 @@
 """Promo-code benchmark: API calls the connector makes to create N influencers' codes, against the floor.
 
 For N = 10, 1,000 and 10,000 influencers of one campaign with the same discount, registered as the API
-registers them (pending), the worker's code sync (connector.codes.sync_codes) runs until nothing is left,
+registers them (pending), the worker's code sync (connector.campaigns.codes.sync_codes) runs until nothing is left,
 against the stand-in Shopify (GraphQL Admin API) and the stand-in WooCommerce site (REST), each a real
 local HTTP server. Calls are counted by the stand-ins themselves.
 
@@ -47,10 +47,10 @@ def _shopify_token(standin) -> str:
 
 
 def _register(sessions, store_id: int, count: int) -> None:
-    from connector import campaigns
+    from connector.campaigns import influencers as campaigns
     from connector.db import transaction
     from connector.models import Store
-    from connector.platform import PERCENTAGE
+    from connector.core.platform import PERCENTAGE
 
     terms = campaigns.discount_terms(PERCENTAGE, "10")
     now = datetime.now(timezone.utc)
@@ -62,7 +62,7 @@ def _register(sessions, store_id: int, count: int) -> None:
 
 
 def _sync_all(settings, sessions, store_id: int) -> tuple[int, float]:
-    from connector.codes import sync_codes
+    from connector.campaigns.codes import sync_codes
     from connector.models import Influencer
     from sqlalchemy import func, select
 
@@ -77,9 +77,9 @@ def _sync_all(settings, sessions, store_id: int) -> tuple[int, float]:
 
 
 def run(platform: str, count: int, folder: Path) -> dict:
-    from adapters.shopify.standin import StandinShopify
-    from adapters.woocommerce.standin import StandinWooCommerce
-    from connector import directory
+    from standins.shopify.store import StandinShopify
+    from standins.woocommerce.store import StandinWooCommerce
+    from connector.campaigns import directory
     from connector.db import make_engine, make_sessionmaker, transaction
     from connector.migrate import upgrade
     from connector.settings import Settings

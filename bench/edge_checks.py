@@ -62,7 +62,8 @@ def _app(url: str):
 
 def _child(database: str, kind: str, count: int) -> None:
     """One run of `count` requests of one kind, for callgrind to count (bodies are built before the app)."""
-    from adapters.shopify import adapter, samples
+    from adapters.shopify import adapter
+    from standins.shopify import samples
 
     warm, measured = _bodies(samples, 50, 5_000_000_000_000), _bodies(samples, count, 5_100_000_000_000)
     with temporary_folder("edge") as folder, bench_database(database, "edge", folder) as url:
@@ -107,7 +108,8 @@ def main() -> None:
         _child(args.database, args.child, args.requests)
         return
 
-    from adapters.shopify import adapter, samples
+    from adapters.shopify import adapter
+    from standins.shopify import samples
 
     with temporary_folder("edge") as folder, bench_database(args.database, "edge", folder) as url:
         client = _app(url).test_client()

@@ -1,8 +1,8 @@
 """Forwarder benchmark: how fast one Worker drains pending conversions to the tracking backend.
 
-K pending conversions (bodies from connector.payload.conversion_body) are inserted straight into the
+K pending conversions (bodies from connector.core.payload.conversion_body) are inserted straight into the
 outbox; then one connector.worker.Worker (delivery_concurrency 8 unless told) runs in burst mode,
-timed from start to "nothing due", against connector.standin_backend.StandinBackend running in its
+timed from start to "nothing due", against standins.backend.StandinBackend running in its
 own process (so it does not share this process's GIL).
 
 Baseline: the same K ids and bodies signed (Standard Webhooks) and POSTed to the same backend from
@@ -87,8 +87,8 @@ class BackendProcess:
 
 
 def make_conversions(store_id: int, first: int, count: int) -> list[dict]:
-    from connector.payload import PURCHASE, conversion_body, new_conversion_id
-    from connector.platform import Money
+    from connector.core.payload import PURCHASE, conversion_body, new_conversion_id
+    from connector.core.platform import Money
 
     now = datetime.now(timezone.utc)
     rows = []

@@ -106,7 +106,7 @@ class Bodies:
     """Signed Shopify order deliveries, every one a different order with its own webhook id."""
 
     def __init__(self):
-        from adapters.shopify import samples
+        from standins.shopify import samples
 
         self.samples = samples
         self.next_order = 5_000_000_000_000

@@ -1,7 +1,7 @@
 """Latency benchmark: from sending a Shopify webhook to the tracking backend receiving the conversion.
 
 The app runs under gunicorn with the Procfile's web settings, one `connector worker` process runs as
-the Procfile's worker does, and connector.standin_backend.StandinBackend plays the tracking backend
+the Procfile's worker does, and standins.backend.StandinBackend plays the tracking backend
 (in this process). Paid orders with promo code ALICE15 (influencer alice) are sent at a steady rate;
 each one's latency is the time from just before its webhook POST to the backend recording the
 verified conversion whose data.order_id is that order.
@@ -47,7 +47,7 @@ from _common import (  # noqa: E402
 
 
 def signed_orders(first_order_id: int, count: int) -> list[tuple[str, bytes, dict]]:
-    from adapters.shopify import samples
+    from standins.shopify import samples
 
     out = []
     for n in range(first_order_id, first_order_id + count):
@@ -83,8 +83,8 @@ def line(label: str, s: dict[str, float]) -> str:
 
 def conversion_like_body(n: int) -> tuple[str, str]:
     """A body shaped like a purchase conversion, for the direct baseline."""
-    from connector.payload import PURCHASE, conversion_body
-    from connector.platform import Money
+    from connector.core.payload import PURCHASE, conversion_body
+    from connector.core.platform import Money
     from decimal import Decimal
 
     now = datetime.now(timezone.utc)

@@ -7,12 +7,12 @@ import sys
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import outbound, registry
-from .db import make_engine, make_sessionmaker
-from .inbox import StoreCache
-from .errors import ConfigurationError
-from .settings import Settings, load_settings
-from .web.storefront import RateLimiter
+from connector import outbound, registry
+from connector.db import make_engine, make_sessionmaker
+from connector.intake.inbox import StoreCache
+from connector.errors import ConfigurationError
+from connector.settings import Settings, load_settings
+from connector.web.storefront import RateLimiter
 
 __all__ = ["create_app"]
 
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, *, engine=None) -> Flask:
         # Behind a load balancer the peer is the proxy: take the client's address from the hops we trust.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
 
-    from .web import api, health, storefront, tracking, webhooks
+    from connector.web import api, health, storefront, tracking, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)

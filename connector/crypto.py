@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .errors import ConnectorError
+from connector.errors import ConnectorError
 
 VERSION = b"\x01"  # leading byte so the format can change without guessing
 

@@ -297,7 +297,7 @@ class Customer(Base):
     decision: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-#: the inbox's browser reports (connector/reports.py TOPIC_PREFIX), as the partial index and pruning say it
+#: the inbox's browser reports (connector/campaigns/reports.py TOPIC_PREFIX), as the partial index and pruning say it
 REPORT_TOPICS = text("topic LIKE 'storefront/%'")
 
 

@@ -41,7 +41,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
-from .errors import ConnectorError
+from connector.errors import ConnectorError
 
 #: seconds to open the TCP connection (one address); the total deadline still applies
 CONNECT_TIMEOUT = 3.05

@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib.metadata import entry_points
 
-from .errors import UnknownPlatform
-from .platform import PlatformAdapter
+from connector.errors import UnknownPlatform
+from connector.core.platform import PlatformAdapter
 
 GROUP = "connector.platforms"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from .errors import ConfigurationError
+from connector.errors import ConfigurationError
 
 # First wait 5 s (the contract wants the first retry within 10 s); the waits add up to about 27.7 h
 # (the contract wants at least 24 h before a conversion is marked failed).

@@ -18,14 +18,15 @@ from sqlalchemy import create_engine, text
 from connector import create_app
 from connector.cli import main
 from connector.db import make_engine, make_sessionmaker, transaction
-from connector import directory
+from connector.campaigns import directory
 from connector.migrate import upgrade
 from connector.models import Base
 from connector.settings import Settings
-from connector.standin_backend import StandinBackend
+from standins.backend import StandinBackend
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PG_SCHEMA = "connector_test"
+# Several runs may share the database at once (one per checkout or session), each in its own schema.
+PG_SCHEMA = os.environ.get("TEST_PG_SCHEMA", "connector_test")
 SHOP = "test-shop.myshopify.com"
 SHOPIFY_SECRET = "test-shopify-secret-0123456789abcdef"
 OLD_SHOPIFY_SECRET = "previous-shopify-secret-0123456789abc"

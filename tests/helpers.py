@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import select
 
-from adapters.shopify import samples
+from standins.shopify import samples
 from connector.models import Conversion, Event
 from connector.worker import Worker
 

@@ -18,14 +18,15 @@ import pytest
 import requests
 from sqlalchemy import inspect, select
 
-from adapters.shopify import samples
-from adapters.shopify.standin import StandinShopify
-from connector import create_app, directory
-from connector.codes import sync_codes
+from standins.shopify import samples
+from standins.shopify.store import StandinShopify
+from connector import create_app
+from connector.campaigns import directory
+from connector.campaigns.codes import sync_codes
 from connector.db import transaction
-from connector.installs import mark_needs_reauth
+from connector.installs.setup import mark_needs_reauth
 from connector.models import Conversion, Influencer, Store, utcnow
-from connector.standin_backend import Behaviour, StandinBackend
+from standins.backend import Behaviour, StandinBackend
 from connector.worker import Worker
 
 from .conftest import BACKEND_SECRET, SHOP, SHOPIFY_SECRET

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.attribution import (
+from connector.core.attribution import (
     CLICK,
     LANDING_PAGE,
     PROMO_CODE,
@@ -27,9 +27,9 @@ from connector.attribution import (
     ref_from_url,
     split_equally,
 )
-from connector.credit_models import LINEAR, MODELS, TIME_DECAY, ModelSettings
-from connector.platform import Customer, Money, OrderEvent
-from connector.rules import email_sha256
+from connector.core.credit_models import LINEAR, MODELS, TIME_DECAY, ModelSettings
+from connector.core.platform import Customer, Money, OrderEvent
+from connector.core.rules import email_sha256
 
 ALICE = InfluencerRef("alice", "spring-26", "ALICE15", email_sha256("alice@example.com"), "111")
 BOB = InfluencerRef("bob", "spring-26", "BOB10")

@@ -16,7 +16,7 @@ from connector.cli import main
 from connector.models import Store
 
 from .helpers import drain, post_shopify
-from adapters.shopify import samples
+from standins.shopify import samples
 
 
 def test_every_command_has_help_without_any_configuration():

@@ -1,4 +1,4 @@
-"""The worker's code sync (connector.codes) against the stand-in WooCommerce site: a code matches orders only
+"""The worker's code sync (connector.campaigns.codes) against the stand-in WooCommerce site: a code matches orders only
 once it works in the store, a refused code never credits anyone, removal takes the code down and can be
 asked again when the store would not, and the worker's state never sticks."""
 
@@ -8,13 +8,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from adapters.woocommerce.standin import StandinWooCommerce
-from connector import campaigns, directory
-from connector.codes import sync_codes
+from standins.woocommerce.store import StandinWooCommerce
+from connector.campaigns import influencers as campaigns, directory
+from connector.campaigns.codes import sync_codes
 from connector.db import transaction
-from connector.directory import directory_for
+from connector.campaigns.directory import directory_for
 from connector.models import Influencer, Store
-from connector.platform import PERCENTAGE
+from connector.core.platform import PERCENTAGE
 
 SITE = "codes-site"
 NOW = datetime.now(timezone.utc)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.credit_models import (
+from connector.core.credit_models import (
     FIRST_CLICK,
     LAST_CLICK,
     LINEAR,

@@ -9,8 +9,9 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from adapters.shopify import samples
-from connector import create_app, directory
+from standins.shopify import samples
+from connector import create_app
+from connector.campaigns import directory
 from connector.db import make_engine, make_sessionmaker, transaction
 from connector.settings import Settings
 

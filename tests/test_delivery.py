@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
-from adapters.shopify import samples
+from standins.shopify import samples
 from connector.cli import main
-from connector.forwarder import Sender
+from connector.delivery.forwarder import Sender
 from connector.models import DeliveryAttempt
-from connector.standin_backend import Behaviour, StandinBackend
+from standins.backend import Behaviour, StandinBackend
 from connector.worker import Worker
 
 from .conftest import BACKEND_SECRET
@@ -134,7 +134,7 @@ def test_a_conversion_claimed_by_another_worker_is_not_sent_twice(client, delive
     post_shopify(client, "orders/paid", _code_order())
     first = Worker(delivering_settings, sessions, worker_id="first")
     first.handle_events()
-    from connector import outbox
+    from connector.delivery import outbox
     from connector.db import transaction
 
     with transaction(sessions) as session:  # "first" claims it and is slow to send

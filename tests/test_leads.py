@@ -15,12 +15,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from connector import payload
+from connector.core import payload
 from connector.db import transaction
-from connector.leads import apply_signup
+from connector.crediting.leads import apply_signup
 from connector.models import Click, Customer, Store, StorefrontReport
-from connector.platform import CustomerCreated
-from connector.rules import email_sha256
+from connector.core.platform import CustomerCreated
+from connector.core.rules import email_sha256
 
 from .conftest import SHOP
 from .helpers import bodies, drain
@@ -113,8 +113,8 @@ def test_no_report_means_no_lead_and_a_touch_outside_the_window_does_not_count(c
 
 
 def test_a_customer_redact_erases_the_sign_up_and_the_reports_naming_them(client, settings, sessions, store):
-    from connector.lifecycle import apply_lifecycle
-    from connector.platform import CustomerRedact
+    from connector.crediting.lifecycle import apply_lifecycle
+    from connector.core.platform import CustomerRedact
 
     report_signup(client, store, customer_id="5005", email="gone@shopper.example")
     drain(settings, sessions)

@@ -15,12 +15,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from adapters.shopify import samples
+from standins.shopify import samples
 from adapters.shopify.compliance import normalise_lifecycle
-from connector import directory
+from connector.campaigns import directory
 from connector.db import transaction
-from connector.inbox import store_delivery
-from connector.lifecycle import REDACTED_CUSTOMER, REDACTED_STORE, apply_lifecycle
+from connector.intake.inbox import store_delivery
+from connector.crediting.lifecycle import REDACTED_CUSTOMER, REDACTED_STORE, apply_lifecycle
 from connector.models import (
     AttributionRecord,
     Conversion,
@@ -31,7 +31,7 @@ from connector.models import (
     PrivacyRequest,
     Store,
 )
-from connector.rules import email_sha256
+from connector.core.rules import email_sha256
 from connector.worker import Worker
 
 from .conftest import SHOP

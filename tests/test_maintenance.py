@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 import responses
 from sqlalchemy import select
 
-from connector import directory
+from connector.campaigns import directory
 from connector.db import transaction
 from connector.models import Store
-from connector.reconcile import claim_store_for_maintenance
+from connector.intake.reconcile import claim_store_for_maintenance
 from connector.worker import Worker
 
 SHOP = "maint-shop.myshopify.com"
@@ -111,7 +111,7 @@ def test_a_store_that_refuses_its_credentials_during_reconciliation_needs_reauth
 
 
 def test_a_manual_reconcile_from_a_later_time_does_not_skip_the_scheduled_window(sessions, settings):
-    from connector.reconcile import reconcile_store
+    from connector.intake.reconcile import reconcile_store
 
     store_id = _store(sessions, settings, pending=False)
     now = datetime.now(timezone.utc)

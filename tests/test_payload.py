@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.payload import (
+from connector.core.payload import (
     PURCHASE,
     REFUND,
     conversion_body,
@@ -20,7 +20,7 @@ from connector.payload import (
     format_time,
     new_conversion_id,
 )
-from connector.platform import Money
+from connector.core.platform import Money
 
 # The keys of the contract's example body, plus the `presentment` extension.
 CONTRACT_DATA_KEYS = {

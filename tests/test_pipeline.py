@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from adapters.shopify import samples
+from standins.shopify import samples
 from connector.db import transaction
 from connector.models import AttributionRecord, Event, Order
 

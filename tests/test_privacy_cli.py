@@ -11,12 +11,12 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from adapters.shopify import samples
+from standins.shopify import samples
 from adapters.shopify.compliance import normalise_lifecycle
-from connector import directory
+from connector.campaigns import directory
 from connector.db import transaction
-from connector.inbox import store_delivery
-from connector.lifecycle import apply_lifecycle
+from connector.intake.inbox import store_delivery
+from connector.crediting.lifecycle import apply_lifecycle
 from connector.models import Event, PrivacyRequest, Store
 
 from .conftest import SHOP

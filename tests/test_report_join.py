@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from adapters.shopify import samples
-from adapters.woocommerce import samples as woo_samples
-from connector import directory
+from standins.shopify import samples
+from standins.woocommerce import samples as woo_samples
+from connector.campaigns import directory
 from connector.db import transaction
 from connector.models import AttributionRecord, Event, Order, StorefrontReport
 from connector.worker import Worker

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.retry import JITTER, MAX_RETRY_AFTER, next_attempt_at
+from connector.core.retry import JITTER, MAX_RETRY_AFTER, next_attempt_at
 from connector.settings import DEFAULT_RETRY_SCHEDULE
 
 NOW = datetime(2026, 11, 22, 14, 3, 7, tzinfo=timezone.utc)

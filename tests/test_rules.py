@@ -10,11 +10,11 @@ import dataclasses
 
 import pytest
 
-from adapters.shopify import samples
+from standins.shopify import samples
 from adapters.shopify.normalise import normalise
-from connector.attribution import InfluencerRef
-from connector.platform import Customer, OrderEvent
-from connector.rules import StorePolicy, email_sha256, is_self_referral, purchase_decision
+from connector.core.attribution import InfluencerRef
+from connector.core.platform import Customer, OrderEvent
+from connector.core.rules import StorePolicy, email_sha256, is_self_referral, purchase_decision
 
 ALICE_SHA256 = "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976"  # sha256("alice@example.com")
 ON_PAID = StorePolicy()

@@ -1,4 +1,4 @@
-"""Neutral events carry only values the database can hold (connector/storable.py)."""
+"""Neutral events carry only values the database can hold (connector/core/storable.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.errors import MalformedPayload
-from connector.platform import Customer, CustomerCreated, Money, OrderEvent
-from connector.storable import checked
+from connector.core.platform import Customer, CustomerCreated, Money, OrderEvent
+from connector.core.storable import checked
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings as hypothesis_settings, strategies as st
 from sqlalchemy import delete, select
 
-from connector import create_app, directory, reports
+from connector import create_app
+from connector.campaigns import directory, reports
 from connector.db import transaction
 from connector.errors import MalformedPayload
-from connector.live_server import LiveServer
+from standins.live_server import LiveServer
 from connector.models import Event, Store
 
 from .conftest import SHOP

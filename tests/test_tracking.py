@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from sqlalchemy import func, select
 
-from connector import directory
+from connector.campaigns import directory
 from connector.db import transaction
 from connector.models import Click, Influencer, Store
 

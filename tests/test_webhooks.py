@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from adapters.shopify import samples
+from standins.shopify import samples
 
 from .conftest import OLD_SHOPIFY_SECRET, SHOP, SHOPIFY_SECRET
 from .helpers import events, post_shopify

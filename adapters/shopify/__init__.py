@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterator, Mapping, Sequence
 
-from connector import storable
-from connector.platform import (AppUninstalled, CodeBatch, CodeRemoval, CodeRequest, CustomerCreated, Delivery,
+from connector.core import storable
+from connector.core.platform import (AppUninstalled, CodeBatch, CodeRemoval, CodeRequest, CustomerCreated, Delivery,
                                 DeliveryHeaders, LifecycleEvent, NeutralEvent, StoreView)
 from connector.settings import Settings
 
@@ -15,7 +15,6 @@ from . import compliance as _compliance
 from . import discounts as _discounts
 from . import normalise as _normalise
 from . import remote as _remote
-from . import samples as _samples
 from . import verify as _verify
 from .views import bp as _blueprint
 
@@ -26,8 +25,6 @@ class ShopifyAdapter:
                       | _compliance.LIFECYCLE_TOPICS)
     #: a code discount has its own startsAt, so codes can be made before their campaign starts
     supports_start_date = True
-    #: sample deliveries shaped like Shopify's, for the demo and the benchmarks
-    samples = _samples
     #: /shopify/install, /shopify/callback, /shopify/app
     blueprint = _blueprint
 
@@ -37,13 +34,6 @@ class ShopifyAdapter:
         from .cli import shopify
 
         return shopify
-
-    @property
-    def standin(self):
-        """A local Shopify (OAuth and GraphQL Admin API) for the demo and end-to-end tests (loaded on use)."""
-        from . import standin
-
-        return standin
 
     def read_headers(self, headers: Mapping[str, str], body: bytes) -> DeliveryHeaders | None:
         return _verify.read_headers(headers)

@@ -35,8 +35,8 @@ from urllib.parse import urlsplit
 import msgspec
 
 from connector.errors import NotTopicBody, WrongShop
-from connector.json_body import edge_fields
-from connector.platform import StoreView
+from connector.core.json_body import edge_fields
+from connector.core.platform import StoreView
 
 GID = re.compile(r"gid://shopify/([A-Za-z]+)/([0-9]{1,20})")
 DIGITS = re.compile(r"[0-9]{1,20}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from connector.errors import MalformedPayload
-from connector.platform import AppUninstalled, CustomerDataRequest, CustomerRedact, LifecycleEvent, StoreRedact
+from connector.core.platform import AppUninstalled, CustomerDataRequest, CustomerRedact, LifecycleEvent, StoreRedact
 
 from .normalise import _id, load
 

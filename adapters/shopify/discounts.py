@@ -31,7 +31,7 @@ from typing import Iterable, Mapping, Sequence
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.errors import PlatformAuthError, PlatformError
-from connector.platform import (PERCENTAGE, CodeBatch, CodeRemoval, CodeRequest, CodeResult, DiscountTerms,
+from connector.core.platform import (PERCENTAGE, CodeBatch, CodeRemoval, CodeRequest, CodeResult, DiscountTerms,
                                 discount_group_key)
 from connector.settings import Settings
 

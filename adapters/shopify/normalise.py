@@ -13,8 +13,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connector.errors import MalformedPayload
-from connector.json_body import load
-from connector.platform import Customer, CustomerCreated, Money, OrderEvent, RefundEvent
+from connector.core.json_body import load
+from connector.core.platform import Customer, CustomerCreated, Money, OrderEvent, RefundEvent
 
 ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled"})
 REFUND_TOPICS = frozenset({"refunds/create"})

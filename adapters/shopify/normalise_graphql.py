@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from connector.errors import MalformedPayload
-from connector.platform import Customer, Money, OrderEvent, RefundEvent
+from connector.core.platform import Customer, Money, OrderEvent, RefundEvent
 
 from .normalise import (
     ASCII_DIGITS,

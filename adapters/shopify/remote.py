@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.errors import CredentialsRevoked, PlatformAuthError, PlatformError
 from connector.models import Store
-from connector.platform import Delivery
+from connector.core.platform import Delivery
 from connector.settings import Settings
 
 from . import pixel

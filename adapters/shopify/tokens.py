@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector import crypto, outbound
 from connector.db import transaction
 from connector.errors import PlatformAuthError, PlatformError
-from connector.installs import mark_needs_reauth
+from connector.installs.setup import mark_needs_reauth
 from connector.models import Store
 from connector.settings import Settings
 

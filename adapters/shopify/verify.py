@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 from typing import Mapping, Sequence
 
 from connector.errors import MissingHeader
-from connector import body_hmac
-from connector.body_hmac import sign  # noqa: F401 - what the platform puts in its signature header
-from connector.platform import DeliveryHeaders
+from connector.core import body_hmac
+from connector.core.body_hmac import sign  # noqa: F401 - what the platform puts in its signature header
+from connector.core.platform import DeliveryHeaders
 
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
 TOPIC_HEADER = "X-Shopify-Topic"

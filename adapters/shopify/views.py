@@ -14,14 +14,15 @@ from datetime import datetime, timezone
 from flask import Blueprint, g, redirect, request
 from sqlalchemy import select
 
-from connector import install_state, outbound
+from connector.installs import state as install_state
+from connector import outbound
 from connector.db import transaction
 from connector.errors import InstallError, PlatformAuthError, PlatformError
-from connector.installs import record_install, run_setup
+from connector.installs.setup import record_install, run_setup
 from connector.models import Store
 from connector.settings import Settings
 from connector.web import calling_out, services
-from connector.web.pages import error_page, store_page
+from connector.web.app.pages import error_page, store_page
 
 from . import oauth, shopify_lib, tokens
 from .admin_api import http_session

@@ -11,18 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
-from connector import crypto, storable
+from connector import crypto
+from connector.core import storable
 from connector.db import transaction
 from connector.errors import ConnectorError, PlatformAuthError, PlatformError, UnknownStore, UnsafeStoreUrl
 from connector.models import Store
-from connector.platform import (CodeBatch, CodeRemoval, CodeRequest, Delivery, DeliveryHeaders, NeutralEvent,
+from connector.core.platform import (CodeBatch, CodeRemoval, CodeRequest, Delivery, DeliveryHeaders, NeutralEvent,
                                 OrderDeleted, StoreView)
 from connector.settings import Settings
 
 from . import binding as _binding
 from . import coupons as _coupons
 from . import normalise as _normalise
-from . import samples as _samples
 from . import store_url as _store_url
 from . import verify as _verify
 from .rest_api import WooCommerceClient
@@ -78,19 +78,10 @@ def _reconcile_id(order: dict, body: bytes) -> str:
 class WooCommerceAdapter:
     name = NAME
     handled_topics = _normalise.HANDLED_TOPICS
-    #: sample deliveries shaped like WooCommerce's, for the demo and the benchmarks
-    samples = _samples
     #: /woocommerce/install, /woocommerce/callback, /woocommerce/return
     blueprint = _blueprint
     #: WooCommerce coupons have an expiry date but no start date: the core holds such codes back until they start
     supports_start_date = False
-
-    @property
-    def standin(self):
-        """The stand-in module: local WooCommerce sites for the demo and end-to-end tests (loaded on use)."""
-        from . import standin
-
-        return standin
 
     def read_headers(self, headers: Mapping[str, str], body: bytes) -> DeliveryHeaders | None:
         return _verify.read_headers(headers, body)

@@ -6,7 +6,7 @@ to its store. The topic header is not signed, though: a captured `order.created`
 for a sign-up. So each topic's body must have its own shape:
 
 - `order.deleted`: exactly `{"id": N}`, what WooCommerce sends for a deletion (and the worker still
-  asks the store before it believes it: connector/worker.py, `confirm`);
+  asks the store before it believes it: connector/worker/__init__.py, `confirm`);
 - `order.created`, `order.updated`, `order.restored`: an order, with `line_items`, whose `_links.self`
   (when present) is `…/orders/<id>`;
 - `customer.created`: a customer, no `line_items`, whose `_links.self` (when present) is `…/customers/<id>`.
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from connector.errors import NotTopicBody
-from connector.json_body import edge_fields, is_list
+from connector.core.json_body import edge_fields, is_list
 
 SELF_PATH = re.compile(r".*/wc/v[0-9]+/(orders|customers)/([0-9]{1,20})/?")
 UNSET = msgspec.UNSET

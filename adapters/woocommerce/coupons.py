@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Sequence
 
 from connector.errors import PlatformAuthError, PlatformError
-from connector.platform import FIXED_AMOUNT, PERCENTAGE, CodeBatch, CodeRemoval, CodeRequest, CodeResult, DiscountTerms
+from connector.core.platform import FIXED_AMOUNT, PERCENTAGE, CodeBatch, CodeRemoval, CodeRequest, CodeResult, DiscountTerms
 
 from .rest_api import BatchTooLarge, WooCommerceClient
 

@@ -27,8 +27,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from connector.errors import MalformedPayload
-from connector.json_body import load
-from connector.platform import Customer, CustomerCreated, Money, OrderDeleted, OrderEvent, RefundEvent
+from connector.core.json_body import load
+from connector.core.platform import Customer, CustomerCreated, Money, OrderDeleted, OrderEvent, RefundEvent
 
 ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
 DELETED_TOPIC = "order.deleted"

@@ -11,9 +11,9 @@ import re
 from typing import Mapping, Sequence
 
 from connector.errors import BadSignature, MissingHeader
-from connector import body_hmac
-from connector.body_hmac import sign  # noqa: F401 - what the platform puts in its signature header
-from connector.platform import DeliveryHeaders
+from connector.core import body_hmac
+from connector.core.body_hmac import sign  # noqa: F401 - what the platform puts in its signature header
+from connector.core.platform import DeliveryHeaders
 
 SOURCE_HEADER = "X-WC-Webhook-Source"
 TOPIC_HEADER = "X-WC-Webhook-Topic"

@@ -15,14 +15,15 @@ from urllib.parse import urlencode
 from flask import Blueprint, jsonify, redirect, request
 from sqlalchemy import select
 
-from connector import crypto, install_state, outbound
+from connector import crypto, outbound
+from connector.installs import state as install_state
 from connector.db import transaction
 from connector.errors import InstallError, PlatformError, UnsafeStoreUrl
-from connector.installs import record_install, run_setup
+from connector.installs.setup import record_install, run_setup
 from connector.models import Store
 from connector.web import calling_out, services
-from connector.web.pages import error_page, installed_page
-from connector.web.storefront_snippet import snippet
+from connector.web.app.pages import error_page, installed_page
+from connector.web.app.snippet import snippet
 
 from .rest_api import WooCommerceClient
 from .store_url import check_store_url, normalise_store_url

@@ -7,7 +7,7 @@ from typing import Iterator
 
 from flask import current_app
 
-from .. import outbound
+from connector import outbound
 
 
 def services():

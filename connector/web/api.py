@@ -22,19 +22,20 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
-from .. import campaigns, outbox
-from ..attribution import match_key
-from ..campaigns import Conflict, InfluencerSpec, InvalidField
-from ..db import transaction
-from ..errors import ConnectorError
-from ..models import (AttributionRecord, Campaign, Conversion, ConversionCredit, DeliveryAttempt, Influencer, Order,
+from connector.campaigns import influencers as campaigns
+from connector.delivery import outbox
+from connector.core.attribution import match_key
+from connector.campaigns.influencers import Conflict, InfluencerSpec, InvalidField
+from connector.db import transaction
+from connector.errors import ConnectorError
+from connector.models import (AttributionRecord, Campaign, Conversion, ConversionCredit, DeliveryAttempt, Influencer, Order,
                       Store, StorefrontReport, utcnow)
-from ..payload import format_amount, format_share
-from ..stats import influencer_stats
-from . import services
-from .api_schema import (DISCOUNT_TYPES, MAX_ID, TRACKING_ID_PATTERN, AttributionIn, BatchEnvelope, CampaignIn,
+from connector.core.payload import format_amount, format_share
+from connector.campaigns.stats import influencer_stats
+from connector.web import services
+from connector.web.api_schema import (DISCOUNT_TYPES, MAX_ID, TRACKING_ID_PATTERN, AttributionIn, BatchEnvelope, CampaignIn,
                          InfluencerBatchItem, InfluencerIn, StoreOut, openapi_document)
-from .storefront_snippet import snippet
+from connector.web.app.snippet import snippet
 
 bp = Blueprint("api", __name__)
 DEFAULT_PAGE, MAX_PAGE = 100, 500

@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from . import services
+from connector.web import services
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("connector.health")

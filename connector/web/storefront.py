@@ -17,12 +17,13 @@ from urllib.parse import urlsplit
 from flask import Blueprint, jsonify, request, send_from_directory
 from sqlalchemy.exc import DBAPIError
 
-from .. import registry, reports
-from ..directory import find_store
-from ..errors import MalformedPayload, StorageUnavailable, UnknownStore
-from ..inbox import STORED, store_delivery
-from ..models import Store, utcnow
-from . import services
+from connector import registry
+from connector.campaigns import reports
+from connector.campaigns.directory import find_store
+from connector.errors import MalformedPayload, StorageUnavailable, UnknownStore
+from connector.intake.inbox import STORED, store_delivery
+from connector.models import Store, utcnow
+from connector.web import services
 
 bp = Blueprint("storefront", __name__)
 log = logging.getLogger("connector.storefront")

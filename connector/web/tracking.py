@@ -16,12 +16,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from flask import Blueprint, redirect, request
 from sqlalchemy import select
 
-from ..attribution import match_key
-from ..campaigns import TRACKING_ID
-from ..db import transaction
-from ..models import Click, Influencer, Store, utcnow
-from . import services
-from .pages import error_page
+from connector.core.attribution import match_key
+from connector.campaigns.influencers import TRACKING_ID
+from connector.db import transaction
+from connector.models import Click, Influencer, Store, utcnow
+from connector.web import services
+from connector.web.app.pages import error_page
 
 bp = Blueprint("tracking", __name__)
 log = logging.getLogger("connector.tracking")

@@ -10,11 +10,11 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import registry
-from ..crypto import DecryptionError
-from ..errors import BadHeader, MissingHeader, StorageUnavailable, UnknownPlatform, VerificationError
-from ..inbox import store_delivery
-from . import services
+from connector import registry
+from connector.crypto import DecryptionError
+from connector.errors import BadHeader, MissingHeader, StorageUnavailable, UnknownPlatform, VerificationError
+from connector.intake.inbox import store_delivery
+from connector.web import services
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger("connector.edge")

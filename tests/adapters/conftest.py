@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.woocommerce.standin import StandinWooCommerce
+from standins.woocommerce.store import StandinWooCommerce
 
 from .woocommerce_helpers import Receiver
 

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.shopify import samples
+from standins.shopify import samples
 from adapters.shopify.binding import check, order_names_shop
 from connector.errors import NotTopicBody, VerificationError, WrongShop
-from connector.platform import StoreView
+from connector.core.platform import StoreView
 
 SHOP = "wool-and-co.myshopify.com"
 OTHER = "someone-else.myshopify.com"

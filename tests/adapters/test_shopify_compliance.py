@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from adapters.shopify.compliance import LIFECYCLE_TOPICS, normalise_lifecycle
 from connector.errors import MalformedPayload
-from connector.platform import AppUninstalled, CustomerDataRequest, CustomerRedact, StoreRedact
+from connector.core.platform import AppUninstalled, CustomerDataRequest, CustomerRedact, StoreRedact
 
 BIG = 2**53 + 1  # not representable as a float: a float on the way would change it
 

@@ -20,11 +20,11 @@ import responses
 
 from adapters.shopify import adapter
 from adapters.shopify.discounts import CHUNK, POLL_BUDGET, create_codes, discount_title, remove_codes
-from adapters.shopify.standin import StandinShopify
-from connector import directory
+from standins.shopify.store import StandinShopify
+from connector.campaigns import directory
 from connector.db import transaction
 from connector.errors import PlatformAuthError, PlatformError
-from connector.platform import (FIXED_AMOUNT, PERCENTAGE, CodeRemoval, CodeRequest, DiscountTerms,
+from connector.core.platform import (FIXED_AMOUNT, PERCENTAGE, CodeRemoval, CodeRequest, DiscountTerms,
                                 discount_group_key)
 
 from ..conftest import SHOP, SHOPIFY_SECRET
@@ -579,11 +579,11 @@ def test_the_adapter_offers_codes_with_start_dates(shop, sessions, shopify):
 
 
 def test_the_workers_code_sync_records_what_the_shop_made_replaces_and_removes(shop, sessions, shopify):
-    """The core's connector.codes.sync_codes through this adapter, end to end at the stand-in."""
+    """The core's connector.campaigns.codes.sync_codes through this adapter, end to end at the stand-in."""
     from sqlalchemy import select
 
-    from connector.campaigns import InfluencerSpec, find_influencer, remove_influencer, upsert_influencer
-    from connector.codes import sync_codes
+    from connector.campaigns.influencers import InfluencerSpec, find_influencer, remove_influencer, upsert_influencer
+    from connector.campaigns.codes import sync_codes
     from connector.models import Discount, Influencer, Store
 
     shop_settings, store_id = shop

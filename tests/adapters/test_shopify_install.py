@@ -250,7 +250,7 @@ def test_used_states_are_kept_only_as_long_as_they_matter(shop_client, sessions)
     """Nonces are the only record of a used state; pruning forgets old ones, never recent ones."""
     from datetime import datetime, timedelta, timezone
 
-    from connector import install_state
+    from connector.installs import state as install_state
     from connector.db import transaction
 
     now = datetime.now(timezone.utc)

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.shopify import samples
+from standins.shopify import samples
 from adapters.shopify.normalise import ORDER_TOPICS, normalise
 from connector.errors import MalformedPayload
-from connector.platform import CustomerCreated, Money, OrderEvent, RefundEvent
+from connector.core.platform import CustomerCreated, Money, OrderEvent, RefundEvent
 
 ORDER_ID = "820982911946154508"
 

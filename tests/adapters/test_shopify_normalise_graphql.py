@@ -25,11 +25,11 @@ from hypothesis import strategies as st
 
 from adapters.shopify import normalise as rest
 from adapters.shopify import normalise_graphql as gql
-from adapters.shopify import samples
-from adapters.shopify.standin_graphql import DEFAULT_SHOP, page_sizes, to_graphql_node
-from connector.attribution import ref_from_url
+from standins.shopify import samples
+from standins.shopify.graphql_api import DEFAULT_SHOP, page_sizes, to_graphql_node
+from connector.core.attribution import ref_from_url
 from connector.errors import MalformedPayload
-from connector.platform import Money, OrderEvent
+from connector.core.platform import Money, OrderEvent
 
 
 def set_money(shop: str, presentment: str) -> dict:

@@ -14,10 +14,10 @@ import requests
 from sqlalchemy import update
 
 from adapters.shopify import adapter, remote
-from adapters.shopify.standin import StandinShopify
-from connector import directory
+from standins.shopify.store import StandinShopify
+from connector.campaigns import directory
 from connector.db import transaction
-from connector.installs import run_setup
+from connector.installs.setup import run_setup
 from connector.models import Store
 
 from ..conftest import SHOPIFY_SECRET

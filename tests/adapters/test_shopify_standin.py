@@ -23,9 +23,10 @@ import graphql
 import pytest
 import requests
 
-from adapters.shopify import normalise, normalise_graphql, samples
-from adapters.shopify.standin import StandinShopify, query_hmac, webhook_signature
-from adapters.shopify.standin_graphql import fields, page_sizes, to_graphql_node
+from adapters.shopify import normalise, normalise_graphql
+from standins.shopify import samples
+from standins.shopify.store import StandinShopify, query_hmac, webhook_signature
+from standins.shopify.graphql_api import fields, page_sizes, to_graphql_node
 from adapters.shopify.verify import read_headers, verify
 from connector.errors import BadSignature, MalformedPayload
 

@@ -17,7 +17,7 @@ from adapters.shopify.admin_api import AdminApi, throttle_wait
 from connector import crypto, outbound
 from connector.db import transaction
 from connector.errors import PlatformAuthError, PlatformError
-from connector.installs import record_install
+from connector.installs.setup import record_install
 from connector.models import Store
 
 SHOP = "token-shop.myshopify.com"
@@ -199,7 +199,7 @@ def test_two_workers_refreshing_one_store_at_once_make_one_refresh(sessions, sho
 def test_a_slow_refresh_never_holds_up_webhooks_being_stored(sessions, shop_settings, engine):
     """The refresh's HTTP call holds no database lock: a delivery for the same store goes in meanwhile
     (on SQLite a write transaction locks the whole file, so this is where it would show)."""
-    from connector.inbox import STORED, store_delivery
+    from connector.intake.inbox import STORED, store_delivery
 
     store_id = _install(sessions, shop_settings, expires_in=-10)
     in_refresh, release = threading.Event(), threading.Event()

@@ -9,13 +9,14 @@ from datetime import datetime, timezone
 
 import pytest
 
-from adapters.woocommerce import adapter, samples
-from adapters.woocommerce.standin import StandinWooCommerce
+from adapters.woocommerce import adapter
+from standins.woocommerce import samples
+from standins.woocommerce.store import StandinWooCommerce
 from connector import crypto
 from connector.db import transaction
 from connector.errors import ConnectorError, PlatformAuthError, PlatformError, UnknownStore
 from connector.models import Store
-from connector.platform import OrderEvent
+from connector.core.platform import OrderEvent
 
 
 SITE = "site-a"
@@ -162,5 +163,3 @@ def test_reconcile_with_refused_keys_is_an_auth_error(sessions, woo_settings, st
 
 def test_adapter_identity():
     assert adapter.name == "woocommerce"
-    assert adapter.samples is samples
-    assert adapter.standin.StandinWooCommerce is StandinWooCommerce

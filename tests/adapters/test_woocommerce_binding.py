@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.woocommerce import samples
+from standins.woocommerce import samples
 from adapters.woocommerce.binding import check
 from connector.errors import NotTopicBody
 

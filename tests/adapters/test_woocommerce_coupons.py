@@ -20,7 +20,7 @@ from adapters.woocommerce import adapter, coupons
 from adapters.woocommerce.coupons import ALREADY_EXISTS, TRACKING_META
 from adapters.woocommerce.rest_api import WooCommerceClient
 from connector.errors import PlatformAuthError, PlatformError
-from connector.platform import FIXED_AMOUNT, PERCENTAGE, CodeRemoval, CodeRequest, DiscountTerms
+from connector.core.platform import FIXED_AMOUNT, PERCENTAGE, CodeRemoval, CodeRequest, DiscountTerms
 
 from .test_woocommerce_adapter import SITE, add_store
 

@@ -12,8 +12,10 @@ import pytest
 import responses
 from sqlalchemy import delete, func, select
 
-from adapters.woocommerce import samples
-from connector import create_app, crypto, directory, install_state
+from standins.woocommerce import samples
+from connector import create_app, crypto
+from connector.campaigns import directory
+from connector.installs import state as install_state
 from connector.db import transaction
 from connector.models import Event, Store
 

@@ -14,10 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.woocommerce import adapter, samples
+from adapters.woocommerce import adapter
+from standins.woocommerce import samples
 from adapters.woocommerce.normalise import HANDLED_TOPICS, ORDER_TOPICS, normalise, refunded_base
 from connector.errors import MalformedPayload
-from connector.platform import CustomerCreated, Money, OrderDeleted, OrderEvent
+from connector.core.platform import CustomerCreated, Money, OrderDeleted, OrderEvent
 
 BASE = Money(Decimal("59.50"), "EUR")
 

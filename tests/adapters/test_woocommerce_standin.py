@@ -14,11 +14,12 @@ import requests
 from woocommerce import API
 from woocommerce.oauth import OAuth
 
-from adapters.woocommerce import adapter, samples
+from adapters.woocommerce import adapter
+from standins.woocommerce import samples
 from adapters.woocommerce.normalise import normalise
-from adapters.woocommerce.standin import StandinWooCommerce
+from standins.woocommerce.store import StandinWooCommerce
 from adapters.woocommerce.verify import read_headers, verify
-from connector.platform import CustomerCreated, OrderDeleted, OrderEvent
+from connector.core.platform import CustomerCreated, OrderDeleted, OrderEvent
 
 from .woocommerce_helpers import Receiver
 

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import Headers
 
-from adapters.woocommerce import adapter, samples
+from adapters.woocommerce import adapter
+from standins.woocommerce import samples
 from adapters.woocommerce.verify import (
     DELIVERY_ID_HEADER,
     SIGNATURE_HEADER,
@@ -20,7 +21,7 @@ from adapters.woocommerce.verify import (
     verify,
 )
 from connector.errors import BadSignature, MissingHeader
-from connector.platform import StoreView
+from connector.core.platform import StoreView
 from connector.settings import Settings
 
 # WooCommerce core's webhook unit test (crud.php, PLATFORMS.md B3): body "secret", empty key.

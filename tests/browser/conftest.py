@@ -1,7 +1,7 @@
 """Browser tests: the WooCommerce storefront script and the Shopify web pixel in a real Chromium, reporting
 to the real connector.
 
-Every page is served over real HTTP by two local servers (`connector.live_server.LiveServer`):
+Every page is served over real HTTP by two local servers (`standins.live_server.LiveServer`):
 
 - `shop`: a stand-in store at http://localhost:<port> — plain pages carrying the one-line script tag,
   WooCommerce's registration form and order-received URLs, and the web pixel harness page
@@ -36,9 +36,10 @@ import pytest
 from flask import Flask, Response, request, send_file
 from sqlalchemy import select
 
-from connector import create_app, directory
+from connector import create_app
+from connector.campaigns import directory
 from connector.db import transaction
-from connector.live_server import LiveServer
+from standins.live_server import LiveServer
 from connector.models import Event
 
 try:

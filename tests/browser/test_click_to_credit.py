@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
-from adapters.shopify import samples as shopify_samples
-from adapters.woocommerce import samples as woo_samples
+from standins.shopify import samples as shopify_samples
+from standins.woocommerce import samples as woo_samples
 from connector.models import Click
 
 from ..conftest import SHOPIFY_SECRET

@@ -12,13 +12,13 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from adapters.shopify import samples
-from adapters.shopify.standin import StandinShopify
+from standins.shopify import samples
+from standins.shopify.store import StandinShopify
 from connector import create_app
 from connector.db import transaction
-from connector.live_server import LiveServer
+from standins.live_server import LiveServer
 from connector.models import Click, ClickCount, Conversion, Customer, Event, Order, StorefrontReport
-from connector.rules import email_sha256
+from connector.core.rules import email_sha256
 from connector.worker import Worker
 
 from ..conftest import SHOP, SHOPIFY_SECRET

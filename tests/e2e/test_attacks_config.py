@@ -11,14 +11,15 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from adapters.shopify.standin import StandinShopify
-from adapters.woocommerce import samples as woo_samples
-from connector import create_app, crypto, directory
+from standins.shopify.store import StandinShopify
+from standins.woocommerce import samples as woo_samples
+from connector import create_app, crypto
+from connector.campaigns import directory
 from connector.db import transaction
-from connector.forwarder import Sender
-from connector.live_server import LiveServer
+from connector.delivery.forwarder import Sender
+from standins.live_server import LiveServer
 from connector.models import Event, Store
-from connector.standin_backend import StandinBackend
+from standins.backend import StandinBackend
 
 from ..conftest import BACKEND_SECRET, SHOPIFY_SECRET
 

@@ -17,11 +17,12 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from adapters.shopify import samples
-from adapters.shopify.standin import StandinShopify, query_hmac, webhook_signature
-from connector import create_app, crypto, directory
+from standins.shopify import samples
+from standins.shopify.store import StandinShopify, query_hmac, webhook_signature
+from connector import create_app, crypto
+from connector.campaigns import directory
 from connector.db import transaction
-from connector.live_server import LiveServer
+from standins.live_server import LiveServer
 from connector.models import Conversion, Event, Influencer, Store
 from connector.worker import Worker
 

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from sqlalchemy import select
 
-from adapters.shopify import samples
-from connector.forwarder import Sender
+from standins.shopify import samples
+from connector.delivery.forwarder import Sender
 from connector.models import Conversion, DeliveryAttempt, Event
-from connector.standin_backend import StandinBackend
+from standins.backend import StandinBackend
 from connector.worker import Worker
 
 from ..conftest import BACKEND_SECRET, SHOP, SHOPIFY_SECRET

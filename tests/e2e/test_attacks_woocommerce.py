@@ -9,11 +9,12 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from adapters.woocommerce import samples
-from adapters.woocommerce.standin import StandinWooCommerce
-from connector import create_app, directory
+from standins.woocommerce import samples
+from standins.woocommerce.store import StandinWooCommerce
+from connector import create_app
+from connector.campaigns import directory
 from connector.db import transaction
-from connector.live_server import LiveServer
+from standins.live_server import LiveServer
 from connector.models import Conversion, Event, Store
 from connector.worker import Worker
 

@@ -13,12 +13,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from adapters.shopify import samples as shopify_samples
-from adapters.shopify.standin import StandinShopify, query_hmac
-from adapters.woocommerce import samples as woo_samples
-from adapters.woocommerce.standin import StandinWooCommerce
-from connector import create_app, directory
-from connector.live_server import LiveServer
+from standins.shopify import samples as shopify_samples
+from standins.shopify.store import StandinShopify, query_hmac
+from standins.woocommerce import samples as woo_samples
+from standins.woocommerce.store import StandinWooCommerce
+from connector import create_app
+from connector.campaigns import directory
+from standins.live_server import LiveServer
 from connector.models import Store
 from connector.worker import Worker
 

@@ -13,14 +13,15 @@ import pytest
 import requests
 from sqlalchemy import func, select, text
 
-from adapters.shopify import samples
-from adapters.shopify.standin import StandinShopify, query_hmac
-from connector import create_app, directory
+from standins.shopify import samples
+from standins.shopify.store import StandinShopify, query_hmac
+from connector import create_app
+from connector.campaigns import directory
 from connector.db import transaction
 from connector.errors import PlatformAuthError
-from connector.live_server import LiveServer
+from standins.live_server import LiveServer
 from connector.models import Base, Conversion, Event, Store
-from connector.reconcile import reconcile_store
+from connector.intake.reconcile import reconcile_store
 from connector.worker import Worker
 
 from ..conftest import BACKEND_SECRET, SHOPIFY_SECRET

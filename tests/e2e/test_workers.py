@@ -12,9 +12,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from adapters.shopify import samples
+from standins.shopify import samples
 from connector.models import Conversion, Event
-from connector.standin_backend import Behaviour, StandinBackend
+from standins.backend import Behaviour, StandinBackend
 
 from ..conftest import BACKEND_SECRET
 from ..helpers import post_shopify

@@ -11,7 +11,7 @@ const SIGNUP_KEY = "_cnx_signup_reported";
 const MAX_TOUCHES = 5;
 const DAY_MS = 86400000;
 
-// What the connector accepts (connector/reports.py): a touch it cannot take would void the whole report.
+// What the connector accepts (connector/campaigns/reports.py): a touch it cannot take would void the whole report.
 const ok = (value) => typeof value === "string" && value.length > 0 && value.length <= 64;
 const okRef = (value) => typeof value === "string" && /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(value);
 

@@ -1,0 +1,103 @@
+"""Installs end here, whatever the platform or path: one store row, then the same setup.
+
+Setup (registering webhooks in the store) is tried at once, and if the store cannot be reached it
+stays pending and the worker tries again, so nobody has to touch anything by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector import registry
+from connector.core.attribution import SIGNAL_KINDS
+from connector.db import insert, transaction
+from connector.campaigns.directory import canonical_store_key
+from connector.errors import PlatformAuthError, PlatformError
+from connector.models import Store
+from connector.settings import Settings
+
+log = logging.getLogger("connector.installs")
+#: how long setup a request started keeps the worker's maintenance away from the store
+SETUP_LEASE = timedelta(minutes=5)
+
+
+def record_install(session: Session, platform: str, key: str, now: datetime) -> Store:
+    """The store's row, created or reused (a reinstall keeps its influencers and history), set active.
+
+    The caller stores the credentials on it in the same transaction.
+    """
+    domain = canonical_store_key(platform, key)
+    # Insert-if-absent, then lock: two installs of a new store at once (a callback and an embedded
+    # load) both end on the one row instead of one of them failing on the unique constraint.
+    session.execute(
+        insert(session, Store.__table__)
+        .values(platform=platform, domain=domain, created_at=now, status="active", credit_on="paid",
+                forward_test_orders=False, precedence=",".join(SIGNAL_KINDS), setup_pending=True)
+        .on_conflict_do_nothing(index_elements=["platform", "domain"])
+    )
+    store = session.scalars(
+        select(Store).where(Store.platform == platform, Store.domain == domain)
+        .with_for_update().execution_options(populate_existing=True)
+    ).one()
+    store.status, store.status_reason = "active", None
+    store.installed_at, store.uninstalled_at = now, None
+    store.setup_pending, store.setup_error = True, None
+    # The install runs setup itself, now: the worker's maintenance must not run it at the same moment (both
+    # would create the same webhooks, and one would fail). Done, the lease goes; failed, the worker retries
+    # once it ends.
+    store.maintenance_lease_until = now + SETUP_LEASE
+    return store
+
+
+def mark_needs_reauth(store: Store, reason: object) -> None:
+    """The platform refused the store's credentials: say so loudly, in the log and on the store.
+
+    Its webhooks are still handled; only calls into the store wait until the merchant authorises again.
+    """
+    if store.status not in ("active", "needs_reauth"):
+        return  # uninstalled or redacted: nothing to re-authorise
+    store.status, store.status_reason = "needs_reauth", str(reason)[:500]
+    log.error("%s NEEDS RE-AUTHORISATION: %s. Its webhooks are still handled; calls into the store wait until "
+              "the merchant authorises the app again.", store.domain, reason)
+
+
+@dataclass(frozen=True)
+class SetupOutcome:
+    done: bool
+    summary: str
+
+
+def run_setup(settings: Settings, sessions: sessionmaker[Session], store_id: int, now: datetime) -> SetupOutcome:
+    """Register what the store needs; record the result on the store. Never raises a platform error."""
+    with sessions() as session:
+        store = session.get(Store, store_id)
+        platform, domain = store.platform, store.domain
+    try:
+        summary = registry.get(platform).setup(settings, sessions, store_id)
+    except PlatformAuthError as exc:
+        _record(sessions, store_id, now, error=str(exc), needs_reauth=True)
+        return SetupOutcome(False, f"refused: {exc}")
+    except PlatformError as exc:
+        _record(sessions, store_id, now, error=str(exc))
+        log.warning("setup of %s failed, will retry: %s", domain, exc)
+        return SetupOutcome(False, f"will retry: {exc}")
+    _record(sessions, store_id, now, error=None)
+    log.info("setup of %s done: %s", domain, summary)
+    return SetupOutcome(True, summary)
+
+
+def _record(sessions, store_id: int, now: datetime, *, error: str | None, needs_reauth: bool = False) -> None:
+    with transaction(sessions) as session:
+        store = session.get(Store, store_id)
+        store.setup_at, store.setup_error = now, error[:1000] if error else None
+        if error is None:
+            store.setup_pending, store.maintenance_lease_until = False, None
+        if needs_reauth:
+            # setup stays pending: the worker only maintains active stores, and takes it up again once the
+            # merchant has authorised the app again.
+            mark_needs_reauth(store, error)
