@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from connector.core import payload
 from connector.campaigns import reports
 from connector.core.attribution import CLICK, CLOCK_SKEW, Attribution, attribute_signals, match_key, touch_signals
-from connector.crediting.conversions import Applied, _new_conversion, model_settings
+from connector.crediting.rows import Applied, model_settings, write_conversion
 from connector.db import insert
 from connector.campaigns.directory import directory_for
 from connector.models import Click, Customer, Store
@@ -93,7 +93,6 @@ def decide_lead(session: Session, store: Store, customer: Customer, now: datetim
         customer.decision = _why_not(attribution)
         return Applied((), f"sign-up: {customer.decision}")
     conversion = _lead(session, store, customer, attribution, now)
-    session.flush()
     customer.lead_conversion_id = conversion.id
     for signal in attribution.winning_signals:
         if signal.click_id in unspent:
@@ -122,7 +121,7 @@ def _why_not(attribution: Attribution) -> str:
 def _lead(session: Session, store: Store, customer: Customer, attribution: Attribution, now: datetime):
     winner = attribution.winner
     click_ids = [s.click_id for s in attribution.winning_signals if s.click_id]
-    return _new_conversion(
+    return write_conversion(
         session, store, None, f"lead:{customer.platform_customer_id}", now,
         type=payload.LEAD, order_id=None, order_name=None, occurred_at=customer.signed_up_at,
         amount=Money(Decimal("0"), store.currency or NO_CURRENCY), presentment=None,
