@@ -113,7 +113,7 @@ def test_no_report_means_no_lead_and_a_touch_outside_the_window_does_not_count(c
 
 
 def test_a_customer_redact_erases_the_sign_up_and_the_reports_naming_them(client, settings, sessions, store):
-    from connector.crediting.lifecycle import apply_lifecycle
+    from connector.installs.lifecycle import apply_lifecycle
     from connector.core.platform import CustomerRedact
 
     report_signup(client, store, customer_id="5005", email="gone@shopper.example")

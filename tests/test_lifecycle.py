@@ -20,7 +20,7 @@ from adapters.shopify.compliance import normalise_lifecycle
 from connector.campaigns import directory
 from connector.db import transaction
 from connector.intake.inbox import store_delivery
-from connector.crediting.lifecycle import REDACTED_CUSTOMER, REDACTED_STORE, apply_lifecycle
+from connector.installs.lifecycle import REDACTED_CUSTOMER, REDACTED_STORE, apply_lifecycle
 from connector.models import (
     AttributionRecord,
     Conversion,

@@ -16,7 +16,7 @@ from adapters.shopify.compliance import normalise_lifecycle
 from connector.campaigns import directory
 from connector.db import transaction
 from connector.intake.inbox import store_delivery
-from connector.crediting.lifecycle import apply_lifecycle
+from connector.installs.lifecycle import apply_lifecycle
 from connector.models import Event, PrivacyRequest, Store
 
 from .conftest import SHOP

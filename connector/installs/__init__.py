@@ -1,1 +1,1 @@
-"""connector/installs."""
+"""Installs and the store's life after: install state, setup, uninstall and erasure, privacy requests."""

@@ -30,7 +30,7 @@ from connector.errors import MalformedPayload, PlatformAuthError, PlatformError
 from connector.installs.setup import mark_needs_reauth, run_setup
 from connector.delivery.forwarder import DeliveryResult, Sender
 from connector.crediting.leads import apply_signup
-from connector.crediting.lifecycle import apply_lifecycle
+from connector.installs.lifecycle import apply_lifecycle
 from connector.models import Event, Store
 from connector.core.platform import CONFIRMED_EVENTS, CustomerCreated, LifecycleEvent
 from connector.crediting.report_events import apply_report
