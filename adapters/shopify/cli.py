@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from connector.cli import Context, pass_context
+from connector.cli.shared import Context, pass_context
 
 from .app_config import app_toml
 

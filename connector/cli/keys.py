@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector import crypto
-from connector.cli import Context, pass_context
+from connector.cli.shared import Context, pass_context
 from connector.db import transaction
 from connector.models import Store
 

@@ -9,7 +9,7 @@ import click
 from sqlalchemy import select
 
 from connector.campaigns import directory
-from connector.cli import Context, _fail_on_connector_errors, pass_context
+from connector.cli.shared import Context, fail_on_connector_errors, pass_context
 from connector.models import PrivacyRequest, Store
 
 
@@ -26,7 +26,7 @@ def _iso(value) -> str | None:
 @click.option("--store", "store_key", help="Only this store (its shop domain or URL, as it was added).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_context
-@_fail_on_connector_errors
+@fail_on_connector_errors
 def privacy_requests(obj: Context, store_key: str | None, as_json: bool) -> None:
     """Privacy requests, oldest first, with what was found or erased."""
     with obj.sessions() as session:
@@ -67,7 +67,7 @@ def _write_private(path: str, text: str) -> None:
 @click.option("--output", type=click.Path(dir_okay=False, writable=True),
               help="Write the export to this file (readable by its owner only) instead of printing it.")
 @pass_context
-@_fail_on_connector_errors
+@fail_on_connector_errors
 def privacy_export(obj: Context, request_id: int, output: str | None) -> None:
     """The data export of data request REQUEST_ID (an id from `privacy requests`), as JSON."""
     with obj.sessions() as session:

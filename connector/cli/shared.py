@@ -1,0 +1,59 @@
+"""What every command group shares: the lazily made settings and sessions, and our errors as one clean line.
+
+The group modules import this one and this one imports none of them, so no group needs `connector.cli` back.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import click
+
+from connector.db import make_engine, make_sessionmaker
+from connector.errors import ConfigurationError, ConnectorError
+from connector.settings import Settings, load_settings
+
+
+class Context:
+    """Settings and database handles, made on first use so `--help` needs no configuration."""
+
+    def __init__(self):
+        self._settings: Settings | None = None
+        self._sessions = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings()
+            except ConfigurationError as exc:
+                raise click.ClickException(f"configuration: {exc}") from None
+        return self._settings
+
+    @property
+    def sessions(self):
+        if self._sessions is None:
+            self._sessions = make_sessionmaker(make_engine(self.settings.database_url))
+        return self._sessions
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+def fail_on_connector_errors(function):
+    """Turn our own errors into one clear line and exit code 1, never a traceback."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except ConnectorError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def log_to_stderr() -> None:
+    """The long-running commands (`serve`, `worker`) log to stderr."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
