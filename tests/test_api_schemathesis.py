@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from sqlalchemy import select
 
 from connector.models import Conversion
-from connector.web.api_schema import openapi_document
+from connector.web.api.openapi import openapi_document
 
 from .test_api import TOKEN, api_app, api_settings, seed  # noqa: F401 - fixtures used by name
 
