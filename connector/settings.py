@@ -200,24 +200,27 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
-    """Read and validate the configuration; raise ConfigurationError naming the first bad setting."""
-    if env is None:
-        if read_dotenv:
-            from dotenv import dotenv_values
+def _environment_of(env: Mapping[str, str] | None, read_dotenv: bool) -> Mapping[str, str]:
+    if env is not None:
+        return env
+    if not read_dotenv:
+        return dict(os.environ)
+    from dotenv import dotenv_values
 
-            # Real environment variables win over the .env file.
-            env = {**{k: v for k, v in dotenv_values(".env").items() if v is not None}, **os.environ}
-        else:
-            env = dict(os.environ)
+    # Real environment variables win over the .env file.
+    return {**{k: v for k, v in dotenv_values(".env").items() if v is not None}, **os.environ}
 
+
+def _deployment(env: Mapping[str, str]) -> str:
     # Production unless told otherwise: a deployment that forgot its key must not run on a public one.
     environment = env.get("CONNECTOR_ENV", "production").strip() or "production"
     if environment not in ENVIRONMENTS:
         raise ConfigurationError(f"CONNECTOR_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
+    return environment
 
-    secret_keys = _secret_keys(env.get("CONNECTOR_SECRET_KEY", ""), environment)
 
+def _backend(env: Mapping[str, str], environment: str) -> tuple[str | None, tuple[str, ...]]:
+    """The tracking backend's URL and secrets (current first)."""
     backend_url = env.get("TRACKING_BACKEND_URL", "").strip() or None
     backend_secrets = tuple(_backend_secret(raw) for raw in _split(env.get("TRACKING_BACKEND_SECRET")))
     if backend_url:
@@ -226,18 +229,24 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         _https_in_production("TRACKING_BACKEND_URL", backend_url, environment)
         if not backend_secrets:
             raise ConfigurationError("TRACKING_BACKEND_SECRET is required when TRACKING_BACKEND_URL is set")
+    return backend_url, backend_secrets
 
+
+def _public_side(env: Mapping[str, str], environment: str) -> dict:
+    """Where the app is reached, and the bearer token of its API."""
     public_url = (env.get("CONNECTOR_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000").rstrip("/")
     if not public_url.startswith(("http://", "https://")):
         raise ConfigurationError(f"CONNECTOR_PUBLIC_URL must be an http(s) URL, got {public_url!r}")
     _https_in_production("CONNECTOR_PUBLIC_URL", public_url, environment)
-
     api_token = env.get("CONNECTOR_API_TOKEN", "").strip() or None
     if api_token and environment == "production" and len(api_token) < MIN_SECRET:
         raise ConfigurationError("CONNECTOR_API_TOKEN must be at least 32 characters in production")
+    return {"public_url": public_url, "api_token": api_token}
 
+
+def _platforms(env: Mapping[str, str], environment: str) -> dict:
+    """Shopify's app and Admin API settings, and the stand-in switches, which production refuses unless told."""
     scopes = _split(env.get("SHOPIFY_SCOPES")) or Settings.shopify_scopes
-
     # Pointing the connector at a stand-in store is for development; production refuses it unless the
     # operator says, in so many words, that it is meant.
     allow_standins = environment == "development" or _flag(env, "CONNECTOR_ALLOW_STANDINS")
@@ -254,38 +263,62 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
     api_version = env.get("SHOPIFY_API_VERSION", "").strip() or Settings.shopify_api_version
     if not re.fullmatch(r"\d{4}-\d{2}|unstable", api_version):
         raise ConfigurationError(f"SHOPIFY_API_VERSION must look like 2026-10, got {api_version!r}")
+    return {
+        "shopify_api_key": env.get("SHOPIFY_API_KEY", "").strip() or None,
+        "shopify_api_secrets": _split(env.get("SHOPIFY_API_SECRET")),
+        "shopify_scopes": scopes,
+        "shopify_api_version": api_version,
+        "shopify_admin_url": admin_url,
+        "woocommerce_allow_private": allow_private,
+    }
+
+
+def _code_collision(env: Mapping[str, str]) -> str:
     code_collision = env.get("CONNECTOR_CODE_COLLISION", "").strip() or Settings.code_collision
     if code_collision not in CODE_COLLISION_POLICIES:
         raise ConfigurationError(
             f"CONNECTOR_CODE_COLLISION must be one of {', '.join(CODE_COLLISION_POLICIES)}, got {code_collision!r}"
         )
+    return code_collision
+
+
+def _tuning(env: Mapping[str, str]) -> dict:
+    """The numbers: retries, leases, limits, waits and concurrency."""
+    return {
+        "retry_schedule": _retry_schedule(env.get("CONNECTOR_RETRY_SCHEDULE")),
+        "lease_seconds": _number(env, "CONNECTOR_LEASE_SECONDS", 60.0),
+        "max_webhook_bytes": int(_number(env, "CONNECTOR_MAX_WEBHOOK_BYTES", 2 * 1024 * 1024, integer=True)),
+        "report_grace_seconds": _number(env, "CONNECTOR_REPORT_GRACE_SECONDS", 30.0),
+        "poll_interval": _number(env, "CONNECTOR_POLL_INTERVAL", 0.2),
+        "delivery_concurrency": int(_number(env, "CONNECTOR_DELIVERY_CONCURRENCY", 8, integer=True)),
+        "reconcile_interval": _number(env, "CONNECTOR_RECONCILE_INTERVAL", 3600.0),
+        "report_rate_per_minute": int(_number(env, "CONNECTOR_REPORT_RATE_PER_MINUTE", 60, integer=True)),
+        "trusted_proxies": _proxies(env.get("CONNECTOR_TRUSTED_PROXIES")),
+        "http_timeout": _number(env, "CONNECTOR_HTTP_TIMEOUT", 10.0),
+        "inline_calls": int(_number(env, "CONNECTOR_INLINE_CALLS", 4, integer=True)),
+    }
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
+    """Read and validate the configuration; raise ConfigurationError naming the first bad setting."""
+    env = _environment_of(env, read_dotenv)
+    environment = _deployment(env)
+    secret_keys = _secret_keys(env.get("CONNECTOR_SECRET_KEY", ""), environment)
+    backend_url, backend_secrets = _backend(env, environment)
+    public = _public_side(env, environment)
+    platforms = _platforms(env, environment)
+    code_collision = _code_collision(env)
     return Settings(
         database_url=normalise_database_url(env.get("DATABASE_URL", "").strip() or "sqlite:///connector.db"),
         environment=environment,
         secret_key=secret_keys[0],
         previous_secret_keys=secret_keys[1:],
-        public_url=public_url,
-        api_token=api_token,
-        shopify_api_key=env.get("SHOPIFY_API_KEY", "").strip() or None,
-        shopify_api_secrets=_split(env.get("SHOPIFY_API_SECRET")),
-        shopify_scopes=scopes,
         tracking_backend_url=backend_url,
         tracking_backend_secret=backend_secrets[0] if backend_secrets else None,
         more_backend_secrets=backend_secrets[1:],
-        retry_schedule=_retry_schedule(env.get("CONNECTOR_RETRY_SCHEDULE")),
-        lease_seconds=_number(env, "CONNECTOR_LEASE_SECONDS", 60.0),
-        max_webhook_bytes=int(_number(env, "CONNECTOR_MAX_WEBHOOK_BYTES", 2 * 1024 * 1024, integer=True)),
-        report_grace_seconds=_number(env, "CONNECTOR_REPORT_GRACE_SECONDS", 30.0),
-        poll_interval=_number(env, "CONNECTOR_POLL_INTERVAL", 0.2),
-        delivery_concurrency=int(_number(env, "CONNECTOR_DELIVERY_CONCURRENCY", 8, integer=True)),
-        shopify_api_version=api_version,
-        shopify_admin_url=admin_url,
-        woocommerce_allow_private=allow_private,
         app_name=env.get("CONNECTOR_APP_NAME", "").strip() or Settings.app_name,
-        reconcile_interval=_number(env, "CONNECTOR_RECONCILE_INTERVAL", 3600.0),
         code_collision=code_collision,
-        report_rate_per_minute=int(_number(env, "CONNECTOR_REPORT_RATE_PER_MINUTE", 60, integer=True)),
-        trusted_proxies=_proxies(env.get("CONNECTOR_TRUSTED_PROXIES")),
-        http_timeout=_number(env, "CONNECTOR_HTTP_TIMEOUT", 10.0),
-        inline_calls=int(_number(env, "CONNECTOR_INLINE_CALLS", 4, integer=True)),
+        **public,
+        **platforms,
+        **_tuning(env),
     )
