@@ -16,6 +16,7 @@ from typing import Any
 
 from connector.errors import MalformedPayload
 from connector.core.platform import AppUninstalled, CustomerDataRequest, CustomerRedact, LifecycleEvent, StoreRedact
+from connector.core.shapes import Empty, list_field
 
 from .normalise import _id, load
 
@@ -46,12 +47,10 @@ def _email(customer: dict) -> str | None:
 
 
 def _order_ids(data: dict, name: str) -> tuple[str, ...]:
-    value = data.get(name)
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise MalformedPayload(f"{name} is not a list")
-    return tuple(dict.fromkeys(_id(item, f"{name}[{index}]") for index, item in enumerate(value)))
+    # Only null is no orders (stricter than the order webhooks): a privacy request whose list is "" or {}
+    # is flagged for an operator, never carried out as if it named no orders.
+    ids = list_field(data, name, empty=Empty.NULL)
+    return tuple(dict.fromkeys(_id(item, f"{name}[{index}]") for index, item in enumerate(ids)))
 
 
 def _customer(data: dict, orders_field: str) -> tuple[str | None, str | None, tuple[str, ...]]:

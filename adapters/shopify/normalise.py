@@ -15,6 +15,7 @@ from typing import Any
 from connector.errors import MalformedPayload
 from connector.core.json_body import load
 from connector.core.platform import Customer, CustomerCreated, Money, OrderEvent, RefundEvent
+from connector.core.shapes import Empty, list_field, objects_field, text_or_none
 
 ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled"})
 REFUND_TOPICS = frozenset({"refunds/create"})
@@ -28,7 +29,8 @@ MAX_QUANTITY = 10**9
 ASCII_DIGITS = re.compile(r"[0-9]{1,64}")  # ids are kept in 64-character columns
 CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_NAME = 100
-
+#: Shopify leaves an empty list out or sends null; any empty value there has always been read as no entries
+EMPTY = Empty.FALSY
 
 
 def _id(value: Any, field: str) -> str:
@@ -93,21 +95,6 @@ def _optional_time(value: Any, field: str) -> datetime | None:
     return None if value in (None, "") else _time(value, field)
 
 
-def _list(obj: dict, name: str) -> list:
-    value = obj.get(name) or []
-    if not isinstance(value, list):
-        raise MalformedPayload(f"{name} is not a list")
-    return value
-
-
-def _objects(obj: dict, name: str) -> list[dict]:
-    """A list of JSON objects; anything else in it makes the payload malformed."""
-    items = _list(obj, name)
-    if not all(isinstance(item, dict) for item in items):
-        raise MalformedPayload(f"{name} holds something that is not an object")
-    return items
-
-
 def _amounts(obj: dict, name: str, where: str) -> tuple[Decimal, Decimal | None]:
     """(shop amount, presentment amount or None) of one money field."""
     present = _money_set(obj, name, "presentment_money")
@@ -137,11 +124,11 @@ def commission_base(order: dict) -> tuple[Money, Money | None]:
             raise MalformedPayload(f"{where}.quantity is missing or not a whole number")
         shop, present = _amounts(line, "price", where)
         terms.append((shop * quantity, None if present is None else present * quantity))
-        for allocation in _objects(line, "discount_allocations"):
+        for allocation in objects_field(line, "discount_allocations", empty=EMPTY):
             shop, present = _amounts(allocation, "amount", f"{where}.discount_allocations")
             terms.append((-shop, None if present is None else -present))
         if taxes_included:  # the line price holds its tax: take it out
-            for tax in _objects(line, "tax_lines"):
+            for tax in objects_field(line, "tax_lines", empty=EMPTY):
                 shop, present = _amounts(tax, "price", f"{where}.tax_lines")
                 terms.append((-shop, None if present is None else -present))
 
@@ -163,17 +150,17 @@ def _customer(order: dict) -> Customer:
     first_order = orders_count == 1 if isinstance(orders_count, int) and not isinstance(orders_count, bool) else None
     return Customer(
         id=_optional_id(customer.get("id"), "customer.id"),
-        email=email if isinstance(email, str) and email.strip() else None,
+        email=text_or_none(email),
         first_order=first_order,
     )
 
 
 def _discount_codes(order: dict) -> tuple[str, ...]:
     codes: list[str] = []
-    for entry in _list(order, "discount_codes"):
+    for entry in list_field(order, "discount_codes", empty=EMPTY):
         if isinstance(entry, dict) and isinstance(entry.get("code"), str):
             codes.append(entry["code"])
-    for entry in _list(order, "discount_applications"):
+    for entry in list_field(order, "discount_applications", empty=EMPTY):
         if isinstance(entry, dict) and entry.get("type") == "discount_code" and isinstance(entry.get("code"), str):
             codes.append(entry["code"])
     seen: dict[str, str] = {}
@@ -184,14 +171,10 @@ def _discount_codes(order: dict) -> tuple[str, ...]:
 
 def _cart_attributes(order: dict) -> dict[str, str]:
     attributes: dict[str, str] = {}
-    for entry in _list(order, "note_attributes"):
+    for entry in list_field(order, "note_attributes", empty=EMPTY):
         if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry.get("value") is not None:
             attributes[entry["name"]] = str(entry["value"])
     return attributes
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
 
 
 def refund_event(refund: dict, order_id: str | None = None) -> RefundEvent:
@@ -208,16 +191,16 @@ def refund_event(refund: dict, order_id: str | None = None) -> RefundEvent:
 
     terms: list[tuple[Decimal, Decimal | None]] = []
     currencies: list[tuple[str | None, str | None]] = []
-    for index, line in enumerate(_objects(refund, "refund_line_items")):
+    for index, line in enumerate(objects_field(refund, "refund_line_items", empty=EMPTY)):
         terms.append(_amounts(line, "subtotal", f"refund_line_items[{index}]"))
         shop, present = _money_set(line, "subtotal", "shop_money"), _money_set(line, "subtotal", "presentment_money")
         currencies.append((shop[1] if shop else None, present[1] if present else None))
-    for index, adjustment in enumerate(_objects(refund, "order_adjustments")):
+    for index, adjustment in enumerate(objects_field(refund, "order_adjustments", empty=EMPTY)):
         if adjustment.get("kind") == "refund_discrepancy":
             # Adjustments are recorded as negative amounts on the order.
             shop, present = _amounts(adjustment, "amount", f"order_adjustments[{index}]")
             terms.append((-shop, None if present is None else -present))
-    currencies += [(t.get("currency"), None) for t in _objects(refund, "transactions")]
+    currencies += [(t.get("currency"), None) for t in objects_field(refund, "transactions", empty=EMPTY)]
 
     currency = next((shop for shop, _ in currencies if isinstance(shop, str) and shop), "")
     presentment_currency = next((p for _, p in currencies if isinstance(p, str) and p), None)
@@ -246,10 +229,10 @@ def order_event(topic: str, order: dict) -> OrderEvent:
     """A Shopify Order resource (any orders/* topic) as an OrderEvent."""
     order_id = _id(order.get("id"), "order id")
     base, presentment = commission_base(order)
-    financial_status = _text(order.get("financial_status"))
+    financial_status = text_or_none(order.get("financial_status"))
     cancelled_at = _optional_time(order.get("cancelled_at"), "cancelled_at")
     refunds = tuple(
-        refund_event(entry, order_id) for entry in _list(order, "refunds") if isinstance(entry, dict)
+        refund_event(entry, order_id) for entry in list_field(order, "refunds", empty=EMPTY) if isinstance(entry, dict)
     )
     name = order.get("name")
     return OrderEvent(
@@ -267,14 +250,14 @@ def order_event(topic: str, order: dict) -> OrderEvent:
         customer=_customer(order),
         discount_codes=_discount_codes(order),
         cart_attributes=_cart_attributes(order),
-        landing_url=_text(order.get("landing_site")),
-        landing_ref=_text(order.get("landing_site_ref")),
+        landing_url=text_or_none(order.get("landing_site")),
+        landing_ref=text_or_none(order.get("landing_site_ref")),
         commission_base=base,
         presentment_base=presentment,
         refunds=refunds,
         # The web pixel's checkout_completed event carries the same token (PLATFORMS.md A8): a browser
         # report presenting it is proven to come from this order's checkout.
-        proof=_text(order.get("checkout_token")),
+        proof=text_or_none(order.get("checkout_token")),
     )
 
 

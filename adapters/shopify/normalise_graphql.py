@@ -23,23 +23,22 @@ from decimal import Decimal
 from typing import Any
 
 from connector.errors import MalformedPayload
+from connector.core.json_body import load
 from connector.core.platform import Customer, Money, OrderEvent, RefundEvent
+from connector.core.shapes import list_field, objects_field, text_or_none
 
 from .normalise import (
     ASCII_DIGITS,
     CURRENCY,
+    EMPTY,
     MAX_BASE_DIGITS,
     PAID_STATUSES,
     _amount,
     _id,
-    _list,
     _name,
-    _objects,
     _optional_id,
     _optional_time,
-    _text,
     _time,
-    load,
 )
 
 RECONCILE_TOPIC = "reconcile/order"
@@ -66,7 +65,7 @@ def _page(obj: dict, name: str, where: str, order_id: str, what: str) -> list[di
     connection = _object(obj.get(name), f"{where}{name}")
     if not isinstance(connection.get("nodes"), list):
         raise MalformedPayload(f"{where}{name}.nodes is missing")
-    nodes = _objects(connection, "nodes")
+    nodes = objects_field(connection, "nodes", empty=EMPTY)
     more = _object(connection.get("pageInfo"), f"{where}{name}.pageInfo").get("hasNextPage")
     if more is True:
         raise _truncated(order_id, what)
@@ -123,7 +122,8 @@ def commission_base(node: dict, order_id: str) -> tuple[Money, Money | None]:
     if node.get("taxesIncluded") is True:  # the subtotal holds the lines' tax: take it out
         terms.append(_negated(_bag(node, "totalTaxSet", "order")[0]))
         for index, line in enumerate(_page(node, "shippingLines", "", order_id, "shipping lines")):
-            for tax in _objects(line, "taxLines"):  # shipping tax is in the total tax, not in the subtotal
+            # Shipping tax is in the total tax, not in the subtotal.
+            for tax in objects_field(line, "taxLines", empty=EMPTY):
                 terms.append(_bag(tax, "priceSet", f"shippingLines[{index}].taxLines")[0])
     shop_total = sum((shop for shop, _ in terms), Decimal(0))
     if shop_total and shop_total.adjusted() >= MAX_BASE_DIGITS:
@@ -170,7 +170,7 @@ def refund_event(refund: dict, order_id: str, order_currency: Any, where: str = 
 
 def _refunds(node: dict, order_id: str) -> tuple[RefundEvent, ...]:
     """The order's refunds; a list as long as the document reads may have been cut, so it is refused."""
-    entries = _list(node, "refunds")
+    entries = list_field(node, "refunds", empty=EMPTY)
     if len(entries) >= REFUNDS_READ:
         raise MalformedPayload(f"order {order_id} has {len(entries)} refunds, as many as one reconciliation "
                                "page reads, so some may be missing; its webhooks are authoritative")
@@ -186,14 +186,14 @@ def _customer(node: dict) -> Customer:
     first_order = count == 1 if isinstance(count, int) and not isinstance(count, bool) else None
     return Customer(
         id=_optional_id(customer.get("legacyResourceId"), "customer.legacyResourceId"),
-        email=_text(node.get("email")),
+        email=text_or_none(node.get("email")),
         first_order=first_order,
     )
 
 
 def _discount_codes(node: dict) -> tuple[str, ...]:
     seen: dict[str, str] = {}
-    for code in _list(node, "discountCodes"):
+    for code in list_field(node, "discountCodes", empty=EMPTY):
         if isinstance(code, str):
             seen.setdefault(code.strip().lower(), code)
     return tuple(seen.values())
@@ -201,7 +201,7 @@ def _discount_codes(node: dict) -> tuple[str, ...]:
 
 def _cart_attributes(node: dict) -> dict[str, str]:
     attributes: dict[str, str] = {}
-    for entry in _list(node, "customAttributes"):
+    for entry in list_field(node, "customAttributes", empty=EMPTY):
         if isinstance(entry, dict) and isinstance(entry.get("key"), str) and entry.get("value") is not None:
             attributes[entry["key"]] = str(entry["value"])
     return attributes
@@ -219,7 +219,7 @@ def order_event(node: dict, topic: str = RECONCILE_TOPIC) -> OrderEvent:
     node = _object(node, "order")
     order_id = _id(node.get("legacyResourceId"), "order legacyResourceId")
     base, presentment = commission_base(node, order_id)
-    status = _text(node.get("displayFinancialStatus"))
+    status = text_or_none(node.get("displayFinancialStatus"))
     financial_status = status.lower() if status else None
     cancelled_at = _optional_time(node.get("cancelledAt"), "cancelledAt")
     refunds = _refunds(node, order_id)
@@ -238,8 +238,8 @@ def order_event(node: dict, topic: str = RECONCILE_TOPIC) -> OrderEvent:
         customer=_customer(node),
         discount_codes=_discount_codes(node),
         cart_attributes=_cart_attributes(node),
-        landing_url=_text(visit.get("landingPage")),
-        landing_ref=_text(visit.get("referralCode")),
+        landing_url=text_or_none(visit.get("landingPage")),
+        landing_ref=text_or_none(visit.get("referralCode")),
         commission_base=base,
         presentment_base=presentment,
         refunds=refunds,

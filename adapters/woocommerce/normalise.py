@@ -29,6 +29,7 @@ from typing import Any
 from connector.errors import MalformedPayload
 from connector.core.json_body import load
 from connector.core.platform import Customer, CustomerCreated, Money, OrderDeleted, OrderEvent, RefundEvent
+from connector.core.shapes import Empty, list_field, objects_field, text_or_none
 
 ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
 DELETED_TOPIC = "order.deleted"
@@ -51,7 +52,8 @@ ASCII_DIGITS = re.compile(r"[0-9]{1,64}")  # ids are kept in 64-character column
 AMOUNT = re.compile(r"-?[0-9]{1,32}(\.[0-9]{1,32})?")
 CURRENCY = re.compile(r"[A-Z]{3}")
 CENT = Decimal("0.01")
-
+#: WooCommerce writes an empty list as [] (its schema types them as arrays): only null is no entries
+EMPTY = Empty.NULL
 
 
 def _id(value: Any, field: str) -> str:
@@ -87,26 +89,6 @@ def _time(value: Any, field: str) -> datetime:
         raise MalformedPayload(f"{field} is not an ISO 8601 time: {value!r}") from None
 
 
-def _list(obj: dict, name: str) -> list:
-    value = obj.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise MalformedPayload(f"{name} is not a list")
-    return value
-
-
-def _objects(obj: dict, name: str) -> list[dict]:
-    items = _list(obj, name)
-    if not all(isinstance(item, dict) for item in items):
-        raise MalformedPayload(f"{name} holds something that is not an object")
-    return items
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
 def _quantity(value: Any, field: str) -> None:
     # Whole numbers in core; some plugins sell by weight or length, so a fraction is accepted.
     plausible = not isinstance(value, bool) and isinstance(value, (int, Decimal)) \
@@ -123,7 +105,7 @@ def commission_base(order: dict) -> Money:
     if not isinstance(order.get("line_items"), list):
         raise MalformedPayload("line_items is missing or not a list")
     total = Decimal(0)
-    for index, line in enumerate(_objects(order, "line_items")):
+    for index, line in enumerate(objects_field(order, "line_items", empty=EMPTY)):
         where = f"line_items[{index}]"
         _quantity(line.get("quantity"), f"{where}.quantity")
         total += _amount(line.get("total"), f"{where}.total")
@@ -135,7 +117,7 @@ def commission_base(order: dict) -> Money:
 def _meta(order: dict) -> dict[str, Any]:
     """Order meta by key (the first row of a key wins); rows that are not {key, value} are skipped."""
     meta: dict[str, Any] = {}
-    for entry in _list(order, "meta_data"):
+    for entry in list_field(order, "meta_data", empty=EMPTY):
         if isinstance(entry, dict) and isinstance(entry.get("key"), str):
             meta.setdefault(entry["key"], entry.get("value"))
     return meta
@@ -163,7 +145,7 @@ def _traffic(meta: dict[str, Any]) -> dict[str, str]:
         if not key.startswith(ATTRIBUTION_PREFIX):
             continue
         name = key[len(ATTRIBUTION_PREFIX):]
-        if name and name not in NOT_TRAFFIC and _text(value) and value.strip() != "(none)":
+        if name and name not in NOT_TRAFFIC and text_or_none(value) and value.strip() != "(none)":
             traffic[name] = value
     return traffic
 
@@ -176,12 +158,12 @@ def _customer(order: dict) -> Customer:
         customer_id = _id(raw_id, "customer_id")
     billing = order.get("billing")
     email = billing.get("email") if isinstance(billing, dict) else None
-    return Customer(id=customer_id, email=_text(email), first_order=None)
+    return Customer(id=customer_id, email=text_or_none(email), first_order=None)
 
 
 def _discount_codes(order: dict) -> tuple[str, ...]:
     seen: dict[str, str] = {}
-    for index, line in enumerate(_objects(order, "coupon_lines")):
+    for index, line in enumerate(objects_field(order, "coupon_lines", empty=EMPTY)):
         code = line.get("code")
         if not isinstance(code, str):
             raise MalformedPayload(f"coupon_lines[{index}].code is missing")
@@ -213,7 +195,7 @@ def refunded_base(refund_total: Decimal, base: Decimal, order_total: Decimal) ->
 
 
 def _refunds(order: dict, order_id: str, base: Money, modified_at: datetime) -> tuple[RefundEvent, ...]:
-    entries = _objects(order, "refunds")
+    entries = objects_field(order, "refunds", empty=EMPTY)
     if not entries:
         return ()
     order_total = _amount(order.get("total"), "total")
@@ -255,7 +237,7 @@ def order_event(topic: str, order: dict) -> OrderEvent:
         customer=_customer(order),
         discount_codes=_discount_codes(order),
         cart_attributes=_cart_attributes(meta),
-        landing_url=_text(landing),
+        landing_url=text_or_none(landing),
         landing_ref=None,  # the core reads ?ref= from landing_url
         commission_base=base,
         presentment_base=None,
@@ -267,7 +249,7 @@ def order_event(topic: str, order: dict) -> OrderEvent:
 
 def _proof(value: Any) -> str | None:
     # A missing or odd key only means a browser report cannot be joined to this order: not malformed.
-    text = _text(value)
+    text = text_or_none(value)
     return text.strip() if text and len(text) <= MAX_PROOF else None
 
 
@@ -278,10 +260,10 @@ def customer_created(customer: dict) -> CustomerCreated:
     email = customer.get("email")
     if email is not None and not isinstance(email, str):
         raise MalformedPayload(f"email is not text: {email!r}")
-    if not _text(email):  # an account made without one (some plugins): the billing address may have it
+    if not text_or_none(email):  # an account made without one (some plugins): the billing address may have it
         billing = customer.get("billing")
         email = billing.get("email") if isinstance(billing, dict) else None
-    email = _text(email)
+    email = text_or_none(email)
     if email is not None and len(email) > MAX_EMAIL:
         raise MalformedPayload(f"email is longer than {MAX_EMAIL} characters")
     return CustomerCreated(customer_id=customer_id, email=email.strip() if email else None, occurred_at=occurred_at)
