@@ -36,6 +36,7 @@ from connector.migrate import upgrade
 from connector.models import AttributionRecord, Order
 from connector.settings import Settings
 from standins.backend import StandinBackend
+from standins.waiting import wait_until
 from standins.shopify import samples as shopify_samples
 from standins.shopify import store as shopify_store
 from standins.woocommerce import samples as woocommerce_samples
@@ -78,96 +79,108 @@ def demo_settings(folder: Path, *, public_url: str, backend_url: str, backend_se
     )
 
 
-def run_demo(*, keep: bool = False) -> int:
-    """Run the demo; returns the process exit code (0 when everything happened as expected)."""
-    # The demo tells its own story; the components' logs (a refused forgery is a warning) would interleave.
-    for name in ("connector", "werkzeug"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    folder = Path(tempfile.mkdtemp(prefix="connector-demo-"))
-    backend_secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-    shopify_key, shopify_secret = "demo-app-" + secrets.token_hex(4), secrets.token_hex(16)
+class _Demo:
+    """The parts of one run (stand-ins, app, worker) and the steps told over them."""
 
-    click.secho("connector demo: two stores are installed, influencers get codes and links, and clicks and orders "
-                "become signed conversions",
-                bold=True)
-    backend = StandinBackend(backend_secret).start()
-    shop_standin = shopify_store.StandinShopify(shopify_key, shopify_secret).start()
-    woo_standin = woocommerce_store.StandinWooCommerce().start()
-    server = LiveServer()
-    settings = demo_settings(folder, public_url=server.url, backend_url=backend.url, backend_secret=backend_secret,
-                             shopify_key=shopify_key, shopify_secret=shopify_secret,
-                             shopify_admin_url=shop_standin.admin_url, api_token=secrets.token_urlsafe(24))
-    engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
-    worker = worker_thread = None
-    results: list[bool] = []
-    try:
+    def __init__(self, folder: Path):
+        backend_secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+        self.shopify_key, self.shopify_secret = "demo-app-" + secrets.token_hex(4), secrets.token_hex(16)
+        self.folder = folder
+        self.backend = StandinBackend(backend_secret).start()
+        self.shop_standin = shopify_store.StandinShopify(self.shopify_key, self.shopify_secret).start()
+        self.woo_standin = woocommerce_store.StandinWooCommerce().start()
+        self.server = LiveServer()
+        self.settings = demo_settings(
+            folder, public_url=self.server.url, backend_url=self.backend.url, backend_secret=backend_secret,
+            shopify_key=self.shopify_key, shopify_secret=self.shopify_secret,
+            shopify_admin_url=self.shop_standin.admin_url, api_token=secrets.token_urlsafe(24))
+        self.engine = make_engine(self.settings.database_url)
+        self.sessions = make_sessionmaker(self.engine)
+        self.worker = self.worker_thread = None
+        self.woo_url = self.woo_standin.site_url(WOO_SITE)
+        self.results: list[bool] = []
+
+    def working(self) -> bool:
+        """The worker is still running (a wait on its work gives up at once when it is not)."""
+        return self.worker_thread is not None and self.worker_thread.is_alive()
+
+    def set_up(self) -> None:
         _step(1, "Set-up")
-        upgrade(settings.database_url)
-        _line(f"SQLite database {folder / 'connector.db'} migrated to head", True)
-        _line(f"stand-in tracking backend at {backend.url} (verifies Standard Webhooks signatures)", True)
-        _line(f"stand-in Shopify (OAuth, GraphQL Admin API) at {shop_standin.admin_url}", True)
-        _line(f"stand-in WooCommerce site at {woo_standin.site_url(WOO_SITE)}", True)
-        server.start(create_app(settings, engine=engine))
-        _line(f"connector app at {server.url}", True)
-        worker = Worker(settings, sessions, worker_id="demo-worker")
-        worker_thread = threading.Thread(target=worker.run, name="demo-worker", daemon=True)
-        worker_thread.start()
+        upgrade(self.settings.database_url)
+        _line(f"SQLite database {self.folder / 'connector.db'} migrated to head", True)
+        _line(f"stand-in tracking backend at {self.backend.url} (verifies Standard Webhooks signatures)", True)
+        _line(f"stand-in Shopify (OAuth, GraphQL Admin API) at {self.shop_standin.admin_url}", True)
+        _line(f"stand-in WooCommerce site at {self.woo_url}", True)
+        self.server.start(create_app(self.settings, engine=self.engine))
+        _line(f"connector app at {self.server.url}", True)
+        self.worker = Worker(self.settings, self.sessions, worker_id="demo-worker")
+        self.worker_thread = threading.Thread(target=self.worker.run, name="demo-worker", daemon=True)
+        self.worker_thread.start()
         _line("worker started: it handles stored events, delivers conversions, retries setup, reconciles", True)
 
+    def install(self) -> None:
         _step(2, "Installs (the merchant's browser, following real redirects)")
         browser = requests.Session()
-        results.append(_install_shopify(browser, server.url, shop_standin,
-                                        lambda params: shopify_store.query_hmac(params, shopify_secret), sessions))
-        woo_url = woo_standin.site_url(WOO_SITE)
-        results.append(_install_woocommerce(browser, server.url, woo_url, woo_standin, sessions))
+        self.results.append(_install_shopify(browser, self.server.url, self.shop_standin,
+                                             lambda params: shopify_store.query_hmac(params, self.shopify_secret),
+                                             self.sessions))
+        self.results.append(_install_woocommerce(browser, self.server.url, self.woo_url, self.woo_standin,
+                                                 self.sessions))
 
+    def register(self) -> None:
         _step(3, "The tracking backend registers the campaign's influencers (PUT /api/v1, bearer token)")
-        api = demo_campaign.Api(server.url, settings.api_token)
-        with sessions() as session:
-            shop_id = directory.find_store(session, SHOP).id
-            woo_id = directory.find_store(session, woo_url).id
-        results.append(demo_campaign.register(api, shop_id, woo_id))
+        self.api = demo_campaign.Api(self.server.url, self.settings.api_token)
+        with self.sessions() as session:
+            self.shop_id = directory.find_store(session, SHOP).id
+            self.woo_id = directory.find_store(session, self.woo_url).id
+        self.results.append(demo_campaign.register(self.api, self.shop_id, self.woo_id))
         _line("the worker creates the codes in the stores: Shopify redeem codes in bulk on one discount per "
               "campaign and terms, WooCommerce coupons in batches")
 
         def in_store(store_id: int, code: str) -> bool:
-            if store_id == shop_id:
-                return code.lower() in shop_standin.codes(SHOP)
-            return any(c["code"] == code.lower() for c in woo_standin.coupons(WOO_SITE))
+            if store_id == self.shop_id:
+                return code.lower() in self.shop_standin.codes(SHOP)
+            return any(c["code"] == code.lower() for c in self.woo_standin.coupons(WOO_SITE))
 
-        results.append(demo_campaign.wait_for_codes(api, {shop_id: ["alice", "carol"], woo_id: ["dana"]}, in_store))
+        self.results.append(demo_campaign.wait_for_codes(
+            self.api, {self.shop_id: ["alice", "carol"], self.woo_id: ["dana"]}, in_store, working=self.working))
 
+    def click_and_buy(self) -> None:
         _step(4, "A shopper clicks bob's link, and buys without a code")
-        results.append(demo_campaign.click_journey(server.url, api, shop_standin, shopify_samples, SHOP, shop_id,
-                                                   CLICK_ORDER))
-        results.append(demo_campaign.show_record(api, shop_id, CLICK_ORDER))
+        self.results.append(demo_campaign.click_journey(self.server.url, self.api, self.shop_standin,
+                                                        shopify_samples, SHOP, self.shop_id, CLICK_ORDER))
+        self.results.append(demo_campaign.show_record(self.api, self.shop_id, CLICK_ORDER, working=self.working))
 
+    def more_orders(self) -> None:
         _step(5, "More orders: the stores send signed webhooks to the subscriptions registered at install")
-        results += _shopify_orders(server.url, shop_standin, shopify_samples, shopify_secret)
-        results += _woocommerce_orders(woo_standin, woocommerce_samples)
+        self.results += _shopify_orders(self.server.url, self.shop_standin, shopify_samples, self.shopify_secret)
+        self.results += _woocommerce_orders(self.woo_standin, woocommerce_samples)
 
+    def reconcile(self) -> None:
         _step(6, "A webhook that never came: reconciliation reads the store")
         missed = shopify_samples.order(order_id=820982911946154512, name="#1005", codes=("CAROL10",), cart_ref="",
                                        landing_site="/", landing_site_ref="")
-        shop_standin.place_order(SHOP, missed, deliver=False)
+        self.shop_standin.place_order(SHOP, missed, deliver=False)
         _line("#1005 (code CAROL10) placed in the shop; its webhooks were lost on the way")
-        with sessions() as session:
-            shop_id = directory.find_store(session, SHOP).id
-        reconciled = reconcile_store(settings, sessions, shop_id, datetime.now(timezone.utc))
+        reconciled = reconcile_store(self.settings, self.sessions, self.shop_id, datetime.now(timezone.utc))
         _line(f"connector reconcile {SHOP}: {reconciled}", reconciled.fetched >= 1)
+        self.results.append(reconciled.fetched >= 1)
 
+    def forwarded(self) -> list:
         _step(7, "The worker attributes the orders and forwards conversions")
-        expected = [("conversion.purchase", "#1001", "alice", "promo_code"),
-                    ("conversion.purchase", "#1002", "bob", "click"),
-                    ("conversion.refund", "#1001", "alice", "promo_code"),
-                    ("conversion.purchase", "#2001", "dana", "promo_code"),
-                    ("conversion.purchase", "#1005", "carol", "promo_code")]
-        backend.wait_for(len(expected), timeout=20)
+        count = len(EXPECTED)
+        waited = wait_until(lambda: len(self.backend.wait_for(count, timeout=0.5)) >= count,
+                            f"{count} conversions at the tracking backend", working=self.working)
         time.sleep(0.3)  # let an unexpected extra delivery show up if there were one
-        received = backend.delivered()
-        _attribution_story(sessions)
+        received = self.backend.delivered()
+        _attribution_story(self.sessions)
+        if waited.done:
+            _line(f"{count} conversions delivered after {waited.seconds:.1f} s", True)
+        else:
+            _line(f"{len(received)} of {count} conversions delivered; {waited.reason}", False)
+        return received
 
+    def verified(self, received: list) -> bool:
         _step(8, "What the tracking backend received (each signature verified)")
         for entry in received:
             data = entry.body["data"]
@@ -175,34 +188,64 @@ def run_demo(*, keep: bool = False) -> int:
                   f"{data['currency']}  {data['tracking_id']:<6} by {data['method']:<12}", entry.verified)
         got = sorted((e.body["type"], e.body["data"]["order_name"], e.body["data"]["tracking_id"],
                       e.body["data"]["method"]) for e in received)
-        everything = all(results) and got == sorted(expected) and all(e.verified for e in received) \
+        as_expected = got == sorted(EXPECTED)
+        if not as_expected:
+            _line(f"expected {sorted(EXPECTED)}", False)
+        return all(self.results) and as_expected and all(e.verified for e in received) \
             and len({e.webhook_id for e in received}) == len(received)
 
+    def stop(self, keep: bool) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker_thread.join(timeout=15)
+        self.server.stop()
+        self.shop_standin.stop()
+        self.woo_standin.stop()
+        self.backend.stop()
+        self.engine.dispose()
+        if keep:
+            click.echo(f"\n   demo files kept in {self.folder}")
+        else:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+#: the conversions the backend must receive, once each: (type, order, influencer, method)
+EXPECTED = [("conversion.purchase", "#1001", "alice", "promo_code"),
+            ("conversion.purchase", "#1002", "bob", "click"),
+            ("conversion.refund", "#1001", "alice", "promo_code"),
+            ("conversion.purchase", "#2001", "dana", "promo_code"),
+            ("conversion.purchase", "#1005", "carol", "promo_code")]
+
+
+def run_demo(*, keep: bool = False) -> int:
+    """Run the demo; returns the process exit code (0 when everything happened as expected)."""
+    # The demo tells its own story; the components' logs (a refused forgery is a warning) would interleave.
+    for name in ("connector", "werkzeug"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    click.secho("connector demo: two stores are installed, influencers get codes and links, and clicks and orders "
+                "become signed conversions",
+                bold=True)
+    demo = _Demo(Path(tempfile.mkdtemp(prefix="connector-demo-")))
+    try:
+        for step in (demo.set_up, demo.install, demo.register, demo.click_and_buy, demo.more_orders,
+                     demo.reconcile):
+            step()
+        received = demo.forwarded()
+        everything = demo.verified(received)
         _step(9, "Result")
         if everything:
             _line(f"2 stores installed with no hand work; codes made in both by the worker; a click followed to its "
-                  f"conversion; {len(expected)} conversions delivered once each and verified (#1005 recovered by "
+                  f"conversion; {len(EXPECTED)} conversions delivered once each and verified (#1005 recovered by "
                   "reconciliation); the test order, the redelivery and both forgeries credited nobody", True)
         else:
-            _line(f"unexpected: got {got}", False)
+            _line("not everything came out as expected: see the ✗ lines above", False)
         click.echo()
         click.echo("   A sample conversion body, as the backend received it:")
         if received:
             click.echo("   " + json.dumps(received[0].body, indent=2).replace("\n", "\n   "))
         return 0 if everything else 1
     finally:
-        if worker is not None:
-            worker.stop()
-            worker_thread.join(timeout=15)
-        server.stop()
-        shop_standin.stop()
-        woo_standin.stop()
-        backend.stop()
-        engine.dispose()
-        if keep:
-            click.echo(f"\n   demo files kept in {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
+        demo.stop(keep)
 
 
 def _install_shopify(browser, app_url: str, standin, sign, sessions) -> bool:

@@ -7,12 +7,13 @@ token, the shopper's browser follows the tracking link and the web pixel posts i
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 from typing import Callable
 
 import click
 import requests
+
+from standins.waiting import wait_until
 
 CAMPAIGN = "spring-26"
 
@@ -57,24 +58,33 @@ def register(api: Api, shop_id: int, woo_id: int) -> bool:
     return ok
 
 
-def wait_for_codes(api: Api, stores: dict[int, list[str]], in_store: Callable[[int, str], bool],
-                   timeout: float = 30) -> bool:
-    """The worker creates the codes in the stores (in bulk); the API shows them active when it is done."""
-    deadline, pending = time.monotonic() + timeout, {(s, t) for s, ids in stores.items() for t in ids}
-    shown = {}
-    while pending and time.monotonic() < deadline:
-        for store_id, tracking_id in sorted(pending):
-            influencer = api.call("GET", f"/stores/{store_id}/influencers/{tracking_id}").json()
-            if influencer["promo_code"]["status"] in ("active", "failed"):
-                pending.discard((store_id, tracking_id))
-                shown[(store_id, tracking_id)] = influencer["promo_code"]
-        time.sleep(0.2)
-    ok = not pending
-    for (store_id, tracking_id), code in sorted(shown.items()):
-        there = code["status"] == "active" and in_store(store_id, code["code"])
-        _line(f"{tracking_id:<6} code {code['code']:<8} {code['status']} in the store (seen in the stand-in: "
-              f"{'yes' if there else 'no'})", there)
+def wait_for_codes(api: Api, stores: dict[int, list[str]], in_store: Callable[[int, str], bool], *,
+                   working: Callable[[], bool] = lambda: True) -> bool:
+    """The worker creates the codes in the stores (in bulk); the API shows them active when it is done.
+
+    Waits as long as the codes are being made (up to waiting.LIMIT), then shows every code: made or not.
+    """
+    wanted = sorted((store_id, tracking_id) for store_id, ids in stores.items() for tracking_id in ids)
+    shown: dict[tuple[int, str], dict] = {}
+
+    def all_settled() -> bool:
+        for key in wanted:
+            if shown.get(key, {}).get("status") not in ("active", "failed"):
+                shown[key] = api.call("GET", f"/stores/{key[0]}/influencers/{key[1]}").json()["promo_code"]
+        return all(shown[key]["status"] in ("active", "failed") for key in wanted)
+
+    waited = wait_until(all_settled, "the worker to make the codes in the stores", working=working)
+    ok = waited.done
+    for store_id, tracking_id in wanted:
+        code = shown.get((store_id, tracking_id), {})
+        there = code.get("status") == "active" and in_store(store_id, code["code"])
+        _line(f"{tracking_id:<6} code {code.get('code') or '-':<8} {code.get('status')} in the store (seen in the "
+              f"stand-in: {'yes' if there else 'no'})", there)
         ok &= there
+    if waited.done:
+        _line(f"all {len(wanted)} codes settled after {waited.seconds:.1f} s", True)
+    else:
+        _line(waited.reason, False)
     return ok
 
 
@@ -108,24 +118,27 @@ def click_journey(app_url: str, api: Api, standin, samples, shop: str, shop_id: 
     return ok and delivered
 
 
-def show_record(api: Api, shop_id: int, order_id: int, timeout: float = 15) -> bool:
+def show_record(api: Api, shop_id: int, order_id: int, *, working: Callable[[], bool] = lambda: True) -> bool:
     """The attribution record, as the backend reads it: every signal, the winner, why the others lost."""
-    deadline = time.monotonic() + timeout
-    record = None
-    while time.monotonic() < deadline:
+    found: dict = {}
+
+    def credited() -> bool:
         answer = api.call("GET", f"/stores/{shop_id}/orders/{order_id}/attribution")
         if answer.status_code == 200 and answer.json()["purchase_conversion_id"]:
-            record = answer.json()
-            break
-        time.sleep(0.2)
-    if record is None:
-        _line(f"no attribution record for {order_id}", False)
+            found.update(answer.json())
+        return bool(found)
+
+    waited = wait_until(credited, f"order {order_id} to be credited", working=working)
+    if not waited.done:
+        _line(f"no attribution record for {order_id}: {waited.reason}", False)
         return False
+    record = found
+    ok = record["method"] == "click" and record["credits"][0]["tracking_id"] == "bob"
     _line(f"GET /api/v1/stores/{shop_id}/orders/{order_id}/attribution: {record['outcome']} by {record['method']}, "
-          f"credits {', '.join(c['tracking_id'] + ' ' + c['share'] for c in record['credits'])}", True)
+          f"credits {', '.join(c['tracking_id'] + ' ' + c['share'] for c in record['credits'])}", ok)
     for signal in record["signals"]:
         _line(f"    {signal['status']:<6} {signal['kind']:<12} {signal['source']:<18} {signal['value'] or '-':<6} "
               f"{signal['reason']}")
     for report in record["reports"]:
         _line(f"    report {report['id']}: {report['status']} ({report['touches']} touch)")
-    return record["method"] == "click" and record["credits"][0]["tracking_id"] == "bob"
+    return ok
