@@ -1,1 +1,1 @@
-"""connector/core."""
+"""The pure parts, no database and no network: the platform seam and its neutral values, attribution, credit models, rules, the crediting decision, the conversion payload, retry policy, and the edge's checks of raw bytes."""

@@ -1,1 +1,1 @@
-"""connector/crediting."""
+"""Neutral events become conversions: orders, refunds and cancellations, browser reports, sign-ups into leads."""

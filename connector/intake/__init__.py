@@ -1,1 +1,1 @@
-"""connector/intake."""
+"""Raw events in: every authentic delivery stored once (the inbox), and reconciliation, which reads what webhooks missed."""

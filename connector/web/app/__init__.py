@@ -1,1 +1,1 @@
-"""connector/web/app."""
+"""The merchant's pages: the store page inside the admin, its tables, the storefront snippet."""
