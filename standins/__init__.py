@@ -1,1 +1,1 @@
-"""standins."""
+"""Local stand-ins for Shopify, WooCommerce and the tracking backend, and the demo: never imported by production code."""

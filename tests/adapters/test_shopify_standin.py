@@ -26,7 +26,8 @@ import requests
 from adapters.shopify import normalise, normalise_graphql
 from standins.shopify import samples
 from standins.shopify.store import StandinShopify, query_hmac, webhook_signature
-from standins.shopify.graphql_api import fields, page_sizes, to_graphql_node
+from standins.shopify.documents import fields
+from standins.shopify.order_node import page_sizes, to_graphql_node
 from adapters.shopify.verify import read_headers, verify
 from connector.errors import BadSignature, MalformedPayload
 

@@ -1,0 +1,163 @@
+"""One shop's data in the Shopify stand-in and the root fields answered over it: no HTTP, no locks.
+
+`ShopData` holds the shop's webhook subscriptions, orders, customers and details and answers the root fields the
+connector's documents use (webhookSubscriptions, webhookSubscriptionCreate/Update, orders, shop, customer);
+discounts, codes and the web pixel are standins/shopify/discounts.py's. Lists are answered as connections
+(`page`), and orders are searched the one way the connector searches them (`updated_after`).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from standins.shopify.discounts import DiscountData
+from standins.shopify.order_node import to_graphql_node
+from standins.shopify.samples import shop_number
+
+#: GraphQL topic ↔ webhook topic, for the topics the stand-in can deliver
+TOPICS = {
+    "ORDERS_CREATE": "orders/create", "ORDERS_PAID": "orders/paid", "ORDERS_UPDATED": "orders/updated",
+    "ORDERS_CANCELLED": "orders/cancelled", "REFUNDS_CREATE": "refunds/create",
+    "APP_UNINSTALLED": "app/uninstalled", "CUSTOMERS_CREATE": "customers/create",
+}
+
+
+def _user_error(field_path: list[str], message: str) -> dict:
+    return {"webhookSubscription": None, "userErrors": [{"field": field_path, "message": message}]}
+
+
+class ShopData:
+    """One shop's webhook subscriptions and REST-shaped orders; `resolve` answers a root field with full objects."""
+
+    def __init__(self, shop: str, pixel_fields: dict[str, bool] | None = None):
+        self.shop = shop
+        self.subscriptions: list[dict] = []
+        self.orders: dict[str, dict] = {}
+        #: REST-shaped customers by id (customers/create sent through the stand-in, or added by a test)
+        self.customers: dict[str, dict] = {}
+        self.discounts = DiscountData(pixel_fields)
+        #: what `shop` answers; tests change it to play a shop with its own domain or currency
+        self.details = {"id": f"gid://shopify/Shop/{shop_number(shop)}", "name": shop.split(".")[0],
+                        "myshopifyDomain": shop, "currencyCode": "EUR",
+                        "primaryDomain": {"url": f"https://{shop}", "host": shop}}
+
+    #: the root fields of the connector's documents, the only ones answered
+    ROOT_FIELDS = frozenset({"webhookSubscriptions", "webhookSubscriptionCreate", "webhookSubscriptionUpdate", "orders",
+                             "shop", "customer"}) | DiscountData.ROOT_FIELDS
+
+    def resolve(self, name: str, args: dict, *, now: str, new_id: Callable[[], int]) -> Any:
+        """The full object for one root field (one of ROOT_FIELDS); ValueError for a bad cursor or search."""
+        if name in DiscountData.ROOT_FIELDS:
+            return self.discounts.resolve(name, args, now=now, new_id=new_id)
+        if name == "shop":
+            return dict(self.details)
+        if name == "customer":
+            match = re.fullmatch(r"gid://shopify/Customer/(\d+)", str(args.get("id") or ""))
+            found = self.customers.get(match.group(1)) if match else None
+            return {"id": f"gid://shopify/Customer/{found['id']}"} if found else None
+        if name == "webhookSubscriptions":
+            return page(list(self.subscriptions), lambda s: s["id"], args.get("first"), args.get("after"))
+        if name == "orders":
+            return self._orders(args)
+        if name == "webhookSubscriptionCreate":
+            return self._create(args, now, new_id)
+        if name == "webhookSubscriptionUpdate":
+            return self._update(args, now)
+        raise ValueError(f"the stand-in does not answer {name}")
+
+    def _orders(self, args: dict) -> dict:
+        keep = updated_after(args.get("query"))
+        nodes = [to_graphql_node(o, self.shop) for o in self.orders.values() if keep(parse_time(o["updated_at"]))]
+        if args.get("sortKey") == "UPDATED_AT":
+            nodes.sort(key=lambda n: (parse_time(n["updatedAt"]), int(n["legacyResourceId"])))
+        else:  # Shopify's default order is by id
+            nodes.sort(key=lambda n: int(n["legacyResourceId"]))
+        if args.get("reverse"):
+            nodes.reverse()
+        return page(nodes, lambda n: n["legacyResourceId"], args.get("first"), args.get("after"))
+
+    def _taken(self, topic: str, uri: str, other_than: dict | None = None) -> bool:
+        return any(s is not other_than and s["topic"] == topic and s["uri"] == uri for s in self.subscriptions)
+
+    def _create(self, args: dict, now: str, new_id: Callable[[], int]) -> dict:
+        topic, wanted = args.get("topic"), args.get("webhookSubscription") or {}
+        uri = wanted.get("uri") or wanted.get("callbackUrl")
+        if topic not in TOPICS:
+            return _user_error(["topic"], f"Topic {topic!r} is not one the stand-in can deliver")
+        if not uri:
+            return _user_error(["webhookSubscription", "uri"], "Address can't be blank")
+        if self._taken(topic, uri):
+            return _user_error(["webhookSubscription", "callbackUrl"], "Address for this topic has already been taken")
+        number = new_id()
+        subscription = {"id": f"gid://shopify/WebhookSubscription/{number}", "legacyResourceId": str(number),
+                        "topic": topic, "uri": uri, "callbackUrl": uri, "format": wanted.get("format") or "JSON",
+                        "includeFields": wanted.get("includeFields") or [], "createdAt": now, "updatedAt": now}
+        self.subscriptions.append(subscription)
+        return {"webhookSubscription": dict(subscription), "userErrors": []}
+
+    def _update(self, args: dict, now: str) -> dict:
+        wanted = args.get("webhookSubscription") or {}
+        found = next((s for s in self.subscriptions if s["id"] == args.get("id")), None)
+        if found is None:
+            return _user_error(["id"], "Webhook subscription does not exist")
+        uri = wanted.get("uri") or wanted.get("callbackUrl") or found["uri"]
+        if self._taken(found["topic"], uri, other_than=found):
+            return _user_error(["webhookSubscription", "callbackUrl"], "Address for this topic has already been taken")
+        found.update(uri=uri, callbackUrl=uri, format=wanted.get("format") or found["format"], updatedAt=now)
+        return {"webhookSubscription": dict(found), "userErrors": []}
+
+
+# --- connections and searches --------------------------------------------------------------------
+
+
+def cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def page(items: list, key: Callable[[Any], str], first: Any, after: Any) -> dict:
+    """A connection over `items` (already sorted): nodes, edges and pageInfo; ValueError for a bad cursor."""
+    start = 0
+    if after is not None:
+        keys = [cursor(key(item)) for item in items]
+        if after not in keys:
+            raise ValueError(f"Invalid cursor {after!r}")
+        start = keys.index(after) + 1
+    size = first if isinstance(first, int) and 0 < first <= 250 else 50
+    chosen = items[start:start + size]
+    edges = [{"cursor": cursor(key(item)), "node": item} for item in chosen]
+    return {
+        "nodes": chosen,
+        "edges": edges,
+        "pageInfo": {
+            "hasNextPage": start + size < len(items),
+            "hasPreviousPage": start > 0,
+            "startCursor": edges[0]["cursor"] if edges else None,
+            "endCursor": edges[-1]["cursor"] if edges else None,
+        },
+    }
+
+
+SEARCH_TERM = re.compile(r"""^\s*updated_at:(>=|>)\s*(['"]?)([^'"\s]+)\2\s*$""")
+
+
+def updated_after(query: Any) -> Callable[[datetime], bool]:
+    """The filter of `updated_at:>'2026-11-23T10:00:00Z'` (or `>=`); no query keeps every order.
+
+    Any other search syntax is a ValueError: the stand-in says so rather than silently ignoring it
+    as Shopify does, so a test cannot pass on a filter that was never applied.
+    """
+    if query is None or (isinstance(query, str) and not query.strip()):
+        return lambda _updated: True
+    match = SEARCH_TERM.match(query) if isinstance(query, str) else None
+    if match is None:
+        raise ValueError(f"the stand-in reads only updated_at:>'…' or >= searches, not {query!r}")
+    since = parse_time(match.group(3))
+    return (lambda updated: updated >= since) if match.group(1) == ">=" else (lambda updated: updated > since)
+
+
+def parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
