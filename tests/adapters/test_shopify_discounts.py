@@ -1,4 +1,4 @@
-"""Promo codes in a Shopify shop, in bulk (adapters/shopify/discounts.py).
+"""Promo codes in a Shopify shop, in bulk (adapters/shopify/discounts/).
 
 The first part fakes Shopify's GraphQL endpoint with `responses`, one scripted answer per
 operation, to pin down exactly what is sent and how each answer is read. The second part runs
@@ -19,7 +19,9 @@ import requests
 import responses
 
 from adapters.shopify import adapter
-from adapters.shopify.discounts import CHUNK, POLL_BUDGET, create_codes, discount_title, remove_codes
+from adapters.shopify.discounts import create_codes, remove_codes
+from adapters.shopify.discounts.bulk import CHUNK, POLL_BUDGET
+from adapters.shopify.discounts.terms import discount_title
 from standins.shopify.store import StandinShopify
 from connector.campaigns import directory
 from connector.db import transaction

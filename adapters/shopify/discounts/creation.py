@@ -1,20 +1,19 @@
-"""Influencers' promo codes in a Shopify shop, in bulk (PLATFORMS.md A6).
+"""Influencers' promo codes made in a Shopify shop, in bulk (PLATFORMS.md A6).
 
 Influencers of one campaign with equal terms share one code discount (DiscountCodeBasic): requests
 are grouped by `discount_group_key`. A group whose discount is not known yet gets one, made with the
 group's first code (discountCodeBasicCreate); the rest are added 250 at a time, the input cap, with
 discountRedeemCodeBulkAdd. Shopify makes them in the background: every pending bulk creation is
-polled in one request (`nodes`), backing off, and each finished one is read once for its codes' ids
-and errors. 1,000 codes in one group take 1 create + 4 adds + the polls + 4 reads.
+polled in one request (`nodes`, bulk.py), backing off, and each finished one is read once for its
+codes' ids and errors. 1,000 codes in one group take 1 create + 4 adds + the polls + 4 reads.
 
-A code Shopify reports as taken is looked up (codeDiscountNodeByCode, 25 per request). When its
-discount is the connector's (one it made, or titled "<app name> · …") the code is adopted as it is:
-a run that died after Shopify made the codes, or a request Shopify carried out before answering 5xx,
-ends as a clean run would, and a discount found under the group's own title becomes the group's.
-Someone else's code is a collision: CODE_COLLISION=suffix tries CODE-2 … CODE-9, one bulk round per
-suffix for all such codes together; refuse fails the code for good. Suffixed codes are never adopted:
-CODE-2 held by the connector may be another influencer's. Codes are compared case-insensitively, as
-Shopify's checkout compares them.
+A code Shopify reports as taken is looked up (holders.py). When its discount is the connector's (one
+it made, or titled "<app name> · …") the code is adopted as it is: a run that died after Shopify made
+the codes, or a request Shopify carried out before answering 5xx, ends as a clean run would, and a
+discount found under the group's own title becomes the group's. Someone else's code is a collision:
+CODE_COLLISION=suffix tries CODE-2 … CODE-9, one bulk round per suffix for all such codes together;
+refuse fails the code for good. Suffixed codes are never adopted: CODE-2 held by the connector may be
+another influencer's. Codes are compared case-insensitively, as Shopify's checkout compares them.
 
 A per-code problem is a failed CodeResult (retryable when waiting may help). A PlatformError before
 anything changed in the shop propagates; after, the unfinished codes fail as retryable so what was
@@ -25,31 +24,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.errors import PlatformAuthError, PlatformError
-from connector.core.platform import (PERCENTAGE, CodeBatch, CodeRemoval, CodeRequest, CodeResult, DiscountTerms,
-                                discount_group_key)
+from connector.core.platform import CodeBatch, CodeRequest, CodeResult, discount_group_key
 from connector.settings import Settings
 
-from .admin_api import AdminApi, user_errors
-from .remote import shop_of
+from ..admin_api import AdminApi, user_errors
+from ..remote import shop_of
+from .answers import about_discount, is_taken, messages
+from .bulk import CHUNK, POLL_BUDGET, wait_for
+from .holders import Holder, holder_of, is_ours, lookup
+from .terms import discount_input, discount_title
 
 log = logging.getLogger("connector.shopify.discounts")
 
-#: the most codes discountRedeemCodeBulkAdd takes, and ids discountCodeRedeemCodeBulkDelete or nodes take
-CHUNK = 250
-#: aliases in code_discount_nodes_by_code.graphql
-LOOKUPS_PER_CALL = 25
 MAX_SUFFIX = 9
 #: a group whose first codes are all someone else's gets its discount made with the next one, this many times
 MAX_CREATE_ATTEMPTS = 5
-#: seconds before the first poll of bulk creations, the longest wait between polls, and the most waited in all
-FIRST_POLL, MAX_POLL_WAIT, POLL_BUDGET = 0.5, 10.0, 120.0
-MAX_TITLE = 255
 
 
 @dataclass
@@ -73,114 +67,6 @@ class _Bulk:
     id: str
     discount_id: str
     items: list[_Item]
-
-
-@dataclass(frozen=True)
-class Holder:
-    """Who holds a code in the shop."""
-
-    discount_id: str
-    title: str | None
-    #: the code as the shop keeps it, and its DiscountRedeemCode id (None when the search did not show it)
-    code: str | None
-    code_id: str | None
-
-
-def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _moment(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def terms_summary(terms: DiscountTerms) -> str:
-    """The terms in words, for the discount's title; different terms give different words."""
-    value = f"{terms.value.normalize():f}"
-    parts = [f"{value}% off" if terms.kind == PERCENTAGE else f"{value} off"]
-    if terms.starts_at:
-        parts.append(f"from {_moment(terms.starts_at)}")
-    if terms.ends_at:
-        parts.append(f"until {_moment(terms.ends_at)}")
-    if terms.usage_limit:
-        parts.append(f"{terms.usage_limit} uses")
-    if terms.once_per_customer:
-        parts.append("once per customer")
-    return ", ".join(parts)
-
-
-def title_prefix(settings: Settings) -> str:
-    """How the connector's discounts are recognised in a shop."""
-    return f"{settings.app_name} · "
-
-
-def discount_title(settings: Settings, request: CodeRequest) -> str:
-    title = f"{title_prefix(settings)}{request.campaign_id or 'influencers'} · {terms_summary(request.terms)}"
-    return title[:MAX_TITLE]
-
-
-def discount_input(settings: Settings, request: CodeRequest, code: str, now: datetime) -> dict:
-    """discountCodeBasicCreate's input: the terms off the whole order, for everyone."""
-    terms = request.terms
-    if terms.kind == PERCENTAGE:
-        value = {"percentage": float(terms.value / 100)}
-    else:  # a fixed amount off the order once, not off each item; Decimal is sent as a string
-        value = {"discountAmount": {"amount": format(terms.value, "f"), "appliesOnEachItem": False}}
-    return {
-        "title": discount_title(settings, request),
-        "code": code,
-        "startsAt": _moment(terms.starts_at or now),
-        "endsAt": _moment(terms.ends_at) if terms.ends_at else None,
-        "usageLimit": terms.usage_limit,
-        "appliesOncePerCustomer": terms.once_per_customer,
-        "context": {"all": "ALL"},
-        "customerGets": {"value": value, "items": {"all": True}},
-    }
-
-
-def _is_taken(errors) -> bool:
-    """Shopify's answer for a code the shop already has ("Code must be unique", TAKEN).
-
-    DUPLICATE counts too: were it ever said of a code that exists, the lookup that follows finds its
-    holder; were it said of nothing, the lookup finds none and the code is retried later.
-    """
-    def taken(error: dict) -> bool:
-        message = str(error.get("message", "")).lower()
-        return error.get("code") in ("TAKEN", "DUPLICATE") or "taken" in message or "must be unique" in message
-
-    return any(isinstance(e, dict) and taken(e) for e in errors or [])
-
-
-def _about_discount(errors) -> bool:
-    """The error is about the discount id: the discount is gone (deleted in the admin)."""
-    return any(isinstance(e, dict) and "discountId" in (e.get("field") or []) for e in errors or [])
-
-
-def _messages(errors) -> str:
-    return "; ".join(str(e.get("message")) for e in errors or [] if isinstance(e, dict))[:300] or "no reason given"
-
-
-def _holder(node, code: str) -> Holder | None:
-    if not isinstance(node, dict) or not node.get("id"):
-        return None
-    discount = node.get("codeDiscount") if isinstance(node.get("codeDiscount"), dict) else {}
-    found = [n for n in ((discount.get("codes") or {}).get("nodes") or [])
-             if isinstance(n, dict) and str(n.get("code", "")).lower() == code.lower()]
-    return Holder(node["id"], discount.get("title"), found[0].get("code") if found else None,
-                  found[0].get("id") if found else None)
-
-
-def lookup(api: AdminApi, codes: Sequence[str]) -> dict[str, Holder | None]:
-    """Who holds each code, by lower-cased code (None: nobody), 25 codes a request."""
-    found: dict[str, Holder | None] = {}
-    unique = list(dict.fromkeys(code.lower() for code in codes))
-    for batch in _chunks(unique, LOOKUPS_PER_CALL):
-        variables = {f"c{n}": batch[n] if n < len(batch) else batch[0] for n in range(LOOKUPS_PER_CALL)}
-        data = api.execute("code_discount_nodes_by_code", variables)
-        for n, code in enumerate(batch):
-            found[code] = _holder(data.get(f"c{n}"), code)
-    return found
 
 
 class _Creation:
@@ -270,7 +156,7 @@ class _Creation:
         self.holders.update(lookup(self.api, [c for c in codes if c.lower() not in self.holders]))
 
     def _is_ours(self, holder: Holder) -> bool:
-        return holder.discount_id in self.ours or (holder.title or "").startswith(title_prefix(self.settings))
+        return is_ours(holder, self.ours, self.settings)
 
     def _use(self, key: str, discount_id: str) -> None:
         self.discounts[key] = self.made[key] = discount_id
@@ -287,7 +173,7 @@ class _Creation:
         taken: list[_Item] = []
         for key, group in groups.items():
             taken += self._place(key, group, creations)
-        unfinished = self._wait([bulk.id for bulk in creations])
+        unfinished = wait_for(self.api, [bulk.id for bulk in creations])
         for bulk in creations:
             if bulk.id in unfinished:
                 for item in bulk.items:
@@ -314,10 +200,10 @@ class _Creation:
                 creations.append(_Bulk(creation["id"], self.discounts[key], chunk))
                 continue
             errors = payload.get("userErrors")
-            if key in self.inherited and _about_discount(errors):
+            if key in self.inherited and about_discount(errors):
                 # The discount an earlier run made is gone (deleted in the admin): make a new one.
                 log.warning("%s: discount %s is gone (%s); making a new one", self.api.shop, self.discounts[key],
-                            _messages(errors))
+                            messages(errors))
                 self.inherited.discard(key)
                 del self.discounts[key]
                 items = list(chunk) + items
@@ -341,11 +227,11 @@ class _Creation:
             if isinstance(node, dict) and node.get("id"):
                 self.changed = True
                 self._use(key, node["id"])
-                first = _holder(node, item.code)
+                first = holder_of(node, item.code)
                 self._active(item, item.code, first.code_id if first else None, node["id"])
                 return items, taken
             errors = payload.get("userErrors")
-            if not _is_taken(errors):
+            if not is_taken(errors):
                 # The terms themselves were refused: every code of the group would be.
                 for other in [item] + items:
                     self._fail(other, f"Shopify refused the discount: {user_errors(payload) or 'none made'}", False)
@@ -371,20 +257,6 @@ class _Creation:
         self._active(item, holder.code or item.code, holder.code_id, holder.discount_id, adopted=True)
         return True
 
-    def _wait(self, creations: list[str]) -> set[str]:
-        """Poll the bulk creations until all are done or the budget is spent; return the unfinished."""
-        pending, delay, waited = set(creations), FIRST_POLL, 0.0
-        while pending and waited < POLL_BUDGET:
-            self.api.sleep(delay)
-            waited += delay
-            for batch in _chunks(sorted(pending), CHUNK):
-                nodes = self.api.execute("discount_redeem_code_bulk_creations", {"ids": list(batch)})["nodes"]
-                for node in nodes or []:
-                    if isinstance(node, dict) and node.get("done"):
-                        pending.discard(node.get("id"))
-            delay = min(delay * 2, MAX_POLL_WAIT)
-        return pending
-
     def _read(self, bulk: _Bulk) -> list[_Item]:
         """Record a finished bulk creation's codes; return those refused as taken."""
         data = self.api.execute("discount_redeem_code_bulk_creation_codes", {"id": bulk.id})
@@ -396,10 +268,10 @@ class _Creation:
             made = node.get("discountRedeemCode") if node else None
             if isinstance(made, dict) and made.get("id"):
                 self._active(item, item.code, made["id"], bulk.discount_id)
-            elif node is not None and _is_taken(node.get("errors")):
+            elif node is not None and is_taken(node.get("errors")):
                 taken.append(item)
             elif node is not None and node.get("errors"):
-                self._fail(item, f"Shopify refused {item.code}: {_messages(node['errors'])}", False)
+                self._fail(item, f"Shopify refused {item.code}: {messages(node['errors'])}", False)
             else:
                 self._fail(item, f"Shopify did not say what became of {item.code}", True)
         return taken
@@ -419,64 +291,3 @@ def create_codes(settings: Settings, sessions: sessionmaker[Session], store_id: 
             raise
         creation.fail_unfinished(f"stopped part way: {exc}")
     return creation.batch()
-
-
-def remove_codes(settings: Settings, sessions: sessionmaker[Session], store_id: int,
-                 removals: Sequence[CodeRemoval], **api_options) -> CodeBatch:
-    """Delete the influencers' codes from their discounts (which stay for the others); gone already is removed.
-
-    A removal without the code's or the discount's id is looked up first. A code now held by someone
-    else's discount is not ours to delete: ours is gone, so it counts as removed.
-    """
-    api = AdminApi(settings, sessions, store_id, shop_of(sessions, store_id), **api_options)
-    results: dict[int, CodeResult] = {}
-    changed = False
-
-    def removed(index: int) -> None:
-        results[index] = CodeResult(removals[index].influencer_id, "removed", code=removals[index].code)
-
-    def failed(index: int, error: str, retryable: bool) -> None:
-        results[index] = CodeResult(removals[index].influencer_id, "failed", code=removals[index].code,
-                                    remote_id=removals[index].remote_id, discount_id=removals[index].discount_id,
-                                    error=error, retryable=retryable)
-
-    try:
-        targets: dict[str, list[tuple[int, str]]] = {}
-        unknown = {n for n, r in enumerate(removals) if not (r.remote_id and r.discount_id)}
-        holders = lookup(api, [removals[n].code for n in sorted(unknown) if removals[n].code]) if unknown else {}
-        ours = {r.discount_id for r in removals if r.discount_id}
-        for n, removal in enumerate(removals):
-            if n not in unknown:
-                targets.setdefault(removal.discount_id, []).append((n, removal.remote_id))
-                continue
-            holder = holders.get(removal.code.lower())
-            if holder is None or not (holder.discount_id in ours or
-                                      (holder.title or "").startswith(title_prefix(settings))):
-                removed(n)
-            elif holder.code_id is None:
-                failed(n, f"{removal.code} is in the shop but its id could not be found", True)
-            else:
-                targets.setdefault(holder.discount_id, []).append((n, holder.code_id))
-        for discount_id, entries in targets.items():
-            for chunk in _chunks(entries, CHUNK):
-                payload = api.execute("discount_code_redeem_code_bulk_delete", {
-                    "discountId": discount_id, "ids": [remote_id for _, remote_id in chunk]})
-                payload = payload.get("discountCodeRedeemCodeBulkDelete") or {}
-                errors = payload.get("userErrors")
-                if payload.get("job") or not errors or _about_discount(errors):
-                    # Shopify deletes them in a background job; a discount already gone took its codes along.
-                    changed = changed or bool(payload.get("job"))
-                    for n, _ in chunk:
-                        removed(n)
-                else:
-                    for n, _ in chunk:
-                        failed(n, f"Shopify refused to delete the codes: {_messages(errors)}", False)
-    except PlatformAuthError:
-        raise
-    except PlatformError as exc:
-        if not changed:
-            raise
-        for n in range(len(removals)):
-            if n not in results:
-                failed(n, f"stopped part way: {exc}", True)
-    return CodeBatch(tuple(results[n] for n in range(len(removals))), {}, api.calls)
