@@ -29,7 +29,7 @@ MAX_QUANTITY = 10**9
 ASCII_DIGITS = re.compile(r"[0-9]{1,64}")  # ids are kept in 64-character columns
 CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_NAME = 100
-#: Shopify leaves an empty list out or sends null; any empty value there has always been read as no entries
+#: lenient, as this normaliser has always been: any empty value (null, "", {}, ...) where a list belongs is no entries
 EMPTY = Empty.FALSY
 
 

@@ -18,12 +18,13 @@ class Empty(enum.Enum):
     """What is taken as "no entries" where a list is expected."""
 
     #: Only null (or a field left out) is empty; any other value that is not a list is malformed.
-    #: WooCommerce's REST v3 JSON types its list fields as arrays and writes an empty one as `[]`,
-    #: so anything else there is not WooCommerce's; the Shopify compliance topics are read this way too.
+    #: WooCommerce's REST v3 JSON types its list fields as arrays (an empty one is `[]`), so it is read
+    #: this strictly; so are the order lists of Shopify's compliance topics, which must not be misread.
     NULL = "null"
     #: Any empty JSON value (null, "", 0, false, {}) or a field left out is empty; a non-empty value
-    #: that is not a list is malformed. Shopify's order webhooks leave empty lists out or send them
-    #: as null, and the Shopify normalisers (REST and GraphQL) have always read them this leniently.
+    #: that is not a list is malformed. Shopify's order JSON (webhooks and GraphQL reconciliation)
+    #: is read this leniently, as the Shopify normalisers always have: an empty value of the wrong
+    #: type there is no entries rather than a refused order.
     FALSY = "falsy"
 
 
