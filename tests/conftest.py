@@ -23,6 +23,7 @@ from connector.migrate import upgrade
 from connector.models import Base
 from connector.settings import Settings
 from standins.backend import StandinBackend
+from standins.woocommerce.store import StandinWooCommerce
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # Several runs may share the database at once (one per checkout or session), each in its own schema.
@@ -150,6 +151,19 @@ def backend():
 @pytest.fixture
 def delivering_settings(settings, backend) -> Settings:
     return settings.with_overrides(tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET)
+
+
+@pytest.fixture
+def woo():
+    """The WooCommerce stand-in: one local server playing any number of sites."""
+    with StandinWooCommerce() as standin:
+        yield standin
+
+
+@pytest.fixture
+def woo_settings(settings) -> Settings:
+    """Settings that let the connector call the stand-in's sites, which are on 127.0.0.1."""
+    return settings.with_overrides(woocommerce_allow_private=True)
 
 
 @pytest.fixture

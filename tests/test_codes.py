@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from standins.woocommerce.store import StandinWooCommerce
 from connector.campaigns import influencers as campaigns, directory
 from connector.campaigns.codes import sync_codes
 from connector.db import transaction
@@ -18,17 +17,6 @@ from connector.core.platform import PERCENTAGE
 
 SITE = "codes-site"
 NOW = datetime.now(timezone.utc)
-
-
-@pytest.fixture
-def woo():
-    with StandinWooCommerce() as standin:
-        yield standin
-
-
-@pytest.fixture
-def woo_settings(settings):
-    return settings.with_overrides(woocommerce_allow_private=True)
 
 
 @pytest.fixture

@@ -1,18 +1,17 @@
-"""Fixtures the WooCommerce adapter tests share: the stand-in site and a local receiver of its requests."""
+"""Fixtures the WooCommerce adapter tests share: `standin` (tests/conftest.py's `woo` by the name these tests give
+it) and a local receiver of the stand-in's requests."""
 
 from __future__ import annotations
 
 import pytest
 
-from standins.woocommerce.store import StandinWooCommerce
-
 from .woocommerce_helpers import Receiver
 
 
 @pytest.fixture
-def standin():
-    with StandinWooCommerce() as standin:
-        yield standin
+def standin(woo):
+    """The WooCommerce stand-in, defined once as `woo`."""
+    return woo
 
 
 @pytest.fixture

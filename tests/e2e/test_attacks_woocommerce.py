@@ -10,7 +10,6 @@ import requests
 from sqlalchemy import select
 
 from standins.woocommerce import samples
-from standins.woocommerce.store import StandinWooCommerce
 from connector import create_app
 from connector.campaigns import directory
 from connector.db import transaction
@@ -22,12 +21,6 @@ from ..conftest import BACKEND_SECRET
 
 SITE = "attack-woo"
 ORDER = 4101
-
-
-@pytest.fixture
-def woo():
-    with StandinWooCommerce() as standin:
-        yield standin
 
 
 @pytest.fixture

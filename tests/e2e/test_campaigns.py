@@ -16,7 +16,6 @@ import requests
 from standins.shopify import samples as shopify_samples
 from standins.shopify.store import StandinShopify, query_hmac
 from standins.woocommerce import samples as woo_samples
-from standins.woocommerce.store import StandinWooCommerce
 from connector import create_app
 from connector.campaigns import directory
 from standins.live_server import LiveServer
@@ -31,8 +30,8 @@ SHOPIFY_INFLUENCERS, WOO_INFLUENCERS = 600, 250
 
 
 @pytest.fixture
-def stores():
-    with StandinShopify(API_KEY, SHOPIFY_SECRET) as shopify, StandinWooCommerce() as woo:
+def stores(woo):
+    with StandinShopify(API_KEY, SHOPIFY_SECRET) as shopify:
         yield shopify, woo
 
 

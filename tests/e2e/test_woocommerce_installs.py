@@ -11,7 +11,6 @@ import requests
 from sqlalchemy import func, select
 
 from standins.woocommerce import samples
-from standins.woocommerce.store import StandinWooCommerce
 from connector import create_app
 from connector.campaigns import directory
 from connector.db import transaction
@@ -24,12 +23,6 @@ from ..conftest import BACKEND_SECRET
 from .test_shopify_installs import _dump, _now
 
 SITE = "e2e-woo"
-
-
-@pytest.fixture
-def woo():
-    with StandinWooCommerce() as standin:
-        yield standin
 
 
 @pytest.fixture
