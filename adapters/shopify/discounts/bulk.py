@@ -6,7 +6,10 @@ one `nodes` request, backing off, within a budget; what is still unfinished then
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Protocol, Sequence
+
+from connector.core.platform import CodeBatch
+from connector.errors import PlatformAuthError, PlatformError
 
 from ..admin_api import AdminApi
 
@@ -34,3 +37,28 @@ def wait_for(api: AdminApi, creations: list[str]) -> set[str]:
                     pending.discard(node.get("id"))
         delay = min(delay * 2, MAX_POLL_WAIT)
     return pending
+
+
+class _Job(Protocol):
+    changed: bool
+
+    def fail_unfinished(self, reason: str) -> None: ...
+
+    def batch(self) -> CodeBatch: ...
+
+
+def run_to_the_end(job: _Job, run: Callable[[], None]) -> CodeBatch:
+    """Run a creation or removal; a platform failure part way fails only what is unfinished.
+
+    Refused credentials propagate (nothing can go on until the merchant authorises again), and so does a
+    failure before anything changed (the whole batch is tried again later).
+    """
+    try:
+        run()
+    except PlatformAuthError:
+        raise
+    except PlatformError as exc:
+        if not job.changed:
+            raise
+        job.fail_unfinished(f"stopped part way: {exc}")
+    return job.batch()

@@ -28,14 +28,13 @@ from typing import Mapping, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.errors import PlatformAuthError, PlatformError
 from connector.core.platform import CodeBatch, CodeRequest, CodeResult, discount_group_key
 from connector.settings import Settings
 
 from ..admin_api import AdminApi, user_errors
 from ..remote import shop_of
 from .answers import about_discount, is_taken, messages
-from .bulk import CHUNK, POLL_BUDGET, wait_for
+from .bulk import CHUNK, POLL_BUDGET, run_to_the_end, wait_for
 from .holders import Holder, holder_of, is_ours, lookup
 from .terms import discount_input, discount_title
 
@@ -282,12 +281,4 @@ def create_codes(settings: Settings, sessions: sessionmaker[Session], store_id: 
     """Make the requested codes work in the shop (see the module docstring); `api_options` go to AdminApi."""
     api = AdminApi(settings, sessions, store_id, shop_of(sessions, store_id), **api_options)
     creation = _Creation(api, settings, requests, discounts)
-    try:
-        creation.run()
-    except PlatformAuthError:
-        raise
-    except PlatformError as exc:
-        if not creation.changed:
-            raise
-        creation.fail_unfinished(f"stopped part way: {exc}")
-    return creation.batch()
+    return run_to_the_end(creation, creation.run)

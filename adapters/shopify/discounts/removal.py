@@ -15,14 +15,13 @@ from typing import Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.errors import PlatformAuthError, PlatformError
 from connector.core.platform import CodeBatch, CodeRemoval, CodeResult
 from connector.settings import Settings
 
 from ..admin_api import AdminApi
 from ..remote import shop_of
 from .answers import about_discount, messages
-from .bulk import CHUNK, chunks
+from .bulk import CHUNK, chunks, run_to_the_end
 from .holders import is_ours, lookup
 
 #: (the removal's index, the DiscountRedeemCode id to delete) by the discount holding the code
@@ -54,6 +53,10 @@ class _Removal:
 
     def batch(self) -> CodeBatch:
         return CodeBatch(tuple(self.results[n] for n in range(len(self.removals))), {}, self.api.calls)
+
+    def run(self) -> None:
+        for discount_id, entries in self.targets().items():
+            self.delete(discount_id, entries)
 
     def targets(self) -> Targets:
         """The codes to delete, by discount; those with nothing left to delete are recorded removed already."""
@@ -97,13 +100,4 @@ def remove_codes(settings: Settings, sessions: sessionmaker[Session], store_id: 
     """Delete the influencers' codes from their discounts (see the module docstring); `api_options` go to AdminApi."""
     api = AdminApi(settings, sessions, store_id, shop_of(sessions, store_id), **api_options)
     removal = _Removal(api, settings, removals)
-    try:
-        for discount_id, entries in removal.targets().items():
-            removal.delete(discount_id, entries)
-    except PlatformAuthError:
-        raise
-    except PlatformError as exc:
-        if not removal.changed:
-            raise
-        removal.fail_unfinished(f"stopped part way: {exc}")
-    return removal.batch()
+    return run_to_the_end(removal, removal.run)
