@@ -6,7 +6,7 @@ to its store. The topic header is not signed, though: a captured `order.created`
 for a sign-up. So each topic's body must have its own shape:
 
 - `order.deleted`: exactly `{"id": N}`, what WooCommerce sends for a deletion (and the worker still
-  asks the store before it believes it: connector/worker/__init__.py, `confirm`);
+  asks the store before it believes it: connector/worker/events.py, `confirm`);
 - `order.created`, `order.updated`, `order.restored`: an order, with `line_items`, whose `_links.self`
   (when present) is `…/orders/<id>`;
 - `customer.created`: a customer, no `line_items`, whose `_links.self` (when present) is `…/customers/<id>`.
