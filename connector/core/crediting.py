@@ -16,7 +16,7 @@ from connector.core import payload
 from connector.core.attribution import (CLICK, PROMO_CODE, SIGNAL_KINDS, Attribution, Directory, ReportedTouch,
                                         attribute)
 from connector.core.credit_models import ModelSettings
-from connector.core.platform import Money, OrderEvent, RefundEvent
+from connector.core.platform import Money, NeutralEvent, OrderDeleted, OrderEvent, RefundEvent
 from connector.core.rules import Decision, StorePolicy, purchase_decision
 
 
@@ -68,7 +68,7 @@ class Reversal:
 class OrderFacts:
     """What is known about an order when one of its events is handled."""
 
-    event: OrderEvent
+    event: NeutralEvent
     rules: StoreRules
     #: the store's active influencers that the order's codes and refs name
     directory: Directory
@@ -112,6 +112,10 @@ class OrderDecision:
     reversals: tuple[Reversal, ...] = field(default_factory=tuple)
     #: the deferred refunds are dealt with (the order is credited)
     clear_deferred: bool = False
+    #: a refund to keep until the purchase is credited
+    defer: RefundEvent | None = None
+    #: what the note for the log starts with
+    heading: str = ""
 
 
 def cancellation(purchase: Purchase | None, already_cancelled: bool, order_id: str,
@@ -207,6 +211,26 @@ def _wait_or_credit(facts: OrderFacts, attribution: Attribution, decision: Decis
         return _Verdict(decision, outcome, None, None)
     # Not creditable yet (unpaid): when it is, the report may still be on its way.
     return _Verdict(decision, outcome, waits_until if facts.first_event else KEEP_WAIT, None)
+
+
+def decide(facts: OrderFacts, now: datetime, grace: timedelta = timedelta(0)) -> OrderDecision:
+    """What one event of an order leads to: an order event's crediting, a refund's or a deletion's reversal.
+
+    `grace`: how long an order with no promo code that decides waits for the browser's report.
+    """
+    event = facts.event
+    if isinstance(event, OrderEvent):
+        return decide_order(facts, now, grace)
+    if isinstance(event, OrderDeleted):
+        # A deleted order (WooCommerce order.deleted) voids its purchase like a cancellation.
+        reversal, note = cancellation(facts.purchase, facts.cancelled, event.order_id, event.occurred_at)
+        return OrderDecision(notes=(note,) if note else (), cancel=True, reversals=(reversal,) if reversal else (),
+                             heading="order deleted; ")
+    if facts.purchase is None and not facts.cancelled:
+        return OrderDecision(notes=(f"refund {event.refund_id}: kept until the purchase is credited (an uncredited "
+                                    "order sends nothing)",), defer=event)
+    reversal, note = refund_reversal(facts.purchase, facts.cancelled, event, facts.sent_refunds)
+    return OrderDecision(notes=(note,) if note else (), reversals=(reversal,) if reversal else ())
 
 
 def decide_order(facts: OrderFacts, now: datetime, grace: timedelta = timedelta(0)) -> OrderDecision:

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from connector.core import payload
 from connector.campaigns import reports
 from connector.core.attribution import CLICK, CLOCK_SKEW, Attribution, attribute_signals, match_key, touch_signals
-from connector.crediting.rows import Applied, model_settings, write_conversion
+from connector.crediting.facts import model_settings
+from connector.crediting.writes import Applied, write_conversion
 from connector.db import insert
 from connector.campaigns.directory import directory_for
 from connector.models import Click, Customer, Store

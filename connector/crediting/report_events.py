@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from connector import registry
 from connector.campaigns import reports
 from connector.crediting.conversions import apply_event
-from connector.crediting.rows import Applied, lock_order_id
+from connector.crediting.facts import lock_order_id
+from connector.crediting.writes import Applied
 from connector.crediting.leads import decide_lead
 from connector.models import Customer, Event, Order, Store
 from connector.core.platform import OrderEvent

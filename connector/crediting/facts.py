@@ -1,0 +1,147 @@
+"""What crediting reads before it decides: the order's row (locked), the store's rules, the purchase so far.
+
+`gather` notes on the order's row what the event says of the order, then fetches, once, every fact
+`connector.core.crediting.decide` needs for the event, and hands them over as one value.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from connector.campaigns import reports
+from connector.campaigns.directory import directory_for
+from connector.core.attribution import Directory, signal_keys
+from connector.core.credit_models import ModelSettings
+from connector.core.crediting import OrderFacts, Purchase, StoreRules
+from connector.core.platform import Money, NeutralEvent, OrderEvent, RefundEvent
+from connector.core.rules import StorePolicy, email_sha256
+from connector.db import insert
+from connector.models import Conversion, Order, Store
+
+
+def gather(session: Session, store: Store, event: NeutralEvent, now: datetime,
+           event_id: int | None) -> tuple[Order, OrderFacts]:
+    """The order's row, locked (made if new), and everything known about the order that the event needs."""
+    order = locked_order(session, store, event.order_id, now)
+    rules = store_rules(store)
+    if not isinstance(event, OrderEvent):
+        # A refund or a deletion reverses what the purchase still holds: that is all it needs.
+        refunds = [event] if isinstance(event, RefundEvent) else []
+        return order, OrderFacts(event, rules, Directory(), cancelled=order.cancelled,
+                                 purchase=purchase_of(session, order, reversible=True),
+                                 sent_refunds=sent_refunds(session, store, refunds))
+    first_event = _note(order, event, event_id)
+    joined, touches, directory = [], [], Directory()
+    if not event.cancelled and order.purchase_conversion_id is None:
+        # Only an order that may still be credited is attributed: its reports are joined now.
+        joined = reports.join_order_reports(session, order)
+        touches = reports.touches_of(session, store.id, joined)
+        directory = directory_for(session, store.id, *signal_keys(event, touches))
+    deferred = deferred_refunds(order)
+    refunds = [*event.refunds, *deferred]
+    return order, OrderFacts(
+        event=event, rules=rules, directory=directory, touches=tuple(touches), reported=bool(joined),
+        first_event=first_event, awaiting_report_until=order.awaiting_report_until, cancelled=order.cancelled,
+        purchase=purchase_of(session, order, reversible=event.cancelled or bool(refunds)),
+        deferred_refunds=deferred, sent_refunds=sent_refunds(session, store, refunds),
+        customer_email_sha256=order.customer_email_sha256,
+    )
+
+
+def _note(order: Order, event: OrderEvent, event_id: int | None) -> bool:
+    """Keep on the order's row what the event says of the order; True when it is the order's first event."""
+    order.order_name = event.order_name or order.order_name
+    order.currency = event.commission_base.currency
+    order.test = event.test
+    order.customer_id = event.customer.id or order.customer_id
+    order.customer_email_sha256 = email_sha256(event.customer.email) or order.customer_email_sha256
+    order.proof_sha256 = reports.proof_hash(event.proof) or order.proof_sha256
+    first_event = order.last_event_id is None
+    if event_id is not None:
+        order.last_event_id = event_id
+    return first_event
+
+
+def model_settings(store: Store) -> ModelSettings:
+    """The store's attribution model, window and half-life."""
+    return ModelSettings(store.attribution_model, timedelta(days=store.attribution_window_days),
+                         timedelta(days=store.half_life_days))
+
+
+def store_rules(store: Store) -> StoreRules:
+    """The store's settings that crediting follows."""
+    return StoreRules(StorePolicy(credit_on=store.credit_on, forward_test_orders=store.forward_test_orders),
+                      tuple(store.precedence.split(",")), model_settings(store))
+
+
+def lock_order_id(session: Session, store_id: int, order_id: str) -> None:
+    """Take the order id's lock for this transaction, whether or not a row exists for it yet.
+
+    An order's event and a browser report of it, handled at once by two workers, take turns on it, so
+    one of them always sees the other's work, without the report having to make an order row (anyone
+    can post reports; only the platform's own deliveries make orders). SQLite needs nothing: its
+    writers queue for the whole database.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:store, hashtext(:order))"),
+                        {"store": store_id, "order": order_id})
+
+
+def locked_order(session: Session, store: Store, order_id: str, now: datetime) -> Order:
+    """The order's row, made if it is new, locked so two workers holding two of its deliveries take turns."""
+    lock_order_id(session, store.id, order_id)
+    stmt = (
+        insert(session, Order.__table__)
+        .values(store_id=store.id, platform_order_id=order_id, first_seen_at=now, test=False, cancelled=False)
+        .on_conflict_do_nothing(index_elements=["store_id", "platform_order_id"])
+    )
+    session.execute(stmt)
+    return session.scalars(
+        select(Order)
+        .where(Order.store_id == store.id, Order.platform_order_id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def purchase_of(session: Session, order: Order, *, reversible: bool) -> Purchase | None:
+    """The order's credited purchase, or None; with what refunds reversed of it when the event can reverse.
+
+    Only an event that can reverse something (a cancellation, refunds) needs the sum, and it is the one read
+    here that is not by key, so an order's every other redelivery skips it.
+    """
+    if order.purchase_conversion_id is None:
+        return None
+    purchase = session.get(Conversion, order.purchase_conversion_id)
+    if not reversible:
+        return Purchase(purchase.id, purchase.amount)
+    amounts = session.scalars(select(Conversion.amount).where(Conversion.reverses == purchase.id))
+    return Purchase(purchase.id, purchase.amount, sum(amounts, Decimal(0)))
+
+
+def sent_refunds(session: Session, store: Store, refunds: list[RefundEvent]) -> frozenset[str]:
+    """The dedupe keys among these refunds' that the store has sent already."""
+    keys = {f"refund:{refund.refund_id}" for refund in refunds}
+    if not keys:
+        return frozenset()
+    return frozenset(session.scalars(select(Conversion.dedupe_key).where(
+        Conversion.store_id == store.id, Conversion.dedupe_key.in_(sorted(keys)))))
+
+
+def deferred_refunds(order: Order) -> tuple[RefundEvent, ...]:
+    """The refunds `defer_refund` kept on the order."""
+    return tuple(
+        RefundEvent(
+            refund_id=entry["refund_id"],
+            order_id=order.platform_order_id,
+            occurred_at=datetime.fromisoformat(entry["occurred_at"]),
+            commission_base=Money(Decimal(entry["amount"]), entry["currency"]),
+            presentment_base=Money(Decimal(entry["presentment"][0]), entry["presentment"][1])
+            if entry["presentment"] else None,
+        )
+        for entry in order.deferred_refunds or []
+    )
