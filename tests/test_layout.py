@@ -5,6 +5,7 @@ over 60, outside the tests)."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,14 @@ def test_no_module_over_400_lines_and_no_function_over_60():
                 too_big.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: "
                                f"{node.end_lineno - node.lineno + 1} lines")
     assert not too_big, "\n".join(too_big)
+
+
+def test_the_readme_layout_maps_every_package_and_module():
+    readme = (ROOT / "README.md").read_text()
+    layout = readme[readme.index("## Layout"):readme.index("## Benchmarks")]
+    named = set(re.findall(r"[a-z_]+/?", layout))
+    missing = [str(path.relative_to(ROOT)) for path in _sources()
+               if path.name not in ("__init__.py", "__main__.py") and path.stem not in named]
+    missing += [f"{init.parent.relative_to(ROOT)}/" for package in PRODUCTION
+                for init in (ROOT / package).rglob("__init__.py") if f"{init.parent.name}/" not in named]
+    assert not missing, "not in the README's Layout: " + ", ".join(missing)
