@@ -21,12 +21,7 @@ from standins.shopify.cost import (BUCKET, MUTATION_COST, RESTORE_RATE, cost_ext
                                    requested_cost)
 from standins.shopify.discounts import DiscountData, FieldError
 from standins.shopify.documents import arguments, fields, operation, project
-from standins.shopify.order_node import DEFAULT_SHOP, page_sizes, to_graphql_node
 from standins.shopify.shops import Shop, Shops, Token
-
-#: the endpoint, and what tests of the GraphQL side import from here (each defined in its own module)
-__all__ = ["GraphQL", "json_default", "MUTATION_COST", "requested_cost", "arguments", "fields", "operation",
-           "DEFAULT_SHOP", "page_sizes", "to_graphql_node"]
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 

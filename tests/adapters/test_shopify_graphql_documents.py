@@ -14,7 +14,8 @@ from pathlib import Path
 import graphql
 import pytest
 
-from standins.shopify.graphql_api import MUTATION_COST, arguments, fields, operation, requested_cost
+from standins.shopify.cost import MUTATION_COST, requested_cost
+from standins.shopify.documents import arguments, fields, operation
 
 MAX_QUERY_COST = 1000  # Shopify refuses a query whose requested cost is above this
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from adapters.shopify import normalise as rest
 from adapters.shopify import normalise_graphql as gql
 from standins.shopify import samples
-from standins.shopify.graphql_api import DEFAULT_SHOP, page_sizes, to_graphql_node
+from standins.shopify.order_node import DEFAULT_SHOP, page_sizes, to_graphql_node
 from connector.core.attribution import ref_from_url
 from connector.errors import MalformedPayload
 from connector.core.platform import Money, OrderEvent
