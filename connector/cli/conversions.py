@@ -9,7 +9,7 @@ import click
 from sqlalchemy import select
 
 from connector.campaigns import directory
-from connector.cli.shared import Context, fail_on_connector_errors, pass_context
+from connector.cli.shared import Context, fail_on_connector_errors, lines_wanted, pass_context
 from connector.db import transaction
 from connector.delivery import outbox
 from connector.models import AttributionRecord, Conversion, DeliveryAttempt, Store
@@ -45,11 +45,8 @@ def conversions_list(obj: Context, status, store_key, limit: int, as_json: bool)
         }
         for c, domain in rows
     ]
-    if as_json:
-        click.echo(json.dumps(listing, indent=2))
+    if not lines_wanted(listing, as_json, "no conversions"):
         return
-    if not listing:
-        click.echo("no conversions")
     for c in listing:
         click.echo(f"{c['id']}  {c['type']:<23} {c['amount']:>10} {c['currency']}  {c['tracking_id'] or '-':<14} "
                    f"{c['status']:<9} attempts {c['attempts']}" + (f"  last error: {c['last_error'][:60]}" if c["last_error"] else ""))

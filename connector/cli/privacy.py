@@ -9,7 +9,7 @@ import click
 from sqlalchemy import select
 
 from connector.campaigns import directory
-from connector.cli.shared import Context, fail_on_connector_errors, pass_context
+from connector.cli.shared import Context, fail_on_connector_errors, lines_wanted, pass_context
 from connector.models import PrivacyRequest, Store
 
 
@@ -42,11 +42,8 @@ def privacy_requests(obj: Context, store_key: str | None, as_json: bool) -> None
         }
         for r, domain in rows
     ]
-    if as_json:
-        click.echo(json.dumps(listing, indent=2))
+    if not lines_wanted(listing, as_json, "no privacy requests"):
         return
-    if not listing:
-        click.echo("no privacy requests")
     for r in listing:
         summary = ", ".join(f"{count} {name}" for name, count in (r["summary"] or {}).items()) or "-"
         export = "export ready" if r["export"] else ("export erased" if r["kind"] == "data_request" else "")

@@ -6,6 +6,7 @@ The group modules import this one and this one imports none of them, so no group
 from __future__ import annotations
 
 import functools
+import json
 import logging
 
 import click
@@ -57,3 +58,16 @@ def fail_on_connector_errors(function):
 def log_to_stderr() -> None:
     """The long-running commands (`serve`, `worker`) log to stderr."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def lines_wanted(listing: list[dict], as_json: bool, nothing: str) -> bool:
+    """A `list` command's common part: --json prints the listing whole; else an empty one says `nothing`.
+
+    True when the caller should go on and print its one line per entry.
+    """
+    if as_json:
+        click.echo(json.dumps(listing, indent=2))
+        return False
+    if not listing:
+        click.echo(nothing)
+    return True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 import click
@@ -10,7 +9,7 @@ from sqlalchemy import func, select
 
 from connector.campaigns import directory
 from connector.campaigns import influencers as campaigns
-from connector.cli.shared import Context, fail_on_connector_errors, pass_context
+from connector.cli.shared import Context, fail_on_connector_errors, lines_wanted, pass_context
 from connector.core.attribution import SIGNAL_KINDS
 from connector.core.credit_models import MODELS
 from connector.core.rules import CREDIT_ON
@@ -111,11 +110,8 @@ def stores_list(obj: Context, as_json: bool) -> None:
         }
         for s in rows
     ]
-    if as_json:
-        click.echo(json.dumps(listing, indent=2))
+    if not lines_wanted(listing, as_json, "no stores"):
         return
-    if not listing:
-        click.echo("no stores")
     for s in listing:
         click.echo(f"{s['id']:>4}  {s['platform']:<11} {s['store']:<40} {s['status']:<12} credit on {s['credit_on']}, "
                    f"{s['influencers']} influencers, setup {s['setup']}, last event {s['last_event_at'] or '-'}")
