@@ -116,6 +116,9 @@ def purchase_of(session: Session, order: Order, *, reversible: bool) -> Purchase
     """
     if order.purchase_conversion_id is None:
         return None
+    if not reversible and order.commission_base is not None:
+        # Nothing to reverse: the amount it was credited on is on the order's row (set with the purchase).
+        return Purchase(order.purchase_conversion_id, order.commission_base)
     purchase = session.get(Conversion, order.purchase_conversion_id)
     if not reversible:
         return Purchase(purchase.id, purchase.amount)
