@@ -53,12 +53,14 @@ def create_app(settings: Settings | None = None, *, engine=None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
 
     from connector.web import api, health, storefront, tracking, webhooks
+    from connector.web.app import routes as merchant_app
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(tracking.bp)
     app.register_blueprint(storefront.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
+    app.register_blueprint(merchant_app.bp)
     # Each platform brings its install views (Shopify OAuth, WooCommerce app authorization).
     for adapter in registry.adapters().values():
         blueprint = getattr(adapter, "blueprint", None)

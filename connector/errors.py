@@ -61,6 +61,10 @@ class NotTopicBody(VerificationError):
     reason = "not_topic_body"
 
 
+class MerchantAuthError(ConnectorError):
+    """A request to the merchant app carried credentials that do not hold (a forged, expired or foreign token)."""
+
+
 class StorageUnavailable(ConnectorError):
     """A delivery could not be stored now; the platform should send it again."""
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
+import uuid
 
+import jwt
 from sqlalchemy import select
 
 from standins.shopify import samples
@@ -11,6 +14,20 @@ from connector.models import Conversion, Event
 from connector.worker import Worker
 
 from .conftest import SHOP, SHOPIFY_SECRET
+
+#: the app's client id in tests that open the merchant app or install through it
+API_KEY = "test-api-key"
+
+
+def session_token(*, secret=SHOPIFY_SECRET, audience=API_KEY, shop=SHOP, dest_shop=None, lifetime=60,
+                  algorithm="HS256", not_before=-5, drop: tuple[str, ...] = ()) -> str:
+    """A session token as App Bridge gets it from Shopify (HS256 under the app's secret, one minute of life)."""
+    now = int(time.time())
+    claims = {"iss": f"https://{shop}/admin", "dest": f"https://{dest_shop or shop}", "aud": audience, "sub": "42",
+              "exp": now + lifetime, "nbf": now + not_before, "iat": now - 5, "jti": str(uuid.uuid4()), "sid": "s1"}
+    for name in drop:
+        claims.pop(name)
+    return jwt.encode(claims, secret if algorithm != "none" else None, algorithm=algorithm)
 
 
 def post_shopify(client, topic: str, body, *, shop: str = SHOP, secret: str = SHOPIFY_SECRET, webhook_id=None,

@@ -77,7 +77,7 @@ def test_the_demo_runs_end_to_end_with_no_configuration(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "5 conversions delivered once each and verified" in result.stdout
     assert "a click followed to its conversion" in result.stdout and "credit by click, credits bob 1" in result.stdout
-    assert "7 webhooks registered by GraphQL" in result.stdout and "4 webhooks created by REST" in result.stdout
+    assert "6 webhooks registered by GraphQL" in result.stdout and "4 webhooks created by REST" in result.stdout
     assert "(forged)" in result.stdout and "→ 401" in result.stdout
     assert "✗" not in result.stdout
 
@@ -168,7 +168,7 @@ def test_stores_add_without_no_setup_registers_webhooks_and_reconcile_reads_the_
     with responses.RequestsMock() as mocked:
         mocked.add_callback(responses.POST, graphql, callback=answer)
         output = cli("stores", "add", "shopify", "cli-shop.myshopify.com", "--access-token", "shpat_custom")
-        assert "setup done: webhooks: 7 created" in output and len(created) == 7
+        assert "setup done: webhooks: 6 created" in output and len(created) == 6
         assert "0 orders updated since 2026-01-01" in cli("reconcile", "cli-shop.myshopify.com", "--since", "2026-01-01")
         # Unreachable (responses refuses an unregistered URL with ConnectionError): the store is kept,
         # setup stays pending for the worker, and the command says so.

@@ -7,12 +7,13 @@ from typing import Iterator, Mapping, Sequence
 
 from connector.core import storable
 from connector.core.platform import (AppUninstalled, CodeBatch, CodeRemoval, CodeRequest, CustomerCreated, Delivery,
-                                DeliveryHeaders, LifecycleEvent, NeutralEvent, StoreView)
+                                DeliveryHeaders, LifecycleEvent, NeutralEvent, SetupReport, StoreView)
 from connector.settings import Settings
 
 from . import binding as _binding
 from . import compliance as _compliance
 from . import discounts as _discounts
+from . import merchant_session as _merchant_session
 from . import normalise as _normalise
 from . import remote as _remote
 from . import verify as _verify
@@ -68,7 +69,10 @@ class ShopifyAdapter:
             return storable.checked(normalise_graphql.normalise(topic, body))
         return storable.checked(_normalise.normalise(topic, body))
 
-    def setup(self, settings: Settings, sessions, store_id: int) -> str:
+    def merchant_store_key(self, settings: Settings, headers: Mapping[str, str]) -> str | None:
+        return _merchant_session.store_key(settings, headers)
+
+    def setup(self, settings: Settings, sessions, store_id: int) -> SetupReport:
         return _remote.setup(settings, sessions, store_id)
 
     def reconcile(self, settings: Settings, sessions, store_id: int, since: datetime) -> Iterator[Delivery]:

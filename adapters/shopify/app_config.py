@@ -1,8 +1,10 @@
 """shopify.app.toml from the settings: what the operator deploys with Shopify's CLI (`shopify app deploy`).
 
-The mandatory privacy topics cannot be registered through GraphQL, only in the app's configuration,
-so the connector writes that configuration rather than leaving the operator to copy URLs by hand.
-They get a subscription block of their own: the CLI has refused a block mixing them with other topics.
+The app-specific webhook subscriptions live here, each topic once (remote.py says which topics are
+subscribed per shop instead, and why): the mandatory privacy topics, which cannot be registered through
+GraphQL at all, and app/uninstalled, which then reaches the connector from every shop whatever happened to
+that shop's own registration. The privacy topics get a block of their own: the CLI has refused a block
+mixing them with other topics. The app is embedded (its pages open inside the Shopify admin).
 The scopes are the settings' (SHOPIFY_SCOPES), nothing is listed here. The web pixel extension needs
 no entry: the CLI deploys whatever is under extensions/ beside this file (extensions/connector-pixel).
 """

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.db import transaction
 from connector.errors import PlatformError
+from connector.core.platform import SetupStep
 from connector.models import Store
 from connector.settings import Settings
 
@@ -85,17 +86,24 @@ def _refused(errors: list[dict]) -> str | None:
     return None
 
 
-def ensure_pixel(api: AdminApi, wanted: dict[str, str]) -> str:
+@dataclass(frozen=True)
+class PixelState:
+    #: the shop holds the app's pixel with this deployment's settings
+    connected: bool
+    text: str
+
+
+def ensure_pixel(api: AdminApi, wanted: dict[str, str]) -> PixelState:
     """Create the app's web pixel, or update it when its settings differ; say which (or why not)."""
     data, errors = api.execute_partial("web_pixel")
     refused = _refused(errors)
     if refused:
-        return f"web pixel not set up ({refused})"
+        return PixelState(False, f"web pixel not set up ({refused})")
     current = data.get("webPixel")
     settings = json.dumps(wanted, separators=(",", ":"), sort_keys=True)
     if isinstance(current, dict) and current.get("id"):
         if _settings_of(current.get("settings")) == wanted:
-            return "web pixel unchanged"
+            return PixelState(True, "web pixel unchanged")
         field, verb = "webPixelUpdate", "updated"
         data, errors = api.execute_partial("web_pixel_update",
                                            {"id": current["id"], "webPixel": {"settings": settings}})
@@ -105,16 +113,16 @@ def ensure_pixel(api: AdminApi, wanted: dict[str, str]) -> str:
         data, errors = api.execute_partial("web_pixel_create", {"webPixel": {"settings": settings}})
     refused = _refused(errors)
     if refused:
-        return f"web pixel not {verb} ({refused})"
+        return PixelState(False, f"web pixel not {verb} ({refused})")
     if errors:
         raise PlatformError(f"{api.shop}: {field}: {'; '.join(str(e.get('message')) for e in errors)[:300]}")
     payload = data.get(field)
     problem = user_errors(payload)
     if problem:
-        return f"web pixel not {verb} ({problem})"
+        return PixelState(False, f"web pixel not {verb} ({problem})")
     if not isinstance(payload, dict) or not isinstance(payload.get("webPixel"), dict):
-        return f"web pixel not {verb} (Shopify answered no pixel)"
-    return f"web pixel {verb}"
+        return PixelState(False, f"web pixel not {verb} (Shopify answered no pixel)")
+    return PixelState(True, f"web pixel {verb}")
 
 
 def _store_facts(sessions: sessionmaker[Session], store_id: int) -> tuple[str, tuple[str, ...] | None, int]:
@@ -135,7 +143,28 @@ def _save_shop(sessions: sessionmaker[Session], store_id: int, details: ShopDeta
             store.platform_shop_id = details.shop_id
 
 
-def setup_storefront(api: AdminApi, settings: Settings, sessions: sessionmaker[Session], store_id: int) -> str:
+@dataclass(frozen=True)
+class Storefront:
+    summary: str
+    pixel_step: SetupStep
+
+
+def _pixel_step(state: PixelState, scope_missing: bool) -> SetupStep:
+    title = "Web pixel"
+    if state.connected:
+        return SetupStep("web_pixel", title, "done", "The connector's web pixel is connected: it keeps the influencer "
+                         "a shopper came from and reports it with the checkout.")
+    if scope_missing:
+        return SetupStep("web_pixel", title, "todo", "The app may not add its web pixel: the store has not granted "
+                         f"it the {PIXEL_SCOPE} permission. Clicks on influencers' links are not followed until then.",
+                         "Open the app from the Shopify admin again and approve the permissions it asks for.")
+    return SetupStep("web_pixel", title, "todo", f"Shopify did not take the pixel: {state.text}. Clicks on "
+                     "influencers' links are not followed until it is connected.",
+                     "The app's developer deploys the pixel extension with the app (shopify app deploy); then "
+                     "choose Check again.", "https://shopify.dev/docs/apps/build/marketing-analytics/build-web-pixels")
+
+
+def setup_storefront(api: AdminApi, settings: Settings, sessions: sessionmaker[Session], store_id: int) -> Storefront:
     """Store the shop's storefront URL and currency, then make sure its web pixel reports here."""
     shop, granted, window_days = _store_facts(sessions, store_id)
     details = read_shop(api)
@@ -144,9 +173,11 @@ def setup_storefront(api: AdminApi, settings: Settings, sessions: sessionmaker[S
     else:
         _save_shop(sessions, store_id, details)
         parts = [f"storefront {details.storefront_url or 'unknown'}, currency {details.currency or 'unknown'}"]
-    if granted is not None and oauth.missing_scopes((PIXEL_SCOPE,), granted):
-        parts.append(f"web pixel not set up (the shop has not granted {PIXEL_SCOPE}: the merchant must approve "
-                     "the app's new permissions)")
+    scope_missing = granted is not None and bool(oauth.missing_scopes((PIXEL_SCOPE,), granted))
+    if scope_missing:
+        state = PixelState(False, f"web pixel not set up (the shop has not granted {PIXEL_SCOPE}: the merchant "
+                                  "must approve the app's new permissions)")
     else:
-        parts.append(ensure_pixel(api, pixel_settings(settings, shop, window_days)))
-    return "; ".join(parts)
+        state = ensure_pixel(api, pixel_settings(settings, shop, window_days))
+    parts.append(state.text)
+    return Storefront("; ".join(parts), _pixel_step(state, scope_missing))

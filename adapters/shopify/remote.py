@@ -1,9 +1,17 @@
 """What the connector does inside a shop: register its webhooks and web pixel, and read recently updated orders.
 
-Registration is idempotent: it reads the app's subscriptions, creates the missing ones and points
-any that go elsewhere (a moved CONNECTOR_PUBLIC_URL, an old deployment) back here. The mandatory
-privacy topics cannot be registered through GraphQL; they are declared in shopify.app.toml
-(`connector shopify app-config`). The shop's details and the web pixel follow (adapters/shopify/pixel.py).
+Which topics are subscribed where (each exactly once; a topic in both is delivered twice):
+- shopify.app.toml (`connector shopify app-config`, deployed with `shopify app deploy`): the mandatory
+  privacy topics, which only the app's configuration can declare, and app/uninstalled, which then reaches the
+  connector from every shop even when this shop's registration never ran.
+- per shop, by GraphQL here: the order, refund and customer topics. Shopify's `webhookSubscriptions` lists
+  only shop-specific subscriptions, so only these can be checked against the shop (the onboarding list says
+  what was found) and put back when one goes missing; and Shopify refuses these topics, shop by shop, to an
+  app without protected customer data access, which is how the merchant learns of that missing step.
+
+Registration is idempotent: it reads the app's subscriptions, creates the missing ones, points any that go
+elsewhere (a moved CONNECTOR_PUBLIC_URL, an old deployment) back here, and removes a shop-specific
+app/uninstalled an earlier version made. The shop's details and the web pixel follow (pixel.py).
 """
 
 from __future__ import annotations
@@ -17,16 +25,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.errors import CredentialsRevoked, PlatformAuthError, PlatformError
 from connector.models import Store
-from connector.core.platform import Delivery
+from connector.core.platform import Delivery, SetupReport, SetupStep
 from connector.settings import Settings
 
 from . import pixel
 from .admin_api import AdminApi, user_errors
 
-#: what the product needs; customers/create is registered for sign-up (lead) conversions
+#: what the product needs per shop; customers/create is registered for sign-up (lead) conversions
 TOPICS = ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_PAID", "ORDERS_CANCELLED", "REFUNDS_CREATE",
-          "CUSTOMERS_CREATE", "APP_UNINSTALLED")
+          "CUSTOMERS_CREATE")
+#: declared in shopify.app.toml (app_config.py): a shop-specific copy is removed
+APP_CONFIG_TOPICS = ("APP_UNINSTALLED",)
 RECONCILE_TOPIC = "reconcile/order"
+#: what Shopify answers webhookSubscriptionCreate for an order or customer topic without protected customer data access
+PROTECTED_DATA = "protected customer data"
+PROTECTED_DATA_DOCS = "https://shopify.dev/docs/apps/launch/protected-customer-data"
 
 
 @dataclass(frozen=True)
@@ -34,9 +47,14 @@ class Registration:
     created: int
     updated: int
     unchanged: int
+    removed: int = 0
+    #: topics Shopify would not subscribe the app to: it has no protected customer data access
+    refused: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return f"webhooks: {self.created} created, {self.updated} updated, {self.unchanged} unchanged"
+        text = f"webhooks: {self.created} created, {self.updated} updated, {self.unchanged} unchanged"
+        text += f", {self.removed} duplicate removed" if self.removed else ""
+        return text + (f", {len(self.refused)} refused (no protected customer data access)" if self.refused else "")
 
 
 def webhook_uri(settings: Settings) -> str:
@@ -53,9 +71,22 @@ def _subscriptions(api: AdminApi) -> list[dict]:
         after = page["pageInfo"]["endCursor"]
 
 
+def _remove_app_config_copies(api: AdminApi, existing: list[dict], uri: str) -> int:
+    removed = 0
+    for subscription in existing:
+        if subscription.get("topic") in APP_CONFIG_TOPICS and subscription.get("uri") == uri:
+            problem = user_errors(api.execute("webhook_subscription_delete",
+                                              {"id": subscription["id"]})["webhookSubscriptionDelete"])
+            if problem:
+                raise PlatformError(f"{api.shop}: could not remove the duplicate {subscription['topic']}: {problem}")
+            removed += 1
+    return removed
+
+
 def register_webhooks(api: AdminApi, uri: str) -> Registration:
     existing = _subscriptions(api)
     created = updated = unchanged = 0
+    refused: list[str] = []
     for topic in TOPICS:
         mine = [s for s in existing if s.get("topic") == topic]
         if any(s.get("uri") == uri for s in mine):
@@ -68,9 +99,38 @@ def register_webhooks(api: AdminApi, uri: str) -> Registration:
         else:
             payload = api.execute("webhook_subscription_create", {"topic": topic, "subscription": subscription})
             problem, created = user_errors(payload["webhookSubscriptionCreate"]), created + 1
-        if problem:
+        if problem and PROTECTED_DATA in problem.lower():
+            refused.append(topic)
+            created -= not mine
+            updated -= bool(mine)
+        elif problem:
             raise PlatformError(f"{api.shop}: could not subscribe to {topic}: {problem}")
-    return Registration(created, updated, unchanged)
+    removed = _remove_app_config_copies(api, existing, uri)
+    return Registration(created, updated, unchanged, removed, tuple(refused))
+
+
+def _webhook_steps(registration: Registration) -> tuple[SetupStep, ...]:
+    topics = ", ".join(t.lower().replace("_", "/", 1) for t in TOPICS if t not in registration.refused)
+    if registration.refused:
+        webhooks = SetupStep("webhooks", "Order webhooks", "todo",
+                             f"Shopify refused {len(registration.refused)} of {len(TOPICS)} subscriptions: the app "
+                             "has no access to protected customer data yet. Orders are still read every few "
+                             "minutes, but later than webhooks would bring them.",
+                             "See the protected customer data step.")
+        protected = SetupStep("protected_data", "Protected customer data", "todo",
+                              "Shopify does not yet let this app receive orders and customer emails from this store.",
+                              "The app's developer requests protected customer data access in the Partner "
+                              "Dashboard (App setup, API access, Protected customer data): order and customer "
+                              "data, with the email field. Shopify reviews the request; then open this page "
+                              "and choose Check again.", PROTECTED_DATA_DOCS)
+    else:
+        webhooks = SetupStep("webhooks", "Order webhooks", "done",
+                             f"Shopify sends {topics} to the connector (read back from the store); app/uninstalled "
+                             "and the privacy topics come through the app's configuration.")
+        protected = SetupStep("protected_data", "Protected customer data", "done",
+                              "Shopify accepted the order webhooks, which it refuses to apps without protected "
+                              "customer data access.")
+    return webhooks, protected
 
 
 def shop_of(sessions: sessionmaker[Session], store_id: int) -> str:
@@ -82,11 +142,12 @@ def shop_of(sessions: sessionmaker[Session], store_id: int) -> str:
         return store.domain
 
 
-def setup(settings: Settings, sessions: sessionmaker[Session], store_id: int, **api_options) -> str:
-    """Webhooks, then the shop's details and the web pixel; one line saying what was done."""
+def setup(settings: Settings, sessions: sessionmaker[Session], store_id: int, **api_options) -> SetupReport:
+    """Webhooks, then the shop's details and the web pixel: one line saying what was done, and what was found."""
     api = AdminApi(settings, sessions, store_id, shop_of(sessions, store_id), **api_options)
     registration = register_webhooks(api, webhook_uri(settings))
-    return f"{registration}; {pixel.setup_storefront(api, settings, sessions, store_id)}"
+    storefront = pixel.setup_storefront(api, settings, sessions, store_id)
+    return SetupReport(f"{registration}; {storefront.summary}", (*_webhook_steps(registration), storefront.pixel_step))
 
 
 def reconcile(settings: Settings, sessions: sessionmaker[Session], store_id: int, since: datetime,

@@ -1,8 +1,11 @@
 """Shopify installs: GET /shopify/install and /shopify/callback (authorization-code grant), and
-GET /shopify/app (embedded, Shopify-managed install: the session token is exchanged for the token).
+GET /shopify/app[/<view>] (the embedded app: the session token is exchanged for the token when the store has
+none, then the merchant app's document is served).
 
-Both paths end in connector.installs: one store row, the same setup. Nothing is sent anywhere until
-the shop domain is known to be a `*.myshopify.com` shop and the request is proven to come from Shopify.
+Both paths end in connector.installs: one store row, its setup queued for the worker (webhooks, shop details
+and the pixel take several calls into the shop: never inside the merchant's request). Nothing is sent
+anywhere until the shop domain is known to be a `*.myshopify.com` shop and the request is proven to come
+from Shopify.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from connector.installs import state as install_state
 from connector import outbound
 from connector.db import transaction
 from connector.errors import InstallError, PlatformAuthError, PlatformError
-from connector.installs.setup import record_install, run_setup
+from connector.installs.setup import record_install
 from connector.models import Store
 from connector.settings import Settings
 from connector.web import calling_out, services
-from connector.web.app.pages import error_page, store_page
+from connector.web.app.pages import error_page
+from connector.web.app.shell import app_shell, view_of
 
 from . import oauth, shopify_lib, tokens
 from .admin_api import http_session
@@ -97,8 +101,8 @@ def install():
     return _authorize(settings, _signed_shop(settings))
 
 
-def _complete(shop: str, grant: oauth.Grant):
-    """Keep the grant on the shop's row and run setup; the merchant page shows how it went."""
+def _complete(shop: str, grant: oauth.Grant) -> None:
+    """Keep the grant on the shop's row and queue its setup for the worker; the app's page shows it happening."""
     svc = services()
     settings, now = svc.settings, datetime.now(timezone.utc)
     missing = oauth.missing_scopes(settings.shopify_scopes, grant.scopes)
@@ -106,13 +110,21 @@ def _complete(shop: str, grant: oauth.Grant):
         raise InstallError("scopes_missing", f"the app was not granted {', '.join(missing)}; install it again and "
                                              "approve every permission")
     with transaction(svc.sessions) as session:
-        store = record_install(session, "shopify", shop, now)
+        store = record_install(session, "shopify", shop, now, setup_inline=False)
         tokens.save_grant(session, settings.secret_key, store, grant)
-        store_id = store.id
-    outcome = run_setup(settings, svc.sessions, store_id, now)
-    log.info("Shopify store %s installed (token valid until %s); setup: %s", shop, grant.expires_at, outcome.summary)
-    with svc.sessions() as session:
-        return store_page(session.get(Store, store_id), session=session)
+    log.info("Shopify store %s installed (token valid until %s); setup queued for the worker", shop, grant.expires_at)
+
+
+def _shell(path: str = ""):
+    """The merchant app's document (no merchant data in it: the page reads /admin/api with its session token)."""
+    settings = services().settings
+    return app_shell(api_key=settings.shopify_api_key or "", base="/shopify/app", view=view_of(path),
+                     title=settings.app_name), 200
+
+
+def admin_app_url(settings: Settings, shop: str) -> str:
+    """The app inside the shop's admin (Shopify sends the merchant on to admin.shopify.com from there)."""
+    return f"{settings.shopify_admin_url.format(shop=shop)}/admin/apps/{settings.shopify_api_key}"
 
 
 def _grant(call, shop: str) -> oauth.Grant:
@@ -140,11 +152,14 @@ def callback():
     now = datetime.now(timezone.utc)
     with calling_out():
         grant = _grant(lambda: oauth.exchange_code(http_session(), settings, shop, code, now), shop)
-        return _complete(shop, grant)
+    _complete(shop, grant)
+    # On into the admin, where the app's page opens embedded and shows its setup happening.
+    return redirect(admin_app_url(settings, shop))
 
 
 @bp.get("/shopify/app")
-def app_home():
+@bp.get("/shopify/app/<path:path>")
+def app_home(path: str = ""):
     svc = services()
     settings = svc.settings
     _configured(settings)
@@ -154,21 +169,21 @@ def app_home():
         shop = _signed_shop(settings)
         g.framing_shop = shop
         with svc.sessions() as session:
-            store = _installed(session, shop)
-            return store_page(store, title="The connector", session=session) if store else _authorize(settings, shop)
+            installed = _installed(session, shop) is not None
+        return _shell(path) if installed else _authorize(settings, shop)
     shop, _claims = shopify_lib.decode_session_token(id_token, settings.shopify_api_key, settings.shopify_api_secrets)
     g.framing_shop = shop
     named = request.args.get("shop")
     if named is not None and shopify_lib.shop_domain(named) != shop:
         raise InstallError("bad_session_token", "the session token is for another shop")
     with svc.sessions() as session:
-        store = _installed(session, shop)
-        if store is not None:
-            return store_page(store, title="The connector", session=session)
-    now = datetime.now(timezone.utc)
-    with calling_out():
-        grant = _grant(lambda: oauth.exchange_session_token(http_session(), settings, shop, id_token, now), shop)
-        return _complete(shop, grant)
+        installed = _installed(session, shop) is not None
+    if not installed:
+        now = datetime.now(timezone.utc)
+        with calling_out():
+            grant = _grant(lambda: oauth.exchange_session_token(http_session(), settings, shop, id_token, now), shop)
+        _complete(shop, grant)
+    return _shell(path)
 
 
 def _installed(session, shop: str) -> Store | None:

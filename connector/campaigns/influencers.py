@@ -19,7 +19,7 @@ from connector.campaigns.directory import parse_precedence
 from connector.errors import ConnectorError
 from connector.models import Campaign, Influencer, Store
 from connector.core.platform import FIXED_AMOUNT, PERCENTAGE, DiscountTerms
-from connector.core.rules import email_sha256
+from connector.core.rules import CREDIT_ON, email_sha256
 
 #: what a tracking id may hold: it travels in URLs (/t/<id>, ?ref=<id>) and cookies unescaped
 TRACKING_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -160,8 +160,16 @@ def _code_clash(session: Session, store: Store, code: str, influencer_id: int | 
 
 
 def set_attribution(store: Store, *, model: str | None = None, window_days: int | None = None,
-                    half_life_days: int | None = None, precedence: str | None = None) -> None:
-    """Change the store's attribution settings (None keeps one); precedence is validated here."""
+                    half_life_days: int | None = None, precedence: str | None = None,
+                    forward_test_orders: bool | None = None, credit_on: str | None = None) -> None:
+    """Change the store's attribution settings (None keeps one): the one function the CLI, /api/v1 and the
+    merchant app set them with. Precedence and credit_on are validated here."""
+    if credit_on is not None:
+        if credit_on not in CREDIT_ON:
+            raise InvalidField("credit_on", f"credit_on must be one of {', '.join(CREDIT_ON)}, got {credit_on!r}")
+        store.credit_on = credit_on
+    if forward_test_orders is not None:
+        store.forward_test_orders = forward_test_orders
     if precedence is not None:
         store.precedence = parse_precedence(precedence)
     if model is not None:

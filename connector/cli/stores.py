@@ -127,13 +127,17 @@ def stores_list(obj: Context, as_json: bool) -> None:
 @click.option("--window-days", type=click.IntRange(1, 365), help="Touches older than this are not credited.")
 @click.option("--half-life-days", type=click.IntRange(1, 365), help="time_decay: a touch this much older counts half.")
 @click.option("--precedence", help="Signal kinds, strongest first (code-vs-link precedence).")
+@click.option("--credit-on", type=click.Choice(CREDIT_ON), help="Credit orders when paid (default) or on creation.")
+@click.option("--test-orders/--no-test-orders", default=None, help="Credit the store's test orders, or not (default).")
 @pass_context
 @fail_on_connector_errors
-def stores_attribution(obj: Context, store: str, model, window_days, half_life_days, precedence) -> None:
-    """Show or set STORE's attribution model, window and precedence."""
+def stores_attribution(obj: Context, store: str, model, window_days, half_life_days, precedence, credit_on,
+                       test_orders) -> None:
+    """Show or set STORE's attribution model, window, precedence, test orders and when orders are credited."""
     with transaction(obj.sessions) as session:
         found = directory.find_store(session, store)
         campaigns.set_attribution(found, model=model, window_days=window_days, half_life_days=half_life_days,
-                                  precedence=precedence)
+                                  precedence=precedence, credit_on=credit_on, forward_test_orders=test_orders)
         click.echo(f"{found.domain}: {found.attribution_model}, window {found.attribution_window_days} days, "
-                   f"half-life {found.half_life_days} days, precedence {found.precedence}")
+                   f"half-life {found.half_life_days} days, precedence {found.precedence}, credit on "
+                   f"{found.credit_on}, test orders {'credited' if found.forward_test_orders else 'not credited'}")

@@ -250,6 +250,28 @@ class StoreView:
     storefront_host: str | None = None
 
 
+@dataclass(frozen=True)
+class SetupStep:
+    """One thing setup found in the store, for the merchant's onboarding list, in the merchant's words."""
+
+    key: str
+    title: str
+    #: done, todo (the merchant or operator must act) or failed (the connector tries again)
+    state: str
+    detail: str
+    action: str | None = None
+    #: an https page where the action is taken
+    action_url: str | None = None
+
+
+@dataclass(frozen=True)
+class SetupReport:
+    """What setup did (one line for the log) and what it found, step by step."""
+
+    summary: str
+    steps: tuple[SetupStep, ...] = ()
+
+
 class PlatformAdapter(Protocol):
     """What the core asks of a platform. Adapters are found through the `connector.platforms` entry points."""
 
@@ -287,7 +309,14 @@ class PlatformAdapter(Protocol):
     def normalise(self, topic: str, body: bytes) -> NeutralEvent | LifecycleEvent | None:
         """Turn a stored delivery into a neutral event (None for a topic with nothing to do); raise MalformedPayload."""
 
-    def setup(self, settings: "Settings", sessions: "sessionmaker", store_id: int) -> str:
+    def merchant_store_key(self, settings: "Settings", headers: Mapping[str, str]) -> str | None:
+        """The store key a merchant app request is proven to come from (Shopify: the session token's shop).
+
+        None when the request carries none of this platform's credentials; MerchantAuthError when it
+        carries some that do not hold. Optional: an adapter without it has no merchant app.
+        """
+
+    def setup(self, settings: "Settings", sessions: "sessionmaker", store_id: int) -> "str | SetupReport":
         """Register what the store needs (webhooks) idempotently; return a one-line summary.
 
         Raises PlatformAuthError when the store refuses the credentials, PlatformError when it may work later.

@@ -7,7 +7,7 @@ stays pending and the worker tries again, so nobody has to touch anything by han
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import registry
 from connector.core.attribution import SIGNAL_KINDS
+from connector.core.platform import SetupReport, SetupStep
 from connector.db import insert, transaction
 from connector.campaigns.directory import canonical_store_key
 from connector.errors import PlatformAuthError, PlatformError
@@ -26,10 +27,11 @@ log = logging.getLogger("connector.installs")
 SETUP_LEASE = timedelta(minutes=5)
 
 
-def record_install(session: Session, platform: str, key: str, now: datetime) -> Store:
+def record_install(session: Session, platform: str, key: str, now: datetime, *, setup_inline: bool = True) -> Store:
     """The store's row, created or reused (a reinstall keeps its influencers and history), set active.
 
-    The caller stores the credentials on it in the same transaction.
+    The caller stores the credentials on it in the same transaction. `setup_inline`: the caller runs setup
+    itself next; otherwise setup is left to the worker, which takes the store up at once.
     """
     domain = canonical_store_key(platform, key)
     # Insert-if-absent, then lock: two installs of a new store at once (a callback and an embedded
@@ -47,10 +49,10 @@ def record_install(session: Session, platform: str, key: str, now: datetime) -> 
     store.status, store.status_reason = "active", None
     store.installed_at, store.uninstalled_at = now, None
     store.setup_pending, store.setup_error = True, None
-    # The install runs setup itself, now: the worker's maintenance must not run it at the same moment (both
-    # would create the same webhooks, and one would fail). Done, the lease goes; failed, the worker retries
-    # once it ends.
-    store.maintenance_lease_until = now + SETUP_LEASE
+    # An install that runs setup itself holds the store: the worker's maintenance must not run it at the same
+    # moment (both would create the same webhooks, and one would fail). Done, the lease goes; failed, the worker
+    # retries once it ends. An install that queues setup frees the store for the worker now.
+    store.maintenance_lease_until = now + SETUP_LEASE if setup_inline else None
     return store
 
 
@@ -78,7 +80,7 @@ def run_setup(settings: Settings, sessions: sessionmaker[Session], store_id: int
         store = session.get(Store, store_id)
         platform, domain = store.platform, store.domain
     try:
-        summary = registry.get(platform).setup(settings, sessions, store_id)
+        report = registry.get(platform).setup(settings, sessions, store_id)
     except PlatformAuthError as exc:
         _record(sessions, store_id, now, error=str(exc), needs_reauth=True)
         return SetupOutcome(False, f"refused: {exc}")
@@ -86,17 +88,22 @@ def run_setup(settings: Settings, sessions: sessionmaker[Session], store_id: int
         _record(sessions, store_id, now, error=str(exc))
         log.warning("setup of %s failed, will retry: %s", domain, exc)
         return SetupOutcome(False, f"will retry: {exc}")
-    _record(sessions, store_id, now, error=None)
-    log.info("setup of %s done: %s", domain, summary)
-    return SetupOutcome(True, summary)
+    if isinstance(report, str):
+        report = SetupReport(report)
+    _record(sessions, store_id, now, error=None, steps=report.steps)
+    log.info("setup of %s done: %s", domain, report.summary)
+    return SetupOutcome(True, report.summary)
 
 
-def _record(sessions, store_id: int, now: datetime, *, error: str | None, needs_reauth: bool = False) -> None:
+def _record(sessions, store_id: int, now: datetime, *, error: str | None, needs_reauth: bool = False,
+            steps: tuple[SetupStep, ...] = ()) -> None:
     with transaction(sessions) as session:
         store = session.get(Store, store_id)
         store.setup_at, store.setup_error = now, error[:1000] if error else None
         if error is None:
             store.setup_pending, store.maintenance_lease_until = False, None
+            # What the store was found to hold, for the merchant's onboarding list (kept from the last success).
+            store.setup_report = [asdict(step) for step in steps]
         if needs_reauth:
             # setup stays pending: the worker only maintains active stores, and takes it up again once the
             # merchant has authorised the app again.

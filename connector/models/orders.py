@@ -25,7 +25,11 @@ class Order(Base):
     """What the connector knows of one store order; the row that makes crediting happen at most once."""
 
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("store_id", "platform_order_id"),)
+    __table_args__ = (
+        UniqueConstraint("store_id", "platform_order_id"),
+        # the merchant app lists a store's orders newest first, a page at a time
+        Index("ix_orders_store_seen", "store_id", "first_seen_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
@@ -70,6 +74,9 @@ class Conversion(Base):
     __table_args__ = (
         UniqueConstraint("store_id", "dedupe_key"),
         Index("ix_conversions_due", "status", "next_attempt_at"),
+        # the merchant app's deliveries (a store's, failed first) and an order's conversions
+        Index("ix_conversions_store_status", "store_id", "status", "created_at"),
+        Index("ix_conversions_order", "order_id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -47,6 +47,8 @@ class Store(Base):
     setup_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     setup_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     setup_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: what the last setup found in the store, step by step (core.platform.SetupStep), for the onboarding list
+    setup_report: Mapped[list | None] = mapped_column(JSON, nullable=True)
     #: orders updated up to this time have been reconciled
     reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: a worker doing setup or reconciliation for this store holds it until then

@@ -25,6 +25,14 @@ TOPICS = {
 }
 
 
+#: topics carrying customer data: Shopify subscribes an app to them only once it has protected customer data access
+PROTECTED_TOPICS = frozenset({"ORDERS_CREATE", "ORDERS_PAID", "ORDERS_UPDATED", "ORDERS_CANCELLED", "REFUNDS_CREATE",
+                              "CUSTOMERS_CREATE"})
+#: Shopify's answer then (seen in public issues; PLATFORMS.md)
+PROTECTED_REFUSAL = ("This app is not approved to subscribe to webhook topics containing protected customer data. "
+                     "See https://shopify.dev/docs/apps/launch/protected-customer-data for more details.")
+
+
 def _user_error(field_path: list[str], message: str) -> dict:
     return {"webhookSubscription": None, "userErrors": [{"field": field_path, "message": message}]}
 
@@ -35,6 +43,8 @@ class ShopData:
     def __init__(self, shop: str, pixel_fields: dict[str, bool] | None = None):
         self.shop = shop
         self.subscriptions: list[dict] = []
+        #: the Partner Dashboard's protected customer data access (a test switches it off to play a store without)
+        self.protected_data_approved = True
         self.orders: dict[str, dict] = {}
         #: REST-shaped customers by id (customers/create sent through the stand-in, or added by a test)
         self.customers: dict[str, dict] = {}
@@ -45,8 +55,8 @@ class ShopData:
                         "primaryDomain": {"url": f"https://{shop}", "host": shop}}
 
     #: the root fields of the connector's documents, the only ones answered
-    ROOT_FIELDS = frozenset({"webhookSubscriptions", "webhookSubscriptionCreate", "webhookSubscriptionUpdate", "orders",
-                             "shop", "customer"}) | DiscountData.ROOT_FIELDS
+    ROOT_FIELDS = frozenset({"webhookSubscriptions", "webhookSubscriptionCreate", "webhookSubscriptionUpdate",
+                             "webhookSubscriptionDelete", "orders", "shop", "customer"}) | DiscountData.ROOT_FIELDS
 
     def resolve(self, name: str, args: dict, *, now: str, new_id: Callable[[], int]) -> Any:
         """The full object for one root field (one of ROOT_FIELDS); ValueError for a bad cursor or search."""
@@ -66,6 +76,8 @@ class ShopData:
             return self._create(args, now, new_id)
         if name == "webhookSubscriptionUpdate":
             return self._update(args, now)
+        if name == "webhookSubscriptionDelete":
+            return self._delete(args)
         raise ValueError(f"the stand-in does not answer {name}")
 
     def _orders(self, args: dict) -> dict:
@@ -91,12 +103,22 @@ class ShopData:
             return _user_error(["webhookSubscription", "uri"], "Address can't be blank")
         if self._taken(topic, uri):
             return _user_error(["webhookSubscription", "callbackUrl"], "Address for this topic has already been taken")
+        if topic in PROTECTED_TOPICS and not self.protected_data_approved:
+            return _user_error(["webhookSubscription"], PROTECTED_REFUSAL)
         number = new_id()
         subscription = {"id": f"gid://shopify/WebhookSubscription/{number}", "legacyResourceId": str(number),
                         "topic": topic, "uri": uri, "callbackUrl": uri, "format": wanted.get("format") or "JSON",
                         "includeFields": wanted.get("includeFields") or [], "createdAt": now, "updatedAt": now}
         self.subscriptions.append(subscription)
         return {"webhookSubscription": dict(subscription), "userErrors": []}
+
+    def _delete(self, args: dict) -> dict:
+        found = next((s for s in self.subscriptions if s["id"] == args.get("id")), None)
+        if found is None:
+            return {"deletedWebhookSubscriptionId": None,
+                    "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}]}
+        self.subscriptions.remove(found)
+        return {"deletedWebhookSubscriptionId": found["id"], "userErrors": []}
 
     def _update(self, args: dict, now: str) -> dict:
         wanted = args.get("webhookSubscription") or {}

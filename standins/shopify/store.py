@@ -26,15 +26,16 @@ import json
 import secrets
 import threading
 import time
+import tomllib
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import jwt
 import requests
-from flask import Flask
+from flask import Flask, Response, redirect
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from standins.shopify.discounts import active, declared_pixel_fields
@@ -75,6 +76,10 @@ class StandinShopify:
         self._oauth = OAuth(self._shops, api_key, api_secret, scope=scope, token_lifetime=token_lifetime,
                             refresh_token_lifetime=refresh_token_lifetime)
         self._graphql = GraphQL(self._shops)
+        #: the app configuration's subscriptions (`deploy_app_config`): (topics, uri), for every shop
+        self.app_subscriptions: list[tuple[frozenset[str], str]] = []
+        #: where the admin opens the app (shopify.app.toml's application_url, once deployed)
+        self.application_url: str | None = None
         self._server = make_server("127.0.0.1", 0, self._app(), threaded=True, request_handler=_QuietHandler)
         self._thread: threading.Thread | None = None
 
@@ -107,7 +112,18 @@ class StandinShopify:
         app.add_url_rule("/<shop>/admin/oauth/authorize", view_func=self._oauth.authorize, methods=["GET"])
         app.add_url_rule("/<shop>/admin/oauth/access_token", view_func=self._oauth.access_token, methods=["POST"])
         app.add_url_rule("/<shop>/admin/api/<version>/graphql.json", view_func=self._graphql.answer, methods=["POST"])
+        app.add_url_rule("/<shop>/admin/apps/<api_key>", view_func=self._open_app, methods=["GET"])
         return app
+
+    def _open_app(self, shop: str, api_key: str):
+        """What the admin does when the merchant opens the app: load its application_url (embedded, in an iframe
+        there) with the shop and a fresh session token, as Shopify does on every load."""
+        if api_key != self.api_key or self.application_url is None:
+            return Response("No such app in this admin (deploy its configuration first)", status=404)
+        query = urlencode({"embedded": "1", "shop": shop, "host": base64.urlsafe_b64encode(
+            f"admin.shopify.com/store/{shop.split('.')[0]}".encode()).decode().rstrip("="),
+            "id_token": self.session_token(shop)})
+        return redirect(f"{self.application_url}?{query}")
 
     # --- webhooks --------------------------------------------------------------------------------
 
@@ -143,8 +159,10 @@ class StandinShopify:
             body = {**body, "order_status_url": order_status_url(shop, str(body.get("checkout_token") or "token"))}
         raw = encode(body)
         with self._lock:
+            # Shop-specific subscriptions and the app's configuration are separate: a topic in both goes twice.
             uris = [uri] if uri else [s["uri"] for s in self._shops.get(shop).data.subscriptions
                                       if TOPICS.get(s["topic"]) == topic]
+            uris += [] if uri else [target for topics, target in self.app_subscriptions if topic in topics]
         event_id = str(uuid.uuid4())  # one merchant action, shared by every delivery of it
         return [self._deliver(shop, topic, raw, target, event_id) for target in uris]
 
@@ -166,7 +184,27 @@ class StandinShopify:
         except ValueError:
             return answer.status_code, None
 
+    def deploy_app_config(self, toml_text: str) -> None:
+        """What `shopify app deploy` does with shopify.app.toml's [[webhooks.subscriptions]]: from now on every
+        shop's deliveries of those topics go to their uri (compliance topics are sent by the test with their uri)."""
+        config = tomllib.loads(toml_text)
+        base = config.get("application_url", "")
+        self.application_url = base or None
+        subscriptions = []
+        for entry in config.get("webhooks", {}).get("subscriptions", []):
+            target = entry["uri"] if "://" in entry["uri"] else urljoin(base, entry["uri"])
+            if entry.get("topics"):
+                subscriptions.append((frozenset(entry["topics"]), target))
+        with self._lock:
+            self.app_subscriptions = subscriptions
+
     # --- switches and assertions for tests -------------------------------------------------------
+
+    def set_protected_data_access(self, shop: str, approved: bool) -> None:
+        """Whether the app has protected customer data access (Partner Dashboard): without it Shopify refuses
+        to subscribe it to order and customer topics."""
+        with self._lock:
+            self._shops.get(shop).data.protected_data_approved = approved
 
     def refuse_refresh(self, shop: str, refuse: bool = True) -> None:
         with self._lock:
@@ -217,6 +255,18 @@ class StandinShopify:
     def subscriptions(self, shop: str) -> list[dict]:
         with self._lock:
             return [dict(s) for s in self._shops.get(shop).data.subscriptions]
+
+    def add_subscription(self, shop: str, topic: str, uri: str) -> None:
+        """A shop-specific subscription made outside the connector (an older version of the app, say)."""
+        with self._lock:
+            self._shops.get(shop).data.resolve("webhookSubscriptionCreate", {
+                "topic": topic, "webhookSubscription": {"uri": uri}}, now=self._shops.now(), new_id=self._shops.new_id)
+
+    def remove_subscription(self, shop: str, topic: str) -> None:
+        """What Shopify does to a subscription whose deliveries kept failing, or a merchant's removal."""
+        with self._lock:
+            data = self._shops.get(shop).data
+            data.subscriptions = [s for s in data.subscriptions if s["topic"] != topic]
 
     def checkout_token(self, shop: str, order_id: int | str) -> str | None:
         """The checkout token of an order placed with place_order."""

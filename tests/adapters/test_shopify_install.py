@@ -9,10 +9,8 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import jwt
 import pytest
 import responses
 from sqlalchemy import func, select
@@ -22,12 +20,17 @@ from connector import create_app, crypto
 from connector.models import Store, UsedNonce
 
 from ..conftest import SHOPIFY_SECRET
+from ..helpers import API_KEY
+from ..helpers import session_token as _session_token
 
-API_KEY = "test-api-key"
 SHOP = "fresh-shop.myshopify.com"
 ADMIN = f"https://{SHOP}"
 TOKEN_URL = f"{ADMIN}/admin/oauth/access_token"
 GRAPHQL_URL = f"{ADMIN}/admin/api/2026-10/graphql.json"
+
+
+def session_token(*, shop=SHOP, **claims) -> str:
+    return _session_token(shop=shop, **claims)
 
 
 def query_hmac(params: dict, secret: str = SHOPIFY_SECRET) -> str:
@@ -39,14 +42,6 @@ def query_hmac(params: dict, secret: str = SHOPIFY_SECRET) -> str:
 def signed(params: dict, secret: str = SHOPIFY_SECRET) -> dict:
     params = {"timestamp": str(int(time.time())), **params}
     return {**params, "hmac": query_hmac(params, secret)}
-
-
-def session_token(*, secret=SHOPIFY_SECRET, audience=API_KEY, shop=SHOP, dest_shop=None, lifetime=60,
-                  algorithm="HS256") -> str:
-    now = int(time.time())
-    claims = {"iss": f"https://{shop}/admin", "dest": f"https://{dest_shop or shop}", "aud": audience, "sub": "42",
-              "exp": now + lifetime, "nbf": now - 5, "iat": now - 5, "jti": str(uuid.uuid4()), "sid": "s1"}
-    return jwt.encode(claims, secret if algorithm != "none" else None, algorithm=algorithm)
 
 
 @pytest.fixture
@@ -143,23 +138,23 @@ def _start(shop_client) -> str:
 
 
 @responses.activate
-def test_callback_exchanges_the_code_for_an_expiring_token_registers_webhooks_and_keeps_it_encrypted(
+def test_callback_exchanges_the_code_for_an_expiring_token_queues_setup_and_keeps_it_encrypted(
         shop_client, sessions, shop_settings):
     subscriptions: list = []
     responses.add(responses.POST, TOKEN_URL, json=_grant_token())
     responses.add_callback(responses.POST, GRAPHQL_URL, callback=_fake_graphql(subscriptions))
     state = _start(shop_client)
     answer = shop_client.get("/shopify/callback?" + urlencode(signed({"shop": SHOP, "code": "c0de", "state": state})))
-    assert answer.status_code == 200, answer.data
+    # On into the admin, which opens the app embedded; nothing but the token request in the callback itself
+    assert answer.status_code == 302 and answer.headers["Location"] == f"{ADMIN}/admin/apps/{API_KEY}"
+    assert len(responses.calls) == 1
     token_request = json.loads(responses.calls[0].request.body)
     assert token_request == {"client_id": API_KEY, "client_secret": SHOPIFY_SECRET, "code": "c0de", "expiring": "1"}
-    assert {s["topic"] for s in subscriptions} == {"ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_PAID",
-                                                   "ORDERS_CANCELLED", "REFUNDS_CREATE", "CUSTOMERS_CREATE",
-                                                   "APP_UNINSTALLED"}
-    assert {s["uri"] for s in subscriptions} == {"https://connector.example/webhooks/shopify"}
+    assert subscriptions == []
     with sessions() as session:
         store = session.scalars(select(Store)).one()
-        assert store.domain == SHOP and store.status == "active" and not store.setup_pending
+        assert store.domain == SHOP and store.status == "active" and store.setup_pending
+        assert store.maintenance_lease_until is None  # the worker takes it up at once
         assert store.access_token_expires_at is not None and store.refresh_token_expires_at is not None
         assert b"shpat_secret_token_1" not in store.access_token_encrypted
         assert crypto.decrypt(shop_settings.secret_key, store.id, store.access_token_encrypted) == "shpat_secret_token_1"
@@ -206,14 +201,14 @@ def test_embedded_app_load_exchanges_the_session_token_once(shop_client, session
     responses.add_callback(responses.POST, GRAPHQL_URL, callback=_fake_graphql(subscriptions))
     token = session_token()
     answer = shop_client.get(f"/shopify/app?shop={SHOP}&id_token={token}")
-    assert answer.status_code == 200 and SHOP.encode() in answer.data
+    assert answer.status_code == 200 and b'<meta name="shopify-api-key" content="test-api-key">' in answer.data
     # Framed by that shop's admin only.
     assert answer.headers["Content-Security-Policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com;"
     exchange = json.loads(responses.calls[0].request.body)
     assert exchange["grant_type"] == "urn:ietf:params:oauth:grant-type:token-exchange"
     assert exchange["subject_token"] == token and exchange["expiring"] == "1"
     assert exchange["requested_token_type"] == "urn:shopify:params:oauth:token-type:offline-access-token"
-    assert len(subscriptions) == 7
+    assert len(responses.calls) == 1 and subscriptions == []  # setup is the worker's
     calls = len(responses.calls)
     again = shop_client.get(f"/shopify/app?shop={SHOP}&id_token={session_token()}")
     assert again.status_code == 200 and len(responses.calls) == calls  # installed: no second exchange

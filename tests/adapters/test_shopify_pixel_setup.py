@@ -65,9 +65,11 @@ def stored(sessions, store_id: int) -> Store:
 def test_setup_stores_the_storefront_and_currency_and_creates_the_pixel(shopify, sessions, shop_settings):
     shopify.set_shop_details(SHOP, url="https://wool-and-co.example/", currency="GBP")
     store_id = add_store(sessions, shop_settings, grant(shopify, ALL_SCOPES))
-    summary = adapter.setup(shop_settings, sessions, store_id)
-    assert summary == ("webhooks: 7 created, 0 updated, 0 unchanged; storefront https://wool-and-co.example, "
-                       "currency GBP; web pixel created")
+    report = adapter.setup(shop_settings, sessions, store_id)
+    assert report.summary == ("webhooks: 6 created, 0 updated, 0 unchanged; storefront https://wool-and-co.example, "
+                              "currency GBP; web pixel created")
+    assert {step.key: step.state for step in report.steps} == {"webhooks": "done", "protected_data": "done",
+                                                               "web_pixel": "done"}
     store = stored(sessions, store_id)
     assert (store.storefront_url, store.currency) == ("https://wool-and-co.example", "GBP")
     assert shopify.pixel(SHOP)["settings"] == {"endpoint": "https://connector.example", "store": SHOP,
@@ -78,14 +80,14 @@ def test_setup_again_changes_nothing_and_a_moved_deployment_updates_the_pixel(sh
     store_id = add_store(sessions, shop_settings, grant(shopify, ALL_SCOPES))
     adapter.setup(shop_settings, sessions, store_id)
     pixel = shopify.pixel(SHOP)
-    assert adapter.setup(shop_settings, sessions, store_id).endswith("; web pixel unchanged")
+    assert adapter.setup(shop_settings, sessions, store_id).summary.endswith("; web pixel unchanged")
     assert shopify.graphql_counts(SHOP)["webPixelCreate"] == 1 and "webPixelUpdate" not in shopify.graphql_counts(SHOP)
 
     moved = shop_settings.with_overrides(public_url="https://moved.example")
     with transaction(sessions) as session:
         session.execute(update(Store).where(Store.id == store_id).values(attribution_window_days=30))
-    summary = adapter.setup(moved, sessions, store_id)
-    assert summary.startswith("webhooks: 0 created, 7 updated") and summary.endswith("; web pixel updated")
+    summary = adapter.setup(moved, sessions, store_id).summary
+    assert summary.startswith("webhooks: 0 created, 6 updated") and summary.endswith("; web pixel updated")
     assert shopify.pixel(SHOP) == {"id": pixel["id"], "settings": {
         "endpoint": "https://moved.example", "store": SHOP, "windowDays": "30"}}
     assert shopify.graphql_counts(SHOP)["webPixelCreate"] == 1
@@ -96,17 +98,22 @@ def test_a_shop_that_has_not_granted_write_pixels_still_gets_its_webhooks(shopif
     store_id = add_store(sessions, shop_settings, grant(shopify, old_scopes), scopes=old_scopes)
     outcome = run_setup(shop_settings, sessions, store_id, now=NOW)
     assert outcome.done and "web pixel not set up (the shop has not granted write_pixels" in outcome.summary
-    assert len(shopify.subscriptions(SHOP)) == 7 and shopify.pixel(SHOP) is None
+    assert len(shopify.subscriptions(SHOP)) == 6 and shopify.pixel(SHOP) is None
     assert not {"webPixel", "webPixelCreate"} & set(shopify.graphql_counts(SHOP))
-    assert not stored(sessions, store_id).setup_pending
+    store = stored(sessions, store_id)
+    assert not store.setup_pending
+    pixel_step = next(step for step in store.setup_report if step["key"] == "web_pixel")
+    assert pixel_step["state"] == "todo" and "approve the permissions" in pixel_step["action"]
 
 
 def test_a_token_without_the_pixel_scope_is_reported_not_failed(shopify, sessions, shop_settings):
     """Scopes not recorded on the store: Shopify's ACCESS_DENIED says it instead."""
     store_id = add_store(sessions, shop_settings, grant(shopify, "read_orders,write_discounts"), scopes=None)
-    summary = remote.setup(shop_settings, sessions, store_id)
-    assert "web pixel not set up (Access denied for webPixel field" in summary
-    assert shopify.pixel(SHOP) is None and len(shopify.subscriptions(SHOP)) == 7
+    report = remote.setup(shop_settings, sessions, store_id)
+    assert "web pixel not set up (Access denied for webPixel field" in report.summary
+    assert shopify.pixel(SHOP) is None and len(shopify.subscriptions(SHOP)) == 6
+    pixel_step = next(step for step in report.steps if step.key == "web_pixel")
+    assert pixel_step.state == "todo" and "shopify app deploy" in pixel_step.action
 
 
 def test_settings_shopify_refuses_are_reported_not_retried(sessions, shop_settings):

@@ -6,8 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from adapters.shopify.app_config import app_toml
 from bench._common import Gunicorn, free_port, procfile_web_argv
+
+from connector.models import Store
+from connector.worker import Worker
 
 from ..conftest import SHOPIFY_SECRET
 
@@ -27,3 +32,20 @@ def gunicorn(settings, store, tmp_path):
                       port, access_log=tmp_path / "access.log").start()
     yield server
     server.stop()
+
+
+def deploy_app(standin, settings) -> None:
+    """`shopify app deploy` of the configuration `connector shopify app-config` writes: the stand-in admin then
+    opens the app at its URL, and sends app/uninstalled to it."""
+    standin.deploy_app_config(app_toml(settings))
+
+
+def set_up_stores(settings, sessions) -> None:
+    """The worker's maintenance, until no store's setup is pending (installs queue it for the worker)."""
+    worker = Worker(settings, sessions, worker_id="e2e-setup")
+    for _ in range(20):
+        with sessions() as session:
+            pending = session.scalar(select(func.count()).select_from(Store).where(
+                Store.setup_pending.is_(True), Store.status == "active"))
+        if not pending or not worker.maintain():
+            return

@@ -27,6 +27,7 @@ from connector.models import Conversion, Event, Influencer, Store
 from connector.worker import Worker
 
 from ..conftest import BACKEND_SECRET, SHOPIFY_SECRET
+from .conftest import deploy_app, set_up_stores
 
 API_KEY = "attack-api-key"
 VICTIM = "victim-boutique.myshopify.com"
@@ -47,8 +48,10 @@ def live(settings, engine, shopify, backend, sessions):
         tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET,
     )
     server.start(create_app(live_settings, engine=engine))
+    deploy_app(shopify, live_settings)
     for shop in (VICTIM, ATTACKER):
         assert _install(server.url, shop).status_code == 200
+    set_up_stores(live_settings, sessions)
     with transaction(sessions) as session:
         directory.add_influencer(session, directory.find_store(session, VICTIM), "alice", code="ALICE15",
                                  campaign_id="spring-26")

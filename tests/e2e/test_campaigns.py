@@ -23,6 +23,7 @@ from connector.models import Store
 from connector.worker import Worker
 
 from ..conftest import BACKEND_SECRET, SHOPIFY_SECRET
+from .conftest import deploy_app
 
 API_KEY, TOKEN = "e2e-campaign-key", "e2e-api-token-0123456789"
 SHOP, SITE = "campaign-boutique.myshopify.com", "campaign-woo"
@@ -44,6 +45,7 @@ def live(settings, engine, stores, backend):
         woocommerce_allow_private=True, tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET,
     )
     server.start(create_app(live_settings, engine=engine))
+    deploy_app(shopify, live_settings)
     yield server, live_settings
     server.stop()
 

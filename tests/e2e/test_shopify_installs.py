@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 
 from standins.shopify import samples
 from standins.shopify.store import StandinShopify, query_hmac
+from adapters.shopify.app_config import app_toml
 from connector import create_app
 from connector.campaigns import directory
 from connector.db import transaction
@@ -44,6 +45,7 @@ def live(settings, engine, shopify, backend):
         tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET,
     )
     server.start(create_app(live_settings, engine=engine))
+    shopify.deploy_app_config(app_toml(live_settings))  # what `shopify app deploy` does with the app's TOML
     yield server, live_settings
     server.stop()
 
@@ -53,9 +55,19 @@ def _signed_query(**params) -> str:
     return urlencode({**params, "hmac": query_hmac(params, SHOPIFY_SECRET)})
 
 
-def _install(url: str) -> requests.Response:
-    """The merchant's browser: the install link from the Shopify admin, redirects followed."""
-    return requests.get(f"{url}/shopify/install?{_signed_query()}", timeout=10)
+def _install(live, sessions) -> requests.Response:
+    """The merchant's browser: the install link from the Shopify admin, redirects followed into the admin,
+    which opens the app; then the worker's setup of the shop, which the install queued."""
+    server, settings = live
+    page = requests.get(f"{server.url}/shopify/install?{_signed_query()}", timeout=10)
+    _set_up(settings, sessions)
+    return page
+
+
+def _set_up(settings, sessions) -> None:
+    """The worker's maintenance step, which takes up a store whose setup is pending."""
+    while _store(sessions).setup_pending and Worker(settings, sessions, worker_id="e2e-setup").maintain():
+        pass
 
 
 def _drain(settings, sessions) -> None:
@@ -88,14 +100,14 @@ def _order(order_id: int, **fields) -> dict:
 
 def test_oauth_install_registers_webhooks_and_an_order_becomes_a_conversion(live, shopify, sessions, backend):
     server, settings = live
-    page = _install(server.url)
-    assert page.status_code == 200 and "installed" in page.text
+    page = _install(live, sessions)
+    assert page.status_code == 200 and 'name="shopify-api-key"' in page.text  # the app, opened in the admin
     kinds = [(c.kind, c.detail) for c in shopify.calls]
     assert ("authorize", None) in kinds or any(k == "authorize" for k, _ in kinds)
     subscriptions = shopify.subscriptions(SHOP)
+    # app/uninstalled comes from the app's configuration: subscribed here too, it would arrive twice
     assert sorted(s["topic"] for s in subscriptions) == sorted(
-        ["ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_PAID", "ORDERS_CANCELLED", "REFUNDS_CREATE",
-         "CUSTOMERS_CREATE", "APP_UNINSTALLED"])
+        ["ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_PAID", "ORDERS_CANCELLED", "REFUNDS_CREATE", "CUSTOMERS_CREATE"])
     assert {s["uri"] for s in subscriptions} == {f"{server.url}/webhooks/shopify"}
     store = _store(sessions)
     assert store.status == "active" and store.access_token_expires_at and store.refresh_token_encrypted
@@ -109,28 +121,79 @@ def test_oauth_install_registers_webhooks_and_an_order_becomes_a_conversion(live
     assert all(r.verified for r in backend.delivered())
 
     # A reinstall (the merchant installs again) reuses the row and registers nothing twice.
-    assert _install(server.url).status_code == 200
-    assert len(shopify.subscriptions(SHOP)) == 7
+    assert _install(live, sessions).status_code == 200
+    assert len(shopify.subscriptions(SHOP)) == 6
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Store)) == 1
 
 
-def test_embedded_install_by_token_exchange_ends_in_the_same_store_and_setup(live, shopify, sessions):
-    server, _settings = live
+def test_embedded_install_by_token_exchange_answers_at_once_and_the_worker_sets_the_shop_up(live, shopify, sessions):
+    server, settings = live
     token = shopify.session_token(SHOP)
+    started = time.monotonic()
     page = requests.get(f"{server.url}/shopify/app?shop={SHOP}&id_token={token}", timeout=10)
-    assert page.status_code == 200 and SHOP in page.text
-    grants = [c.detail for c in shopify.calls if c.kind == "token"]
-    assert grants == ["urn:ietf:params:oauth:grant-type:token-exchange"]
-    assert len(shopify.subscriptions(SHOP)) == 7
+    seconds = time.monotonic() - started
+    assert page.status_code == 200 and 'name="shopify-api-key"' in page.text
+    # One call to Shopify in the request (the token exchange); webhooks, shop details and the pixel wait
+    assert [(c.kind, c.detail) for c in shopify.calls] == [("token", "urn:ietf:params:oauth:grant-type:token-exchange")]
+    assert seconds < 1.0, seconds
     store = _store(sessions)
-    assert store.status == "active" and not store.setup_pending and store.refresh_token_encrypted
+    assert store.status == "active" and store.setup_pending and store.refresh_token_encrypted
+    assert shopify.subscriptions(SHOP) == []
+    _set_up(settings, sessions)
+    assert len(shopify.subscriptions(SHOP)) == 6
+    assert not _store(sessions).setup_pending
+
+
+def test_the_onboarding_list_reads_what_the_shop_holds_and_a_missing_step_says_what_to_do(live, shopify, sessions):
+    server, settings = live
+    shopify.set_protected_data_access(SHOP, False)
+    _install(live, sessions)
+
+    def onboarding() -> dict:
+        headers = {"Authorization": f"Bearer {shopify.session_token(SHOP)}"}
+        answer = requests.get(f"{server.url}/admin/api/onboarding", headers=headers, timeout=10)
+        assert answer.status_code == 200
+        return {s["key"]: s for s in answer.json()["steps"]}
+
+    steps = onboarding()
+    assert (steps["protected_data"]["state"], steps["webhooks"]["state"], steps["web_pixel"]["state"]) == (
+        "todo", "todo", "done")
+    assert "Partner Dashboard" in steps["protected_data"]["action"]
+    assert steps["protected_data"]["action_url"].startswith("https://shopify.dev/")
+    assert shopify.subscriptions(SHOP) == []  # Shopify refused every order and customer topic
+    # The developer is granted access; the merchant chooses Check again and the worker reads the shop again.
+    shopify.set_protected_data_access(SHOP, True)
+    headers = {"Authorization": f"Bearer {shopify.session_token(SHOP)}"}
+    assert requests.post(f"{server.url}/admin/api/onboarding/check", headers=headers, timeout=10).status_code == 202
+    _set_up(settings, sessions)
+    steps = onboarding()
+    assert {k: s["state"] for k, s in steps.items() if k in ("webhooks", "protected_data", "web_pixel")} == {
+        "webhooks": "done", "protected_data": "done", "web_pixel": "done"}
+    assert "orders/create" in steps["webhooks"]["detail"] and steps["webhooks"]["checked_at"]
+    # A subscription removed in the shop is found missing by the next check, and put back.
+    shopify.remove_subscription(SHOP, "ORDERS_PAID")
+    requests.post(f"{server.url}/admin/api/onboarding/check", headers=headers, timeout=10)
+    _set_up(settings, sessions)
+    assert "ORDERS_PAID" in {s["topic"] for s in shopify.subscriptions(SHOP)}
+
+
+def test_an_uninstall_arrives_once_from_the_app_configuration_and_an_old_shop_copy_is_removed(live, shopify,
+                                                                                              sessions):
+    server, settings = live
+    # An install by an earlier version also subscribed app/uninstalled for the shop.
+    requests.get(f"{server.url}/shopify/install?{_signed_query()}", timeout=10)
+    shopify.add_subscription(SHOP, "APP_UNINSTALLED", f"{server.url}/webhooks/shopify")
+    _set_up(settings, sessions)
+    assert "APP_UNINSTALLED" not in {s["topic"] for s in shopify.subscriptions(SHOP)}
+    answers = shopify.uninstall(SHOP)
+    assert [status for status, _ in answers] == [200]  # one delivery, from the app's configuration
 
 
 def test_a_short_lived_token_is_refreshed_and_a_refused_refresh_loses_nothing(live, shopify, sessions, backend):
     server, settings = live
     shopify.set_token_lifetime(60)  # under the 5-minute margin: every use refreshes first
-    assert _install(server.url).status_code == 200
+    assert _install(live, sessions).status_code == 200
     first_refresh = shopify.refresh_tokens(SHOP)
     result = reconcile_store(settings, sessions, _store(sessions).id, _now())
     assert result.fetched == 0
@@ -156,7 +219,7 @@ def test_a_short_lived_token_is_refreshed_and_a_refused_refresh_loses_nothing(li
 
 def test_reconcile_picks_up_a_missed_order_and_does_not_double_one_that_arrived(live, shopify, sessions, backend):
     server, settings = live
-    assert _install(server.url).status_code == 200
+    assert _install(live, sessions).status_code == 200
     _add_alice(sessions)
     shopify.place_order(SHOP, _order(6001))  # its webhooks arrive
     shopify.place_order(SHOP, _order(6002), deliver=False)  # its webhooks never come
@@ -177,7 +240,7 @@ def test_reconcile_picks_up_a_missed_order_and_does_not_double_one_that_arrived(
 
 def test_the_worker_reconciles_installed_stores_on_its_own(live, shopify, sessions, backend):
     server, settings = live
-    assert _install(server.url).status_code == 200
+    assert _install(live, sessions).status_code == 200
     _add_alice(sessions)
     shopify.place_order(SHOP, _order(6101), deliver=False)
     with transaction(sessions) as session:  # the last reconciliation was long ago
@@ -190,7 +253,7 @@ def test_the_worker_reconciles_installed_stores_on_its_own(live, shopify, sessio
 
 def test_uninstall_stops_the_store_and_queued_conversions_are_still_delivered(live, shopify, sessions, backend):
     server, settings = live
-    assert _install(server.url).status_code == 200
+    assert _install(live, sessions).status_code == 200
     _add_alice(sessions)
     shopify.place_order(SHOP, _order(7001))
     Worker(settings.with_overrides(tracking_backend_url=None), sessions).handle_events()  # credited, not sent
@@ -210,7 +273,7 @@ def test_uninstall_stops_the_store_and_queued_conversions_are_still_delivered(li
 
 def test_privacy_topics_erase_the_data_for_real(live, shopify, sessions, backend):
     server, settings = live
-    assert _install(server.url).status_code == 200
+    assert _install(live, sessions).status_code == 200
     _add_alice(sessions)
     email = "jane.customer@example.com"
     order = _order(8001, email=email)
@@ -250,7 +313,7 @@ def test_no_store_credential_is_logged_or_kept_in_clear_text(live, shopify, sess
     server, settings = live
     caplog.set_level(logging.DEBUG)
     shopify.set_token_lifetime(60)
-    assert _install(server.url).status_code == 200
+    assert _install(live, sessions).status_code == 200
     reconcile_store(settings, sessions, _store(sessions).id, _now())  # a refresh too
     # Every access and refresh token the shop ever issued. (The one-time OAuth code and the session token
     # travel in browser URLs by Shopify's design; they are not store credentials.)

@@ -1,1 +1,1 @@
-"""The merchant's pages: the store page inside the admin, its tables, the storefront snippet."""
+"""The merchant app: its document (shell), its JSON routes under /admin/api, the small install pages."""

@@ -1,0 +1,114 @@
+"""GET /admin/api/orders (the orders the connector saw, newest first) and /admin/api/orders/<id> (why)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import jsonify
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from connector.core.payload import format_amount, format_share
+from connector.models import AttributionRecord, Conversion, Order, Store, StorefrontReport
+from connector.web import services
+from connector.web.app import explain
+from connector.web.app.answers import PER_PAGE, choice, format_time, page_fields, page_number
+from connector.web.app.auth import merchant_store
+from connector.web.app.blueprint import PREFIX, AppError, bp
+
+SHOW = ("all", "credited", "not_credited")
+#: a browser report's state (StorefrontReport.status) in the merchant's words
+REPORT_STATES = {"waiting": "Received, waiting for the order", "joined": "Matched to this order",
+                 "rejected": "Refused: its proof is not this order's"}
+TYPES = {"conversion.purchase": "Purchase", "conversion.refund": "Refund", "conversion.cancellation": "Cancellation",
+         "conversion.lead": "Sign-up"}
+
+
+def _amount(order: Order) -> str | None:
+    return format_amount(order.commission_base) if order.commission_base is not None else None
+
+
+def _row(order: Order, record: AttributionRecord | None, delivery: str | None) -> dict:
+    outcome = record.outcome if record else None
+    text, tone = explain.outcome_label(outcome)
+    return {
+        "order_id": order.platform_order_id, "order_name": order.order_name, "seen_at": format_time(order.first_seen_at),
+        "outcome": outcome, "outcome_text": text, "tone": tone,
+        "method": record.method if record else None,
+        "method_text": explain.METHOD_LABELS.get(record.method) if record and record.method else None,
+        "influencers": [c["tracking_id"] for c in (record.credits if record else [])],
+        "amount": _amount(order), "currency": order.currency, "test": order.test, "delivery": delivery,
+    }
+
+
+@bp.get(f"{PREFIX}/orders")
+def list_orders():
+    page, show = page_number(), choice("show", SHOW)
+    with services().sessions() as session:
+        store = merchant_store(session)
+        where = [Order.store_id == store.id]
+        if show != "all":
+            credited = Order.purchase_conversion_id.is_not(None)
+            where.append(credited if show == "credited" else Order.purchase_conversion_id.is_(None))
+        total = session.scalar(select(func.count()).select_from(Order).where(*where))
+        rows = session.execute(
+            select(Order, AttributionRecord, Conversion.status)
+            .outerjoin(AttributionRecord, AttributionRecord.order_id == Order.id)
+            .outerjoin(Conversion, Conversion.id == Order.purchase_conversion_id)
+            .where(*where).order_by(Order.first_seen_at.desc(), Order.id.desc())
+            .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+        return jsonify(orders=[_row(*row) for row in rows], show=show, **page_fields(page, total))
+
+
+def _explanation(order: Order, record: AttributionRecord | None) -> list[str]:
+    notes = []
+    if order.test:
+        notes.append("The store marked this order as a test order (a test payment).")
+    if record and record.outcome == "credit" and order.cancelled:
+        notes.append("The order was cancelled later: its credit was reversed, and the backend was told.")
+    if record and any(s.get("status") == "ignored" and "self-referral" in str(s.get("reason")) for s in record.signals):
+        notes.append("A signal pointed to the customer themself: self-referrals are never credited.")
+    if record and record.outcome == "awaiting_report":
+        notes.append("Orders with no promo code wait briefly, because the browser's report of the clicked link often "
+                     "arrives just after the order.")
+    return [n for n in notes if n]
+
+
+def _detail(session: Session, store: Store, order: Order) -> dict:
+    record = session.get(AttributionRecord, order.id)
+    outcome = record.outcome if record else None
+    text, tone = explain.outcome_label(outcome)
+    credits = record.credits if record else []
+    signals = record.signals if record else []
+    reports = session.scalars(select(StorefrontReport).where(
+        StorefrontReport.store_id == store.id, StorefrontReport.platform_order_id == order.platform_order_id)
+        .order_by(StorefrontReport.id))
+    conversions = session.scalars(select(Conversion).where(Conversion.order_id == order.id).order_by(Conversion.created_at))
+    return {
+        "order_id": order.platform_order_id, "order_name": order.order_name, "seen_at": format_time(order.first_seen_at),
+        "decided_at": format_time(record.decided_at) if record else None, "outcome": outcome, "outcome_text": text,
+        "tone": tone, "method": record.method if record else None,
+        "method_text": explain.METHOD_LABELS.get(record.method) if record and record.method else None,
+        "headline": explain.headline(outcome, credits, signals, record.method if record else None,
+                                     waits_until=order.awaiting_report_until),
+        "explanation": _explanation(order, record),
+        "amount": _amount(order), "currency": order.currency,
+        "credits": [{"tracking_id": c["tracking_id"], "share": format_share(Decimal(c["share"])),
+                     "percent": format_share((Decimal(c["share"]) * 100).quantize(Decimal("0.01")))} for c in credits],
+        "signals": [explain.signal_text(s) for s in signals],
+        "reports": [{"received_at": format_time(r.received_at), "touches": len(r.touches or []), "status": r.status,
+                     "status_text": REPORT_STATES.get(r.status, r.status), "note": r.note} for r in reports],
+        "conversions": [{"id": c.id, "type_text": TYPES.get(c.type, c.type), "amount": format_amount(c.amount),
+                         "currency": c.currency, "status": c.status, "attempts": c.attempts} for c in conversions],
+    }
+
+
+@bp.get(f"{PREFIX}/orders/<order_id>")
+def order_why(order_id: str):
+    with services().sessions() as session:
+        store = merchant_store(session)
+        order = session.scalar(select(Order).where(Order.store_id == store.id,
+                                                   Order.platform_order_id == order_id[:64]))
+        if order is None:
+            raise AppError(404, "not_found", "the connector has not seen this order")
+        return jsonify(_detail(session, store, order))

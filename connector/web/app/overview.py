@@ -1,0 +1,56 @@
+"""GET /admin/api/overview: the store's last 7, 30 or 90 days: clicks, orders, revenue, rate, per day, top five."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from connector.campaigns import figures
+from connector.models import Influencer
+from connector.web import services
+from connector.web.app import chart
+from connector.web.app.answers import format_time, money, percent
+from connector.web.app.auth import merchant_store
+from connector.web.app.blueprint import PREFIX, AppError, bp
+
+PERIODS = (7, 30, 90)
+TOP = 5
+
+
+def _top(session, store_id: int, numbers: dict[str, figures.Figures]) -> list[dict]:
+    """The five influencers with the most orders (then revenue, then clicks) in the period."""
+    def weight(item):
+        key, entry = item
+        return (-entry.orders, -sum(entry.revenue.values()), -entry.clicks, key)
+
+    best = [(key, entry) for key, entry in sorted(numbers.items(), key=weight) if entry.orders or entry.clicks][:TOP]
+    names = dict(session.execute(select(Influencer.tracking_key, Influencer.tracking_id).where(
+        Influencer.store_id == store_id, Influencer.tracking_key.in_([key for key, _entry in best]))).all())
+    return [{"tracking_id": names.get(key, key), "clicks": entry.clicks, "orders": entry.orders,
+             "revenue": money(entry.revenue), "conversion_rate": percent(entry.conversion_rate)}
+            for key, entry in best]
+
+
+@bp.get(f"{PREFIX}/overview")
+def overview():
+    raw = request.args.get("days", "30")
+    if not raw.isdigit() or int(raw) not in PERIODS:
+        raise AppError(422, "validation_error", "days: one of 7, 30 or 90", "days")
+    days = int(raw)
+    today = datetime.now(timezone.utc).date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, time(), timezone.utc)
+    with services().sessions() as session:
+        store = merchant_store(session)
+        numbers = figures.by_influencer(session, store.id, since)
+        total = figures.store_totals(session, store.id, since, numbers)
+        top = _top(session, store.id, numbers)
+        daily = figures.per_day(session, store.id, since)
+    series = [(first + timedelta(days=n), *daily.get(first + timedelta(days=n), (0, 0))) for n in range(days)]
+    return jsonify(
+        days=days, since=format_time(since), clicks=total.clicks, orders=total.orders, revenue=money(total.revenue),
+        conversion_rate=percent(total.conversion_rate),
+        series=[{"date": d.isoformat(), "clicks": c, "orders": o} for d, c, o in series],
+        chart_svg=chart.draw(series), top_influencers=top)

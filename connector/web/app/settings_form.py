@@ -1,0 +1,107 @@
+"""GET/PUT /admin/api/settings: the store's attribution settings, as the merchant sets them in the app.
+
+Saved through the one function the CLI and /api/v1 use (campaigns.influencers.set_attribution), so the web
+pixel's settings follow a new window here as they do there.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from flask import jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connector.campaigns import influencers as registrations
+from connector.core.attribution import SIGNAL_KINDS
+from connector.core.rules import CREDIT_ON
+from connector.db import transaction
+from connector.errors import ConnectorError
+from connector.models import Store
+from connector.web import services
+from connector.web.app.auth import merchant_store
+from connector.web.app.blueprint import PREFIX, AppError, bp
+
+MODELS = {
+    "last_click": ("Last click", "The influencer whose link was clicked last before the order gets all of it."),
+    "first_click": ("First click", "The influencer whose link was clicked first in the window gets all of it."),
+    "linear": ("Shared equally", "Every influencer whose link was clicked in the window gets an equal share."),
+    "time_decay": ("Time decay", "Every influencer gets a share; recent clicks weigh more (see half-life)."),
+}
+KINDS = {"promo_code": "Promo code", "click": "Click on a link", "landing_page": "Ref in the landing page"}
+CREDIT_ON_LABELS = {"paid": ("When the order is paid", "An unpaid order waits; most stores want this."),
+                    "creation": ("When the order is placed", "Also credits orders paid later, or never.")}
+FIELD_NAMES = {"model": "Attribution model", "window_days": "Attribution window",
+               "half_life_days": "Half-life", "precedence": "Signal order", "forward_test_orders": "Test orders",
+               "credit_on": "Credit orders"}
+
+
+class SettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    model: Literal["last_click", "first_click", "linear", "time_decay"]
+    window_days: int = Field(ge=1, le=365)
+    half_life_days: int = Field(ge=1, le=365)
+    precedence: list[Literal["promo_code", "click", "landing_page"]] = Field(min_length=len(SIGNAL_KINDS),
+                                                                            max_length=len(SIGNAL_KINDS))
+    forward_test_orders: bool
+    credit_on: Literal["paid", "creation"]
+
+
+def settings_of(store: Store) -> dict:
+    return {"model": store.attribution_model, "window_days": store.attribution_window_days,
+            "half_life_days": store.half_life_days, "precedence": store.precedence.split(","),
+            "forward_test_orders": store.forward_test_orders, "credit_on": store.credit_on}
+
+
+def _choices() -> dict:
+    return {
+        "model": [{"value": v, "label": label, "help": help_} for v, (label, help_) in MODELS.items()],
+        "precedence": [{"value": v, "label": label} for v, label in KINDS.items()],
+        "credit_on": [{"value": v, "label": label, "help": help_} for v, (label, help_) in CREDIT_ON_LABELS.items()
+                      if v in CREDIT_ON],
+    }
+
+
+def _refusal(exc: ValidationError) -> AppError:
+    first = exc.errors()[0]
+    if first["type"] in ("json_invalid", "json_type", "model_type"):
+        return AppError(400, "bad_request", "the body must be a JSON object")
+    field = str(first["loc"][0]) if first["loc"] else None
+    label = FIELD_NAMES.get(field or "", field or "The settings")
+    messages = {
+        "window_days": "The attribution window is a whole number of days from 1 to 365.",
+        "half_life_days": "The half-life is a whole number of days from 1 to 365.",
+        "precedence": "Put each kind of signal once: promo code, click and landing page ref.",
+        "model": f"Choose one of: {', '.join(label for label, _help in MODELS.values())}.",
+        "credit_on": "Choose when orders are credited: when paid, or when placed.",
+        "forward_test_orders": "Test orders are either credited or not.",
+    }
+    # Shown beside its field, so the message does not repeat the field's name
+    message = messages.get(field or "", f"{label}: unknown field" if first["type"] == "extra_forbidden"
+                           else f"{label}: {first['msg']}")
+    return AppError(422, "validation_error", message, field)
+
+
+@bp.get(f"{PREFIX}/settings")
+def get_settings():
+    with services().sessions() as session:
+        return jsonify(settings=settings_of(merchant_store(session)), choices=_choices())
+
+
+@bp.put(f"{PREFIX}/settings")
+def put_settings():
+    with transaction(services().sessions) as session:
+        store = merchant_store(session)
+        try:
+            body = SettingsIn.model_validate_json(request.get_data(cache=False) or b"")
+        except ValidationError as exc:
+            raise _refusal(exc) from None
+        if len(set(body.precedence)) != len(body.precedence):
+            raise AppError(422, "validation_error", "Put each kind of signal once: promo code, click and landing "
+                           "page ref.", "precedence")
+        try:
+            registrations.set_attribution(store, model=body.model, window_days=body.window_days,
+                                          half_life_days=body.half_life_days, precedence=",".join(body.precedence),
+                                          forward_test_orders=body.forward_test_orders, credit_on=body.credit_on)
+        except ConnectorError as exc:
+            raise AppError(422, "validation_error", str(exc)) from None
+        return jsonify(settings=settings_of(store), message="Settings saved")
