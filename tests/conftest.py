@@ -30,6 +30,8 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgre
 PG_SCHEMA = os.environ.get("TEST_PG_SCHEMA", "connector_test")
 SHOP = "test-shop.myshopify.com"
 SHOPIFY_SECRET = "test-shopify-secret-0123456789abcdef"
+#: the Shopify app's client id in tests that install through the app or open the merchant app
+API_KEY = "test-api-key"
 OLD_SHOPIFY_SECRET = "previous-shopify-secret-0123456789abc"
 BACKEND_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
@@ -127,6 +129,19 @@ def app(settings, engine):
 
 @pytest.fixture
 def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def shop_settings(settings):
+    """A Shopify app's settings (its client id, a public URL): what installs and the merchant app need."""
+    return settings.with_overrides(shopify_api_key=API_KEY, public_url="https://connector.example")
+
+
+@pytest.fixture
+def shop_client(shop_settings, engine):
+    app = create_app(shop_settings, engine=engine)
+    app.config["TESTING"] = True
     return app.test_client()
 
 

@@ -13,10 +13,7 @@ from standins.shopify import samples
 from connector.models import Conversion, Event
 from connector.worker import Worker
 
-from .conftest import SHOP, SHOPIFY_SECRET
-
-#: the app's client id in tests that open the merchant app or install through it
-API_KEY = "test-api-key"
+from .conftest import API_KEY, SHOP, SHOPIFY_SECRET
 
 
 def session_token(*, secret=SHOPIFY_SECRET, audience=API_KEY, shop=SHOP, dest_shop=None, lifetime=60,

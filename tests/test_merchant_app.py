@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from connector import create_app
 from connector.campaigns import directory
 from connector.db import transaction
 from connector.models import Conversion, Store
@@ -39,15 +38,9 @@ GOOD_SETTINGS = ROUTES[-1][2]
 
 
 @pytest.fixture
-def app_settings(settings):
-    return settings.with_overrides(shopify_api_key=API_KEY, public_url="https://connector.example")
-
-
-@pytest.fixture
-def merchant(app_settings, engine):
-    app = create_app(app_settings, engine=engine)
-    app.config["TESTING"] = True
-    return app.test_client()
+def merchant(shop_client):
+    """The page's side: requests to the app as the embedded page makes them."""
+    return shop_client
 
 
 def bearer(token: str | None = None, **claims) -> dict:
@@ -104,12 +97,12 @@ def test_every_route_refuses_a_request_without_a_valid_session_token(merchant, s
 
 
 @pytest.fixture
-def two_shops(store, sessions, settings, merchant, app_settings):
+def two_shops(store, sessions, settings, merchant, shop_settings):
     """SHOP (the `store` fixture: alice, bob, carol) with one credited order, and OTHER_SHOP with dave."""
     with transaction(sessions) as session:
         other = directory.add_store(session, settings.secret_key, "shopify", OTHER_SHOP, access_token="shpat_o")
         directory.add_influencer(session, other, "dave", code="DAVE5")
-    credit_order(merchant, app_settings, sessions, codes=("ALICE15",))
+    credit_order(merchant, shop_settings, sessions, codes=("ALICE15",))
     return store, other
 
 
@@ -183,8 +176,8 @@ def test_a_body_that_is_not_an_object_is_a_bad_request(merchant, store):
         assert answer.status_code == 400 and answer.json["error"] == "bad_request"
 
 
-def test_an_order_credited_by_code_says_why_and_lists_every_signal(merchant, store, app_settings, sessions):
-    credit_order(merchant, app_settings, sessions, codes=("ALICE15",), landing_site="/?ref=carol")
+def test_an_order_credited_by_code_says_why_and_lists_every_signal(merchant, store, shop_settings, sessions):
+    credit_order(merchant, shop_settings, sessions, codes=("ALICE15",), landing_site="/?ref=carol")
     listed = merchant.get("/admin/api/orders", headers=bearer()).json
     assert listed["total"] == 1
     row = listed["orders"][0]
@@ -201,10 +194,10 @@ def test_an_order_credited_by_code_says_why_and_lists_every_signal(merchant, sto
     assert [c["type_text"] for c in why["conversions"]] == ["Purchase"]
 
 
-def test_orders_not_credited_say_why_in_the_merchants_words(merchant, store, app_settings, sessions):
-    credit_order(merchant, app_settings, sessions, order_id=1001, codes=(), test=True)
-    credit_order(merchant, app_settings, sessions, order_id=1002, codes=(), bare=True)
-    credit_order(merchant, app_settings, sessions, order_id=1003, codes=("ALICE15",), email="alice@creators.example",
+def test_orders_not_credited_say_why_in_the_merchants_words(merchant, store, shop_settings, sessions):
+    credit_order(merchant, shop_settings, sessions, order_id=1001, codes=(), test=True)
+    credit_order(merchant, shop_settings, sessions, order_id=1002, codes=(), bare=True)
+    credit_order(merchant, shop_settings, sessions, order_id=1003, codes=("ALICE15",), email="alice@creators.example",
                  bare=True)
     said = {o: merchant.get(f"/admin/api/orders/{o}", headers=bearer()).json for o in (1001, 1002, 1003)}
     assert said[1001]["outcome_text"] == "Test order"
@@ -220,17 +213,17 @@ def test_orders_not_credited_say_why_in_the_merchants_words(merchant, store, app
     assert merchant.get("/admin/api/orders?show=maybe", headers=bearer()).status_code == 422
 
 
-def test_an_order_waiting_for_the_browser_says_so(merchant, store, app_settings, sessions):
-    waiting = app_settings.with_overrides(report_grace_seconds=600)
+def test_an_order_waiting_for_the_browser_says_so(merchant, store, shop_settings, sessions):
+    waiting = shop_settings.with_overrides(report_grace_seconds=600)
     credit_order(merchant, waiting, sessions, order_id=2001, codes=(), bare=True)
     why = merchant.get("/admin/api/orders/2001", headers=bearer()).json
     assert why["outcome_text"] == "Waiting for the browser"
     assert why["headline"].startswith("Waiting a few minutes for the shopper's browser to report")
 
 
-def test_deliveries_list_failed_first_with_their_attempts_and_replay_one(merchant, store, app_settings, sessions,
+def test_deliveries_list_failed_first_with_their_attempts_and_replay_one(merchant, store, shop_settings, sessions,
                                                                         backend):
-    good = app_settings.with_overrides(tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET)
+    good = shop_settings.with_overrides(tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET)
     dead = good.with_overrides(tracking_backend_url="http://127.0.0.1:9/backend", retry_schedule=())
     credit_order(merchant, good, sessions, order_id=3001, codes=("CAROL10",))
     credit_order(merchant, dead, sessions, order_id=3002, codes=("ALICE15",))
@@ -252,10 +245,10 @@ def test_deliveries_list_failed_first_with_their_attempts_and_replay_one(merchan
     assert merchant.post("/admin/api/deliveries/cv_unknown/replay", headers=bearer()).status_code == 404
 
 
-def test_overview_counts_clicks_orders_revenue_and_rate_per_day(merchant, store, app_settings, sessions):
+def test_overview_counts_clicks_orders_revenue_and_rate_per_day(merchant, store, shop_settings, sessions):
     for n in range(4):  # four shoppers (one shopper's repeat clicks count once)
         assert merchant.get(f"/t/alice?s={store.id}", environ_base={"REMOTE_ADDR": f"203.0.113.{n}"}).status_code == 302
-    credit_order(merchant, app_settings, sessions, order_id=4001, codes=("ALICE15",))
+    credit_order(merchant, shop_settings, sessions, order_id=4001, codes=("ALICE15",))
     answer = merchant.get("/admin/api/overview?days=7", headers=bearer()).json
     assert (answer["clicks"], answer["orders"]) == (4, 1)
     assert answer["conversion_rate"] == "25"
@@ -311,8 +304,8 @@ def test_onboarding_before_setup_says_it_is_happening_and_check_again_queues_it(
         assert session.get(Store, store.id).setup_pending
 
 
-def test_onboarding_reads_the_backends_last_answer(merchant, store, app_settings, sessions, backend):
-    good = app_settings.with_overrides(tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET)
+def test_onboarding_reads_the_backends_last_answer(merchant, store, shop_settings, sessions, backend):
+    good = shop_settings.with_overrides(tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET)
     credit_order(merchant, good, sessions, order_id=5001, codes=("ALICE15",))
     step = next(s for s in merchant.get("/admin/api/onboarding", headers=bearer()).json["steps"]
                 if s["key"] == "backend")

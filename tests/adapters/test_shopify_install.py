@@ -16,7 +16,7 @@ import responses
 from sqlalchemy import func, select
 
 from adapters.shopify import shopify_lib
-from connector import create_app, crypto
+from connector import crypto
 from connector.models import Store, UsedNonce
 
 from ..conftest import SHOPIFY_SECRET
@@ -42,18 +42,6 @@ def query_hmac(params: dict, secret: str = SHOPIFY_SECRET) -> str:
 def signed(params: dict, secret: str = SHOPIFY_SECRET) -> dict:
     params = {"timestamp": str(int(time.time())), **params}
     return {**params, "hmac": query_hmac(params, secret)}
-
-
-@pytest.fixture
-def shop_settings(settings):
-    return settings.with_overrides(shopify_api_key=API_KEY, public_url="https://connector.example")
-
-
-@pytest.fixture
-def shop_client(shop_settings, engine):
-    app = create_app(shop_settings, engine=engine)
-    app.config["TESTING"] = True
-    return app.test_client()
 
 
 def _stores(sessions) -> int:
