@@ -348,3 +348,29 @@ def test_a_conversion_of_another_store_is_not_counted_in_this_ones_figures(merch
 def test_the_time_since_the_last_webhook_is_said_in_words(seconds, said):
     now = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
     assert ago(now - timedelta(seconds=seconds), now) == said
+
+
+def test_a_page_number_in_other_digits_is_refused_not_a_crash(merchant, store):
+    for raw in ("²", "١", "1e3", "-1", "9" * 12):
+        answer = merchant.get(f"/admin/api/orders?page={raw}", headers=bearer())
+        assert answer.status_code == 422 and answer.json["field"] == "page", raw
+    assert merchant.get("/admin/api/overview?days=³", headers=bearer()).status_code == 422
+
+
+def test_a_bad_parameter_without_a_token_is_still_just_401(merchant, store):
+    for path in ("/admin/api/orders?page=0", "/admin/api/overview?days=5", "/admin/api/deliveries?status=x",
+                 "/admin/api/influencers?page=x"):
+        assert merchant.get(path).status_code == 401, path
+
+
+def test_a_delivery_being_sent_right_now_is_not_replayed_beside_it(merchant, store, shop_settings, sessions):
+    credit_order(merchant, shop_settings, sessions, order_id=6001, codes=("ALICE15",))
+    with sessions() as session:
+        conversion = session.scalars(select(Conversion)).one()
+        conversion.lease_until, conversion.claimed_by = datetime.now(timezone.utc) + timedelta(seconds=30), "w1"
+        session.commit()
+        conversion_id = conversion.id
+    answer = merchant.post(f"/admin/api/deliveries/{conversion_id}/replay", headers=bearer())
+    assert answer.status_code == 409 and answer.json["error"] == "being_sent"
+    with sessions() as session:
+        assert session.get(Conversion, conversion_id).claimed_by == "w1"  # the worker keeps it

@@ -37,8 +37,10 @@ TOPICS = ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_PAID", "ORDERS_CANCELLED", 
 #: declared in shopify.app.toml (app_config.py): a shop-specific copy is removed
 APP_CONFIG_TOPICS = ("APP_UNINSTALLED",)
 RECONCILE_TOPIC = "reconcile/order"
-#: what Shopify answers webhookSubscriptionCreate for an order or customer topic without protected customer data access
-PROTECTED_DATA = "protected customer data"
+#: what Shopify answers webhookSubscriptionCreate for an order or customer topic without protected customer data
+#: access ("This app is not approved to subscribe to webhook topics containing protected customer data"): its
+#: userErrors carry no code, so the words are all there is to go by
+PROTECTED_DATA = ("protected customer data", "not approved to subscribe")
 PROTECTED_DATA_DOCS = "https://shopify.dev/docs/apps/launch/protected-customer-data"
 
 
@@ -99,7 +101,7 @@ def register_webhooks(api: AdminApi, uri: str) -> Registration:
         else:
             payload = api.execute("webhook_subscription_create", {"topic": topic, "subscription": subscription})
             problem, created = user_errors(payload["webhookSubscriptionCreate"]), created + 1
-        if problem and PROTECTED_DATA in problem.lower():
+        if problem and any(words in problem.lower() for words in PROTECTED_DATA):
             refused.append(topic)
             created -= not mine
             updated -= bool(mine)
@@ -114,8 +116,9 @@ def _webhook_steps(registration: Registration) -> tuple[SetupStep, ...]:
     if registration.refused:
         webhooks = SetupStep("webhooks", "Order webhooks", "todo",
                              f"Shopify refused {len(registration.refused)} of {len(TOPICS)} subscriptions: the app "
-                             "has no access to protected customer data yet. Orders are still read every few "
-                             "minutes, but later than webhooks would bring them.",
+                             "has no access to protected customer data yet. Until it has, Shopify gives the "
+                             "connector none of this store's orders (not by webhook, nor when it reads the store), "
+                             "and none can be credited.",
                              "See the protected customer data step.")
         protected = SetupStep("protected_data", "Protected customer data", "todo",
                               "Shopify does not yet let this app receive orders and customer emails from this store.",

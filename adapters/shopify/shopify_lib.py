@@ -74,7 +74,7 @@ def decode_session_token(token: str, api_key: str, secrets: Sequence[str]) -> tu
     """(shop domain, claims) of a valid session token; InstallError("bad_session_token") otherwise.
 
     ShopifyAPI checks HS256 only (so `alg: none` fails), the audience, expiry with 10 s leeway, the
-    required claims, and that issuer and destination are the same valid shop; `exp` must be there.
+    required claims, and that issuer and destination are the same valid shop; `exp` and `nbf` must be there.
     """
     reasons = []
     for secret in secrets:
@@ -83,10 +83,12 @@ def decode_session_token(token: str, api_key: str, secrets: Sequence[str]) -> tu
         except session_token.SessionTokenError as exc:
             reasons.append(str(exc) or type(exc).__name__)
             continue
-        # PyJWT checks `exp` only when it is there: a token without one would never expire.
-        expiry = claims.get("exp")
-        if isinstance(expiry, bool) or not isinstance(expiry, (int, float)):
-            raise InstallError("bad_session_token", "session token refused: it has no expiry (exp)")
+        # PyJWT checks `exp` and `nbf` only when they are there: a token without them would never expire, or be
+        # valid from the beginning of time. Shopify's carry both.
+        for claim, name in (("exp", "expiry"), ("nbf", "not-before time")):
+            stamp = claims.get(claim)
+            if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+                raise InstallError("bad_session_token", f"session token refused: it has no {name} ({claim})")
         shop = shop_domain(urlsplit(str(claims.get("dest", ""))).hostname or "")
         if shop is None:
             raise InstallError("bad_session_token", "the session token's destination is not a shop")

@@ -45,9 +45,15 @@ STATUS_FOR_REASON = {"not_configured": 503, "scopes_missing": 403}
 @bp.after_request
 def _frame_ancestors(response):
     # The app page is shown inside the Shopify admin: only that shop's admin may frame it (Shopify requires this).
+    # A refusal of an app load (a stale token, say) is still shown in the admin's frame, not as a blank one.
     shop = g.get("framing_shop")
-    ancestors = f"https://{shop} https://admin.shopify.com" if shop else "'none'"
+    if shop:
+        ancestors = f"https://{shop} https://admin.shopify.com"
+    else:
+        ancestors = "https://admin.shopify.com" if request.path.startswith("/shopify/app") else "'none'"
     response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors};"
+    # The app's address carries the session token (Shopify puts it there): never send it on as a Referer.
+    response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 

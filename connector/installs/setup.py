@@ -51,8 +51,10 @@ def record_install(session: Session, platform: str, key: str, now: datetime, *, 
     store.setup_pending, store.setup_error = True, None
     # An install that runs setup itself holds the store: the worker's maintenance must not run it at the same
     # moment (both would create the same webhooks, and one would fail). Done, the lease goes; failed, the worker
-    # retries once it ends. An install that queues setup frees the store for the worker now.
-    store.maintenance_lease_until = now + SETUP_LEASE if setup_inline else None
+    # retries once it ends. An install that queues setup leaves the lease as it is: a worker holding the store
+    # now (a second install a moment ago, a reconciliation) keeps it, and the next one takes setup up after.
+    if setup_inline:
+        store.maintenance_lease_until = now + SETUP_LEASE
     return store
 
 

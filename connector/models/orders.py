@@ -74,8 +74,9 @@ class Conversion(Base):
     __table_args__ = (
         UniqueConstraint("store_id", "dedupe_key"),
         Index("ix_conversions_due", "status", "next_attempt_at"),
-        # the merchant app's deliveries (a store's, failed first) and an order's conversions
+        # the merchant app's deliveries (a store's, failed first; its newest), and an order's conversions
         Index("ix_conversions_store_status", "store_id", "status", "created_at"),
+        Index("ix_conversions_store_created", "store_id", "created_at"),
         Index("ix_conversions_order", "order_id"),
     )
 
@@ -106,7 +107,11 @@ class ConversionCredit(Base):
     """One influencer's share of a conversion, signed (reversals negative): what the stats add up."""
 
     __tablename__ = "conversion_credits"
-    __table_args__ = (Index("ix_conversion_credits_store_tracking", "store_id", "tracking_key", "created_at"),)
+    __table_args__ = (
+        Index("ix_conversion_credits_store_tracking", "store_id", "tracking_key", "created_at"),
+        # the merchant app's figures of a period, whatever the influencer
+        Index("ix_conversion_credits_store_created", "store_id", "created_at"),
+    )
 
     conversion_id: Mapped[str] = mapped_column(ForeignKey("conversions.id", ondelete="CASCADE"), primary_key=True)
     tracking_key: Mapped[str] = mapped_column(String(100), primary_key=True)

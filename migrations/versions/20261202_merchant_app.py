@@ -26,12 +26,18 @@ def upgrade() -> None:
         batch_op.create_index('ix_orders_store_seen', ['store_id', 'first_seen_at'], unique=False)
     with op.batch_alter_table('conversions', schema=None) as batch_op:
         batch_op.create_index('ix_conversions_store_status', ['store_id', 'status', 'created_at'], unique=False)
+        batch_op.create_index('ix_conversions_store_created', ['store_id', 'created_at'], unique=False)
         batch_op.create_index('ix_conversions_order', ['order_id'], unique=False)
+    with op.batch_alter_table('conversion_credits', schema=None) as batch_op:
+        batch_op.create_index('ix_conversion_credits_store_created', ['store_id', 'created_at'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('conversion_credits', schema=None) as batch_op:
+        batch_op.drop_index('ix_conversion_credits_store_created')
     with op.batch_alter_table('conversions', schema=None) as batch_op:
         batch_op.drop_index('ix_conversions_order')
+        batch_op.drop_index('ix_conversions_store_created')
         batch_op.drop_index('ix_conversions_store_status')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_store_seen')

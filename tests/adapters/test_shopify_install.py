@@ -211,11 +211,16 @@ def test_embedded_app_load_exchanges_the_session_token_once(shop_client, session
     pytest.param(lambda: session_token(audience="another-app"), id="other-audience"),
     pytest.param(lambda: session_token(dest_shop="other-shop.myshopify.com"), id="issuer-dest-differ"),
     pytest.param(lambda: session_token(shop="evil.com", dest_shop="evil.com"), id="not-a-shop"),
+    pytest.param(lambda: session_token(drop=("nbf",)), id="no-not-before"),
+    pytest.param(lambda: session_token(not_before=120), id="not-valid-yet"),
     pytest.param(lambda: "not.a.jwt", id="garbage"),
 ])
 def test_bad_session_tokens_are_refused_without_any_request(shop_client, sessions, token):
     answer = shop_client.get(f"/shopify/app?id_token={token()}")
     assert answer.status_code == 400 and b"session token" in answer.data
+    # shown in the admin's frame (not a blank one), and the token in the address is never sent on as a Referer
+    assert answer.headers["Content-Security-Policy"] == "frame-ancestors https://admin.shopify.com;"
+    assert answer.headers["Referrer-Policy"] == "no-referrer"
     assert len(responses.calls) == 0 and _stores(sessions) == 0
 
 

@@ -15,14 +15,19 @@ PER_PAGE = 25
 #: past this a page number is surely not a person paging (and offsets that deep are slow)
 MAX_PAGE = 100_000
 
-__all__ = ["PER_PAGE", "format_time", "money", "page_fields", "page_number", "percent", "choice"]
+__all__ = ["PER_PAGE", "choice", "format_time", "money", "page_fields", "page_number", "percent", "whole"]
+
+
+def whole(raw: str) -> int | None:
+    """A whole number written in ASCII digits (str.isdigit also takes '²' and other digits int() refuses)."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
 
 
 def page_number() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    page = whole(request.args.get("page", "1"))
+    if page is None or not 1 <= page <= MAX_PAGE:
         raise AppError(422, "validation_error", "page: a page number from 1", "page")
-    return int(raw)
+    return page
 
 
 def choice(name: str, choices: tuple[str, ...]) -> str:

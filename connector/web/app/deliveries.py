@@ -60,9 +60,9 @@ def _rows(session: Session, query) -> list[dict]:
 
 @bp.get(f"{PREFIX}/deliveries")
 def list_deliveries():
-    page, status = page_number(), choice("status", STATUSES)
     with services().sessions() as session:
-        store = merchant_store(session)
+        store = merchant_store(session)  # before reading the request: without a token, 401 and nothing else
+        page, status = page_number(), choice("status", STATUSES)
         counts = dict(session.execute(select(Conversion.status, func.count()).where(Conversion.store_id == store.id)
                                       .group_by(Conversion.status)).all())
         where = [Conversion.store_id == store.id] + ([Conversion.status == status] if status != "all" else [])
@@ -82,7 +82,11 @@ def replay(conversion_id: str):
                                                              Conversion.id == conversion_id[:40]))
         if conversion is None:
             raise AppError(404, "not_found", "no such delivery in this store")
-        outbox.replay(session, [conversion.id], utcnow())
+        now = utcnow()
+        if conversion.status == "pending" and conversion.lease_until is not None and conversion.lease_until > now:
+            # A worker is sending it this moment: a second send beside it would only race it.
+            raise AppError(409, "being_sent", "this conversion is being sent right now; look again in a minute")
+        outbox.replay(session, [conversion.id], now)
         session.flush()
         query = (select(Conversion, Order).outerjoin(Order, Order.id == Conversion.order_id)
                  .where(Conversion.id == conversion.id))

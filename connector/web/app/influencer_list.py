@@ -33,10 +33,10 @@ def _escaped_like(text: str) -> str:
 
 @bp.get(f"{PREFIX}/influencers")
 def list_influencers():
-    page, q = page_number(), (request.args.get("q") or "").strip()[:MAX_QUERY]
     public_url = services().settings.public_url
     with services().sessions() as session:
-        store = merchant_store(session)
+        store = merchant_store(session)  # before reading the request: without a token, 401 and nothing else
+        page, q = page_number(), (request.args.get("q") or "").strip()[:MAX_QUERY]
         where = [Influencer.store_id == store.id, Influencer.active.is_(True)]
         if q:
             pattern = _escaped_like(q.lower())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import jsonify
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from connector.db import transaction
@@ -21,6 +21,8 @@ from connector.web.app.auth import merchant_store
 from connector.web.app.blueprint import PREFIX, bp
 
 WORKER = "The connector does this in the background, usually within seconds."
+#: how many of the store's newest delivered or failed conversions the last delivery is looked for among
+RECENT = 20
 
 
 def _step(key: str, title: str, state: str, detail: str, action: str | None = None, action_url: str | None = None,
@@ -59,9 +61,12 @@ def ago(moment: datetime, now: datetime) -> str:
 
 def _backend_step(session: Session, store: Store) -> dict:
     title = "Tracking backend receiving"
-    last = session.execute(select(DeliveryAttempt).join(Conversion, Conversion.id == DeliveryAttempt.conversion_id)
-                           .where(Conversion.store_id == store.id).order_by(DeliveryAttempt.id.desc()).limit(1)
-                           ).scalar()
+    # The newest attempt among the store's newest conversions that were tried: bounded whatever the outbox holds.
+    tried = (select(Conversion.id).where(Conversion.store_id == store.id,
+                                         or_(Conversion.status != "pending", Conversion.attempts > 0))
+             .order_by(Conversion.created_at.desc()).limit(RECENT))
+    last = session.scalar(select(DeliveryAttempt).where(DeliveryAttempt.conversion_id.in_(tried.scalar_subquery()))
+                          .order_by(DeliveryAttempt.id.desc()).limit(1))
     if last is None:
         return _step("backend", title, "working", "Nothing has been sent yet: the first conversion goes to the "
                      "tracking backend as soon as an order is credited.")
@@ -110,7 +115,7 @@ def check_again():
     """Have the worker run setup again: it reads the store's webhooks and pixel afresh (and mends them)."""
     with transaction(services().sessions) as session:
         store = merchant_store(session)
-        if not store.setup_pending:
-            store.setup_pending, store.maintenance_lease_until = True, None
+        # Only the flag: a worker holding the store now (codes, a reconciliation) finishes first, then takes it up.
+        store.setup_pending = True
         session.flush()
         return jsonify(_answer(session, store)), 202

@@ -43,9 +43,9 @@ def _row(order: Order, record: AttributionRecord | None, delivery: str | None) -
 
 @bp.get(f"{PREFIX}/orders")
 def list_orders():
-    page, show = page_number(), choice("show", SHOW)
     with services().sessions() as session:
-        store = merchant_store(session)
+        store = merchant_store(session)  # before reading the request: without a token, 401 and nothing else
+        page, show = page_number(), choice("show", SHOW)
         where = [Order.store_id == store.id]
         if show != "all":
             credited = Order.purchase_conversion_id.is_not(None)

@@ -11,7 +11,7 @@ from connector.campaigns import figures
 from connector.models import Influencer
 from connector.web import services
 from connector.web.app import chart
-from connector.web.app.answers import format_time, money, percent
+from connector.web.app.answers import format_time, money, percent, whole
 from connector.web.app.auth import merchant_store
 from connector.web.app.blueprint import PREFIX, AppError, bp
 
@@ -35,15 +35,13 @@ def _top(session, store_id: int, numbers: dict[str, figures.Figures]) -> list[di
 
 @bp.get(f"{PREFIX}/overview")
 def overview():
-    raw = request.args.get("days", "30")
-    if not raw.isdigit() or int(raw) not in PERIODS:
-        raise AppError(422, "validation_error", "days: one of 7, 30 or 90", "days")
-    days = int(raw)
-    today = datetime.now(timezone.utc).date()
-    first = today - timedelta(days=days - 1)
-    since = datetime.combine(first, time(), timezone.utc)
     with services().sessions() as session:
-        store = merchant_store(session)
+        store = merchant_store(session)  # before reading the request: without a token, 401 and nothing else
+        days = whole(request.args.get("days", "30"))
+        if days not in PERIODS:
+            raise AppError(422, "validation_error", "days: one of 7, 30 or 90", "days")
+        first = datetime.now(timezone.utc).date() - timedelta(days=days - 1)
+        since = datetime.combine(first, time(), timezone.utc)
         numbers = figures.by_influencer(session, store.id, since)
         total = figures.store_totals(session, store.id, since, numbers)
         top = _top(session, store.id, numbers)

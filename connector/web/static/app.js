@@ -301,19 +301,10 @@
 
   /* The first load's address carries a session token (?id_token=): the server has used it, and it lives a
      minute; it is not kept in the address bar, the history or a bookmark. */
-  function forgetToken() {
-    const query = new URLSearchParams(location.search);
-    if (!query.has("id_token")) return;
-    query.delete("id_token");
-    const search = query.toString();
-    history.replaceState(null, "", location.pathname + (search ? `?${search}` : ""));
-  }
-
   window.addEventListener("popstate", render);
-  document.addEventListener("DOMContentLoaded", () => {
-    forgetToken();
-    render();
-  });
+  // The document's address keeps what the admin loaded it with (id_token included): Shopify signs that query,
+  // so a reload inside the frame must find it whole. The document is sent with Referrer-Policy: no-referrer.
+  document.addEventListener("DOMContentLoaded", render);
 
   Object.assign(C, {h, add, api, ApiError, toast, navigate, amount, money, percent, number, when, page, badge,
     subdued, strong, critical, paragraph, empty, button, busy, errorBanner, slot, table, tableRow, pager, choice, breakable,
