@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -374,3 +375,21 @@ def test_a_delivery_being_sent_right_now_is_not_replayed_beside_it(merchant, sto
     assert answer.status_code == 409 and answer.json["error"] == "being_sent"
     with sessions() as session:
         assert session.get(Conversion, conversion_id).claimed_by == "w1"  # the worker keeps it
+
+
+def test_deliveries_page_across_statuses_failed_first_then_newest(merchant, store, shop_settings, sessions):
+    with transaction(sessions) as session:
+        now = datetime.now(timezone.utc)
+        for n in range(30):  # 30 conversions: every third failed, every fifth pending, the rest delivered
+            status = "failed" if n % 3 == 0 else "pending" if n % 5 == 0 else "delivered"
+            session.add(Conversion(id=f"cv_{n:028d}", store_id=store.id, dedupe_key=f"k{n}", type="conversion.purchase",
+                                   amount=Decimal("1.00"), currency="EUR", body="{}", status=status,
+                                   created_at=now - timedelta(minutes=n), next_attempt_at=now))
+    seen = []
+    for page in (1, 2):
+        answer = merchant.get(f"/admin/api/deliveries?page={page}", headers=bearer()).json
+        seen += [(d["status"], d["created_at"]) for d in answer["deliveries"]]
+    assert len(seen) == 30 and answer["total"] == 30 and not answer["has_next"]
+    rank = {"failed": 0, "pending": 1, "delivered": 2}
+    assert seen == sorted(seen, key=lambda s: (rank[s[0]], [-ord(c) for c in s[1]]))
+    assert [s for s, _ in seen[:10]] == ["failed"] * 10

@@ -14,13 +14,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from connector.core import payload
 from connector.models import Click, ClickCount, ConversionCredit
 
 ORDER_STEP = {payload.PURCHASE: 1, payload.CANCELLATION: -1}
+MILLIONTHS = Decimal(1_000_000)
 
 
 @dataclass
@@ -41,7 +42,9 @@ def _day(session: Session, column):
     """The UTC calendar day of a time column, as text `YYYY-MM-DD`, in the database's own terms."""
     if session.get_bind().dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
-    return func.date(column)  # SQLite keeps UTC times as text
+    # SQLite keeps UTC times as text, `YYYY-MM-DD HH:MM:SS…` (models.base.UTCDateTime): the day is its start,
+    # which costs far less than date() parsing every row
+    return func.substr(column, 1, 10)
 
 
 def _keyed(query, column, keys: Iterable[str] | None):
@@ -86,26 +89,63 @@ def by_influencer(session: Session, store_id: int, since: datetime | None,
     return dict(figures)
 
 
-def store_totals(session: Session, store_id: int, since: datetime | None,
-                 per_influencer: dict[str, Figures] | None = None) -> Figures:
-    """The store's figures (from `per_influencer` when the caller has them: by_influencer, same `since`).
+def _exact_sum(session: Session, column):
+    """SUM of an amount column, exact on both databases.
 
-    An order shared by two influencers is one order here (each of them counts it).
+    PostgreSQL sums NUMERIC exactly. SQLite keeps amounts as text (at most 6 places, Numeric(20, 6)) and would
+    sum them as floats: there they are summed as whole millionths, exact for amounts under a billion each
+    (tests/test_figures.py).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return func.sum(column)
+    return func.sum(cast(func.round(column * literal_column("1000000")), Integer))
+
+
+def _amount(session: Session, total) -> Decimal:
+    if session.get_bind().dialect.name == "postgresql":
+        return Decimal(total or 0)
+    return Decimal(int(total or 0)) / MILLIONTHS
+
+
+def _since(query, column, since: datetime | None):
+    return query if since is None else query.where(column >= since)
+
+
+def store_totals(session: Session, store_id: int, since: datetime | None,
+                 clicks: dict[str, int] | None = None) -> Figures:
+    """The store's figures, summed by the database (a period holds as many rows as it holds orders).
+
+    `clicks`: clicks_by_influencer of the same period, when the caller has it. An order shared by two
+    influencers is one order here (each of them counts it).
     """
     total = Figures()
-    if per_influencer is None:
-        per_influencer = by_influencer(session, store_id, since)
-    for figures in per_influencer.values():
-        total.clicks += figures.clicks
-        for currency, amount in figures.revenue.items():
-            total.revenue[currency] = total.revenue.get(currency, Decimal(0)) + amount
-    query = select(ConversionCredit.type, func.count(func.distinct(ConversionCredit.conversion_id))).where(
-        ConversionCredit.store_id == store_id, ConversionCredit.type.in_(list(ORDER_STEP)))
-    if since is not None:
-        query = query.where(ConversionCredit.created_at >= since)
-    for kind, count in session.execute(query.group_by(ConversionCredit.type)):
+    total.clicks = sum((clicks if clicks is not None else clicks_by_influencer(session, store_id, since)).values())
+    revenue = _since(select(ConversionCredit.currency, _exact_sum(session, ConversionCredit.amount)).where(
+        ConversionCredit.store_id == store_id, ConversionCredit.type != payload.LEAD), ConversionCredit.created_at, since)
+    for currency, amount in session.execute(revenue.group_by(ConversionCredit.currency)):
+        total.revenue[currency] = _amount(session, amount)
+    orders = _since(select(ConversionCredit.type, func.count(func.distinct(ConversionCredit.conversion_id))).where(
+        ConversionCredit.store_id == store_id, ConversionCredit.type.in_(list(ORDER_STEP))),
+        ConversionCredit.created_at, since)
+    for kind, count in session.execute(orders.group_by(ConversionCredit.type)):
         total.orders += ORDER_STEP[kind] * count
     return total
+
+
+def top_influencers(session: Session, store_id: int, since: datetime | None, limit: int,
+                    clicks: dict[str, int] | None = None) -> list[str]:
+    """The tracking keys with the most orders in the period, then the most clicks (counted, not summed, by the
+    database); only those with one or the other. `clicks` as in store_totals."""
+    orders: dict[str, int] = defaultdict(int)
+    query = _since(select(ConversionCredit.tracking_key, ConversionCredit.type, func.count()).where(
+        ConversionCredit.store_id == store_id, ConversionCredit.type.in_(list(ORDER_STEP))),
+        ConversionCredit.created_at, since)
+    for key, kind, count in session.execute(query.group_by(ConversionCredit.tracking_key, ConversionCredit.type)):
+        orders[key] += ORDER_STEP[kind] * count
+    if clicks is None:
+        clicks = clicks_by_influencer(session, store_id, since)
+    ranked = sorted(set(orders) | set(clicks), key=lambda key: (-orders.get(key, 0), -clicks.get(key, 0), key))
+    return [key for key in ranked if orders.get(key) or clicks.get(key)][:limit]
 
 
 def per_day(session: Session, store_id: int, since: datetime) -> dict[date, tuple[int, int]]:

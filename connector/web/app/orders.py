@@ -51,12 +51,16 @@ def list_orders():
             credited = Order.purchase_conversion_id.is_not(None)
             where.append(credited if show == "credited" else Order.purchase_conversion_id.is_(None))
         total = session.scalar(select(func.count()).select_from(Order).where(*where))
+        newest = (Order.first_seen_at.desc(), Order.id.desc())
+        # The page's orders alone first (an index walk however deep the page), then what they are shown with:
+        # joined before the paging, a deep page made PostgreSQL join and sort every order of the store.
+        ids = (select(Order.id).where(*where).order_by(*newest).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
+               .scalar_subquery())
         rows = session.execute(
             select(Order, AttributionRecord, Conversion.status)
             .outerjoin(AttributionRecord, AttributionRecord.order_id == Order.id)
             .outerjoin(Conversion, Conversion.id == Order.purchase_conversion_id)
-            .where(*where).order_by(Order.first_seen_at.desc(), Order.id.desc())
-            .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+            .where(Order.id.in_(ids)).order_by(*newest)).all()
         return jsonify(orders=[_row(*row) for row in rows], show=show, **page_fields(page, total))
 
 
