@@ -185,5 +185,11 @@ def test_stores_attribution_sets_the_model_window_and_precedence(cli):
     shown = cli("stores", "attribution", "my-shop.myshopify.com", "--model", "time_decay", "--window-days", "14",
                 "--half-life-days", "3", "--precedence", "click,promo_code")
     assert "time_decay, window 14 days, half-life 3 days, precedence click,promo_code" in shown
+    assert "credit on paid, test orders not credited" in shown
+    # the same function the merchant app's settings use: test orders and when orders are credited too
+    changed = cli("stores", "attribution", "my-shop.myshopify.com", "--credit-on", "creation", "--test-orders")
+    assert "time_decay" in changed and "credit on creation, test orders credited" in changed
+    assert "credit on creation, test orders not credited" in cli("stores", "attribution", "my-shop.myshopify.com",
+                                                                 "--no-test-orders")
     assert "must list some of" in cli("stores", "attribution", "my-shop.myshopify.com", "--precedence", "clicks",
                                       code=1)
