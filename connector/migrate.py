@@ -6,6 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
 
 import migrations
 
@@ -23,3 +26,13 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+def head_revision() -> str:
+    """The revision the code expects the database at (the migrations shipped with it)."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current_revisions(connection: Connection) -> tuple[str, ...]:
+    """The revisions the database says it is at (none for an unmigrated one)."""
+    return tuple(MigrationContext.configure(connection).get_current_heads())

@@ -16,6 +16,7 @@ from connector.cli.privacy import privacy
 from connector.cli.run import reconcile, serve, worker
 from connector.cli.shared import Context
 from connector.cli.stores import stores
+from connector.cli.workers import workers
 
 
 class _Commands(click.Group):
@@ -55,5 +56,5 @@ def main(ctx: click.Context) -> None:
     ctx.ensure_object(Context)
 
 
-for _command in (serve, worker, reconcile, db, stores, influencers, conversions, events, keys, privacy):
+for _command in (serve, worker, workers, reconcile, db, stores, influencers, conversions, events, keys, privacy):
     main.add_command(_command)

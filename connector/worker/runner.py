@@ -21,6 +21,7 @@ from connector.intake import inbox
 from connector.settings import Settings
 from connector.worker.deliveries import DeliversConversions
 from connector.worker.events import HandlesEvents
+from connector.worker.heartbeat import KeepsHeartbeat
 from connector.worker.maintenance import MaintainsStores
 
 log = logging.getLogger("connector.worker")
@@ -33,7 +34,7 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
 
 
-class Worker(HandlesEvents, DeliversConversions, MaintainsStores):
+class Worker(HandlesEvents, DeliversConversions, MaintainsStores, KeepsHeartbeat):
     """Handles stored events into conversions, delivers due conversions, and maintains stores."""
 
     def __init__(
@@ -58,6 +59,7 @@ class Worker(HandlesEvents, DeliversConversions, MaintainsStores):
         self._conversions_waiting = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=settings.delivery_concurrency, thread_name_prefix="deliver")
         self._pruned_at: float | None = None
+        self._started_at: datetime | None = None
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -73,6 +75,7 @@ class Worker(HandlesEvents, DeliversConversions, MaintainsStores):
         round can take tens of seconds) never holds up new events, which are picked up within a poll.
         """
         log.info("worker %s started%s", self.worker_id, " (burst)" if burst else "")
+        self.heartbeat()
         try:
             if burst:
                 self._loop(lambda: self.handle_events() + self.deliver_due() + self.maintain(), burst=True)
@@ -87,7 +90,7 @@ class Worker(HandlesEvents, DeliversConversions, MaintainsStores):
                 for thread in helpers:
                     thread.start()
                 try:
-                    self._loop(self.handle_events)
+                    self._loop(self._events_and_heartbeat)
                 finally:
                     self.stop()
                     for thread in helpers:
@@ -95,7 +98,13 @@ class Worker(HandlesEvents, DeliversConversions, MaintainsStores):
         finally:
             self.release()
             self._pool.shutdown(wait=True)
+            self.stopped_beating()
             log.info("worker %s stopped", self.worker_id)
+
+    def _events_and_heartbeat(self) -> int:
+        # The events loop wakes at least every poll interval: the heartbeat rides on it (rate-limited).
+        self.heartbeat()
+        return self.handle_events()
 
     def _loop(self, step: Callable[[], int], *, burst: bool = False, wake: threading.Event | None = None,
               interval: float | None = None) -> None:
