@@ -36,3 +36,19 @@ def head_revision() -> str:
 def current_revisions(connection: Connection) -> tuple[str, ...]:
     """The revisions the database says it is at (none for an unmigrated one)."""
     return tuple(MigrationContext.configure(connection).get_current_heads())
+
+
+def history() -> list[tuple[str, str]]:
+    """Every revision, newest first: (revision, the first line of its message)."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return [(rev.revision, (rev.doc or "").strip().splitlines()[0] if rev.doc else "") for rev in script.walk_revisions()]
+
+
+def schema_problem(connection: Connection) -> str | None:
+    """Why the database is not at the schema this code expects, said for an operator; None when it is."""
+    current = current_revisions(connection)
+    if current == (head_revision(),):
+        return None
+    found = ", ".join(current) if current else "no schema at all"
+    return f"the database is not at the schema this code expects (found {found}, expected {head_revision()}): " \
+           "run `connector db upgrade`"

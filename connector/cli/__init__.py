@@ -50,6 +50,7 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="influencer-connector", prog_name="connector")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Store orders in, signed influencer conversions out."""

@@ -21,3 +21,45 @@ def db_upgrade(obj: Context, revision: str) -> None:
 
     upgrade(obj.settings.database_url, revision)
     click.echo(f"database at {revision}")
+
+
+@db.command("current")
+@pass_context
+def db_current(obj: Context) -> None:
+    """The revision the database is at, and whether it is the one this code expects."""
+    from connector.db import make_engine
+    from connector.migrate import current_revisions, head_revision
+
+    engine = make_engine(obj.settings.database_url)
+    try:
+        with engine.connect() as connection:
+            current = current_revisions(connection)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    state = "at head" if current == (head,) else f"behind: this code expects {head} (run `connector db upgrade`)"
+    click.echo(f"{', '.join(current) or 'no schema'} ({state})")
+
+
+@db.command("history")
+def db_history() -> None:
+    """Every migration, newest first."""
+    from connector.migrate import history
+
+    for revision, message in history():
+        click.echo(f"{revision:<26} {message}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@click.option("--yes", is_flag=True, help="Do it without asking (what a downgrade drops is gone).")
+@pass_context
+def db_downgrade(obj: Context, revision: str, yes: bool) -> None:
+    """Take the schema down to REVISION (one from `db history`; `-- -1` for one step back): the columns and
+    tables of the later migrations are dropped with what they hold."""
+    from connector.migrate import downgrade
+
+    if not yes:
+        click.confirm(f"downgrade the database to {revision}? What later migrations added is dropped", abort=True)
+    downgrade(obj.settings.database_url, revision)
+    click.echo(f"database at {revision}")

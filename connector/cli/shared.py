@@ -11,7 +11,10 @@ import logging
 
 import click
 
+from sqlalchemy.exc import DBAPIError
+
 from connector.db import make_engine, make_sessionmaker
+from connector.migrate import schema_problem
 from connector.errors import ConfigurationError, ConnectorError
 from connector.settings import Settings, load_settings
 
@@ -34,8 +37,19 @@ class Context:
 
     @property
     def sessions(self):
+        """Sessions on a database at the code's schema; one clear line otherwise (not a traceback about a table)."""
         if self._sessions is None:
-            self._sessions = make_sessionmaker(make_engine(self.settings.database_url))
+            engine = make_engine(self.settings.database_url)
+            try:
+                with engine.connect() as connection:
+                    problem = schema_problem(connection)
+            except DBAPIError as exc:
+                engine.dispose()
+                raise click.ClickException(f"the database cannot be reached: {exc.orig or exc}") from None
+            if problem:
+                engine.dispose()
+                raise click.ClickException(problem)
+            self._sessions = make_sessionmaker(engine)
         return self._sessions
 
 
