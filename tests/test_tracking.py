@@ -145,13 +145,33 @@ def test_a_bad_to_falls_back_to_the_stores_home_page(client, sessions, store, to
     assert click.path == "/"  # the click still counts: only the destination is refused
 
 
-def test_a_removed_influencers_link_is_a_404(client, sessions, store):
+def test_a_removed_influencers_link_lands_on_the_stores_home_page_and_records_nothing(client, sessions, store):
     with transaction(sessions) as session:
         session.scalars(select(Influencer).where(Influencer.tracking_key == "bob")).one().active = False
-    assert client.get("/t/bob").status_code == 404
-    assert client.get(f"/t/bob?s={store.id}").status_code == 404
+    for link in ("/t/bob", f"/t/bob?s={store.id}", f"/t/BOB?s={store.id}&to=/products/x"):
+        answer = client.get(link)
+        # posts outlive campaigns: their shoppers still reach the shop, with no ref that would credit bob
+        assert answer.status_code == 302 and answer.headers["Location"] == HOME + "/", link
+        assert answer.headers["Cache-Control"] == "no-store"
     assert _count(sessions) == 0
     assert _follow(client, "alice").status_code == 302  # the others still work
+
+
+def test_an_unknown_link_with_a_known_stores_s_lands_on_its_home_page(client, sessions, store):
+    answer = client.get(f"/t/nobody?s={store.id}")
+    assert answer.status_code == 302 and answer.headers["Location"] == HOME + "/"
+    assert _count(sessions) == 0
+
+
+def test_a_removed_influencer_of_two_stores_without_s_is_still_a_404(client, sessions, settings, store):
+    with transaction(sessions) as session:
+        other = directory.add_store(session, settings.secret_key, "shopify", "other-shop.myshopify.com",
+                                    access_token="shpat_other")
+        directory.add_influencer(session, other, "bob")
+        for influencer in session.scalars(select(Influencer).where(Influencer.tracking_key == "bob")):
+            influencer.active = False
+    assert client.get("/t/bob").status_code == 404  # which shop? the link does not say
+    assert _count(sessions) == 0
 
 
 @pytest.mark.parametrize("status", ["uninstalled", "redacted"])

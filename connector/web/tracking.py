@@ -105,6 +105,24 @@ def _not_found(message: str):
     return error_page(404, "This link does not lead anywhere", message)
 
 
+def _outlived_store(session, tracking_id: str, store_id: int | None) -> Store | None:
+    """The store an outlived link belongs to: the one its `s=` names, else the one store where an influencer
+    with this tracking id was removed. Posts stay up long after a campaign: their shoppers still want the shop."""
+    if store_id is not None:
+        store = session.get(Store, store_id)
+        return store if store is not None and store.status in LINK_STATUSES else None
+    found = session.scalars(select(Store).join(Influencer, Influencer.store_id == Store.id).where(
+        Influencer.tracking_key == match_key(tracking_id), Influencer.active.is_(False),
+        Store.status.in_(LINK_STATUSES)).limit(2)).all()
+    return found[0] if len(found) == 1 else None
+
+
+def _to_store_home(store: Store):
+    answer = redirect(storefront_home(store) + "/", 302)
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
+
+
 @bp.get("/t/<tracking_id>")
 def click(tracking_id: str):
     svc = services()
@@ -120,10 +138,17 @@ def click(tracking_id: str):
         if store_id is not None:
             query = query.where(Store.id == store_id)
         found = session.execute(query.limit(2)).all()
+        if not found:
+            # A removed influencer's link, or one with a store's `s=`: the store's home page, no click, no ref.
+            outlived = _outlived_store(session, tracking_id, store_id)
+            if outlived is not None:
+                log.info("link /t/%s outlived its influencer: sent to %s's home page, nothing recorded",
+                         tracking_id, outlived.domain)
+                return _to_store_home(outlived)
+            return _not_found("No influencer has this link.")
         if len(found) != 1:
-            # None, or the same tracking id in two stores and the link does not say which (`s=`).
-            return _not_found("No influencer has this link." if not found else
-                              "This link is used in several stores; use the link the campaign gave you.")
+            # The same tracking id in two stores and the link does not say which (`s=`).
+            return _not_found("This link is used in several stores; use the link the campaign gave you.")
         influencer, store = found[0]
         path = safe_path(request.args.get("to"))
         now = utcnow()
