@@ -108,7 +108,9 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in TRUE
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False,
+            zero: bool = False) -> float:
+    """A positive number (`zero`: zero too, where the contract gives 0 a meaning)."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -116,8 +118,9 @@ def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool 
         value = int(raw) if integer else float(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigurationError(f"{name} must be a finite number greater than zero, got {raw!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        least = "zero or more" if zero else "greater than zero"
+        raise ConfigurationError(f"{name} must be a finite number {least}, got {raw!r}")
     return value
 
 
@@ -288,7 +291,8 @@ def _tuning(env: Mapping[str, str]) -> dict:
         "retry_schedule": _retry_schedule(env.get("CONNECTOR_RETRY_SCHEDULE")),
         "lease_seconds": _number(env, "CONNECTOR_LEASE_SECONDS", 60.0),
         "max_webhook_bytes": int(_number(env, "CONNECTOR_MAX_WEBHOOK_BYTES", 2 * 1024 * 1024, integer=True)),
-        "report_grace_seconds": _number(env, "CONNECTOR_REPORT_GRACE_SECONDS", 30.0),
+        # 0: no wait for the browser's report (a store with neither pixel nor script)
+        "report_grace_seconds": _number(env, "CONNECTOR_REPORT_GRACE_SECONDS", 30.0, zero=True),
         "poll_interval": _number(env, "CONNECTOR_POLL_INTERVAL", 0.2),
         "delivery_concurrency": int(_number(env, "CONNECTOR_DELIVERY_CONCURRENCY", 8, integer=True)),
         "reconcile_interval": _number(env, "CONNECTOR_RECONCILE_INTERVAL", 3600.0),

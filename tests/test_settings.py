@@ -112,6 +112,8 @@ def test_database_url_is_rewritten_for_psycopg3(url, expected):
         ({"CONNECTOR_MAX_WEBHOOK_BYTES": "2MB"}, "CONNECTOR_MAX_WEBHOOK_BYTES"),
         ({"CONNECTOR_MAX_WEBHOOK_BYTES": "1.5"}, "CONNECTOR_MAX_WEBHOOK_BYTES"),
         ({"CONNECTOR_REPORT_GRACE_SECONDS": "half a minute"}, "CONNECTOR_REPORT_GRACE_SECONDS"),
+        ({"CONNECTOR_REPORT_GRACE_SECONDS": "-1"}, "CONNECTOR_REPORT_GRACE_SECONDS"),
+        ({"CONNECTOR_LEASE_SECONDS": "0"}, "CONNECTOR_LEASE_SECONDS"),
         ({"CONNECTOR_RETRY_SCHEDULE": "5,ten,60"}, "CONNECTOR_RETRY_SCHEDULE"),
         ({"CONNECTOR_RETRY_SCHEDULE": "5,-1"}, "CONNECTOR_RETRY_SCHEDULE"),
         ({"TRACKING_BACKEND_URL": "https://backend.example/c"}, "TRACKING_BACKEND_SECRET"),
@@ -253,3 +255,7 @@ def test_outbound_call_settings():
     assert (settings.http_timeout, settings.inline_calls, settings.request_budget) == (2.5, 2, 5.0)
     with pytest.raises(ConfigurationError, match="CONNECTOR_INLINE_CALLS"):
         load(CONNECTOR_INLINE_CALLS="0")
+
+
+def test_a_report_grace_of_zero_means_no_wait_as_the_contract_says():
+    assert load(CONNECTOR_REPORT_GRACE_SECONDS="0").report_grace_seconds == 0
