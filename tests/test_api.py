@@ -291,8 +291,11 @@ def test_removal_stops_crediting_and_keeps_the_history(api, api_app, settings, s
     post_shopify(api_app.test_client(), "orders/paid", order(1004, codes=("ALICE15",)))
     Worker(settings, sessions).handle_events()
     assert len(api.get("/conversions?tracking_id=alice").get_json()["conversions"]) == 3
-    # ...her link no longer records clicks...
-    assert api_app.test_client().get(f"/t/alice?s={store.id}").status_code == 404
+    # ...her link no longer records clicks (it lands on the store's home page, with no ref)...
+    before = api.get(f"/stores/{store.id}/influencers/alice/stats").get_json()["clicks"]
+    clicked = api_app.test_client().get(f"/t/alice?s={store.id}", environ_base={"REMOTE_ADDR": "192.0.2.77"})
+    assert clicked.status_code == 302 and "ref=" not in clicked.headers["Location"]
+    assert api.get(f"/stores/{store.id}/influencers/alice/stats").get_json()["clicks"] == before
     # ...and removing her again changes nothing.
     again = api.delete(f"/stores/{store.id}/influencers/alice")
     assert again.status_code == 200 and again.get_json() == removed
@@ -674,3 +677,18 @@ def test_the_document_describes_every_route(api_app, client):
                 path = path.replace(f"<tracking_id:{part}>", f"{{{part}}}").replace(f"<{part}>", f"{{{part}}}")
             served |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert served == documented
+
+
+def test_a_validation_error_lists_every_wrong_field_not_only_the_first(api, store):
+    body = {"promo_code": "has spaces", "campaign_id": "-bad", "email": 42,
+            "discount": {"type": "percentage", "value": "150"}, "surprise": True}
+    error = error_of(api.put(f"/stores/{store.id}/influencers/dora", body), 422, "validation_error", "campaign_id")
+    fields = [e["field"] for e in error["errors"]]
+    assert fields[0] == error["field"] and error["message"] == f"campaign_id: {error['errors'][0]['message']}"
+    assert {"promo_code", "campaign_id", "email", "discount.value", "surprise"} <= set(fields)
+    assert len(fields) == len(set(fields))  # each once
+    assert next(e for e in error["errors"] if e["field"] == "surprise")["message"] == "unknown field"
+    # the batch reports each entry's every wrong field the same way
+    results = api.post(f"/stores/{store.id}/influencers/batch", {"influencers": [{"tracking_id": "ed", **body}]}
+                       ).get_json()["results"]
+    assert {"promo_code", "surprise"} <= {e["field"] for e in results[0]["error"]["errors"]}

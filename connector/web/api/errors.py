@@ -10,15 +10,30 @@ from connector.web.api.blueprint import PREFIX, bp
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None, *,
+                 errors: list[dict] | None = None):
         super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
+        self.status, self.code, self.message, self.field, self.errors = status, code, message, field, errors
+
+    def body(self) -> dict:
+        """The error object: code, message, field, and (validation errors) every wrong field."""
+        answer = {"code": self.code, "message": self.message, "field": self.field}
+        if self.errors:
+            answer["errors"] = self.errors
+        return answer
+
+
+class FieldError(BaseModel):
+    field: str | None
+    message: str
 
 
 class ErrorBody(BaseModel):
     code: str
     message: str
     field: str | None = None
+    #: a validation error: every field that is wrong (the first is also `field` and `message`)
+    errors: list[FieldError] | None = None
 
 
 class Error(BaseModel):
@@ -31,7 +46,7 @@ def bad_cursor() -> ApiError:
 
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError):
-    answer = jsonify(error={"code": exc.code, "message": exc.message, "field": exc.field})
+    answer = jsonify(error=exc.body())
     return answer, exc.status
 
 

@@ -290,8 +290,7 @@ def put_influencers(store_id: str):
                 results.append({"tracking_id": tracking_id, "outcome": outcome,
                                 "influencer": _influencer_out(store, influencer)})
             except ApiError as exc:
-                results.append({"tracking_id": tracking_id, "outcome": "error",
-                                "error": {"code": exc.code, "message": exc.message, "field": exc.field}})
+                results.append({"tracking_id": tracking_id, "outcome": "error", "error": exc.body()})
         return jsonify(results=results)
 
 

@@ -28,23 +28,34 @@ def _field(loc: tuple) -> str | None:
     return ".".join(parts) or None
 
 
+def _said(error: dict) -> tuple[str | None, str]:
+    """One of pydantic's complaints as (field, message for people)."""
+    field = _field(error["loc"])
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return (f"{field}.type" if field else "type"), f"type must be one of {', '.join(DISCOUNT_TYPES)}"
+    if error["type"] == "extra_forbidden":
+        return field, "unknown field"
+    if error["type"] == "string_pattern_mismatch" and field in PATTERN_MESSAGES:
+        return field, PATTERN_MESSAGES[field]
+    if error["type"] == "string_pattern_mismatch" and field and field.endswith(".tracking_id"):
+        return field, PATTERN_MESSAGES["tracking_id"]
+    return field, error["msg"]
+
+
 def validation_error(exc: ValidationError) -> ApiError:
-    first = exc.errors()[0]
-    if first["type"] in ("json_invalid", "json_type"):
+    """The first wrong field as the error's own field and message (as before), and every wrong field in
+    `errors`, so a client fixes them all in one go."""
+    found = exc.errors()
+    if found[0]["type"] in ("json_invalid", "json_type"):
         return ApiError(400, "bad_request", "the body must be a JSON object")
-    field = _field(first["loc"])
-    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
-        field = f"{field}.type" if field else "type"
-        message = f"type must be one of {', '.join(DISCOUNT_TYPES)}"
-    elif first["type"] == "extra_forbidden":
-        message = "unknown field"
-    elif first["type"] == "string_pattern_mismatch" and field in PATTERN_MESSAGES:
-        message = PATTERN_MESSAGES[field]
-    elif first["type"] == "string_pattern_mismatch" and field and field.endswith(".tracking_id"):
-        message = PATTERN_MESSAGES["tracking_id"]
-    else:
-        message = first["msg"]
-    return ApiError(422, "validation_error", f"{field or 'body'}: {message}", field)
+    every: list[dict] = []
+    for error in found:
+        field, message = _said(error)
+        if {"field": field, "message": message} not in every:
+            every.append({"field": field, "message": message})
+    first = every[0]
+    return ApiError(422, "validation_error", f"{first['field'] or 'body'}: {first['message']}", first["field"],
+                    errors=every)
 
 
 def read_body(model: type[BaseModel]):
