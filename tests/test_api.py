@@ -692,3 +692,22 @@ def test_a_validation_error_lists_every_wrong_field_not_only_the_first(api, stor
     results = api.post(f"/stores/{store.id}/influencers/batch", {"influencers": [{"tracking_id": "ed", **body}]}
                        ).get_json()["results"]
     assert {"promo_code", "surprise"} <= {e["field"] for e in results[0]["error"]["errors"]}
+
+
+def test_stores_and_campaigns_are_listed_a_page_at_a_time(api, store, sessions, settings):
+    with transaction(sessions) as session:
+        for n in range(4):
+            directory.add_store(session, settings.secret_key, "shopify", f"shop-{n}.myshopify.com", access_token="t")
+    for n in range(3):
+        assert api.put(f"/stores/{store.id}/campaigns/c{n}", {"name": f"C{n}"}).status_code in (200, 201)
+    for path, key, total in (("/stores", "stores", 5), (f"/stores/{store.id}/campaigns", "campaigns", 3)):
+        seen, cursor = [], None
+        while True:
+            page = api.get(path, query_string={"limit": 2, **({"cursor": cursor} if cursor else {})}).get_json()
+            assert len(page[key]) <= 2
+            seen += page[key]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert len(seen) == total and len({json.dumps(s, sort_keys=True) for s in seen}) == total, path
+        error_of(api.get(path, query_string={"cursor": "bm90LWEtbnVtYmVy"}), 422, "validation_error", "cursor")

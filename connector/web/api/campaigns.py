@@ -19,6 +19,7 @@ from connector.web.api.errors import ApiError
 from connector.web.api.fields import CAMPAIGN_ID_PATTERN, Strict
 from connector.web.api.formats import format_time
 from connector.web.api.inputs import find_store
+from connector.web.api.paging import PAGE, by_id
 from connector.web.api.validation import read_body
 
 #: free text stored as is: no control characters (PostgreSQL cannot store NUL in text at all)
@@ -42,6 +43,7 @@ class CampaignOut(BaseModel):
 
 class CampaignList(BaseModel):
     campaigns: list[CampaignOut]
+    next_cursor: str | None
 
 
 def _campaign_out(campaign: Campaign) -> dict:
@@ -54,8 +56,8 @@ def _campaign_out(campaign: Campaign) -> dict:
 def list_campaigns(store_id: str):
     with services().sessions() as session:
         store = find_store(session, store_id)
-        rows = session.scalars(select(Campaign).where(Campaign.store_id == store.id).order_by(Campaign.id))
-        return jsonify(campaigns=[_campaign_out(c) for c in rows])
+        rows, next_cursor = by_id(session, select(Campaign).where(Campaign.store_id == store.id), Campaign.id)
+        return jsonify(campaigns=[_campaign_out(c) for c in rows], next_cursor=next_cursor)
 
 
 @bp.put("/stores/<store_id>/campaigns/<campaign_id>")
@@ -80,8 +82,9 @@ def put_campaign(store_id: str, campaign_id: str):
 _common = error_responses(401)
 OPERATIONS = {
     "/stores/{store_id}/campaigns": {"get": {
-        "operationId": "listCampaigns", "parameters": [STORE_ID],
-        "responses": {"200": json_response(CampaignList, "The campaigns"), **_common, **error_responses(404)}}},
+        "operationId": "listCampaigns", "parameters": [STORE_ID, *PAGE],
+        "responses": {"200": json_response(CampaignList, "The campaigns"), **_common,
+                      **error_responses(404, 422)}}},
     "/stores/{store_id}/campaigns/{campaign_id}": {"put": {
         "operationId": "putCampaign", "summary": "Create or update a campaign (idempotent)",
         "parameters": [STORE_ID, {"name": "campaign_id", "in": "path", "required": True,

@@ -24,12 +24,12 @@ from connector.models import Influencer, Store, utcnow
 from connector.web import services
 from connector.web.api.blueprint import bp
 from connector.web.api.describe import STORE_ID, TIME, error_responses, json_response, query_param, request_body
-from connector.web.api.errors import ApiError, ErrorBody, bad_cursor
+from connector.web.api.errors import ApiError, ErrorBody
 from connector.web.api.fields import (CAMPAIGN_ID_PATTERN, MAX_ID, NOT_RESERVED, TRACKING_ID_PATTERN, Strict,
                                       whole)
 from connector.web.api.formats import format_time
-from connector.web.api.inputs import find_store, time_arg, whole_number
-from connector.web.api.paging import PAGE, cursor_after, page_cursor, page_limit
+from connector.web.api.inputs import find_store, time_arg
+from connector.web.api.paging import PAGE, by_id
 from connector.web.api.validation import read_body, validation_error
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,49}$"
@@ -235,20 +235,10 @@ def _upsert(session, store: Store, tracking_id: str, body: InfluencerIn):
 
 @bp.get("/stores/<store_id>/influencers")
 def list_influencers(store_id: str):
-    limit, cursor = page_limit(), page_cursor()
     with services().sessions() as session:
         store = find_store(session, store_id)
-        query = select(Influencer).where(Influencer.store_id == store.id)
-        if cursor is not None:
-            after = whole_number(cursor)
-            if after is None or after > MAX_ID:
-                raise bad_cursor()
-            query = query.where(Influencer.id > after)
-        rows = list(session.scalars(query.order_by(Influencer.id).limit(limit + 1)))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return jsonify(influencers=[_influencer_out(store, i) for i in rows],
-                       next_cursor=cursor_after(rows[-1].id) if more else None)
+        rows, next_cursor = by_id(session, select(Influencer).where(Influencer.store_id == store.id), Influencer.id)
+        return jsonify(influencers=[_influencer_out(store, i) for i in rows], next_cursor=next_cursor)
 
 
 @bp.put("/stores/<store_id>/influencers/<tracking_id:tracking_id>")

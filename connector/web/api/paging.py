@@ -9,6 +9,7 @@ from flask import request
 
 from connector.web.api.describe import query_param
 from connector.web.api.errors import ApiError, bad_cursor
+from connector.web.api.fields import MAX_ID
 from connector.web.api.inputs import whole_number
 
 DEFAULT_PAGE, MAX_PAGE = 100, 500
@@ -40,3 +41,17 @@ def page_cursor() -> str | None:
 def cursor_after(value) -> str:
     """The cursor of the page after the one that ended with this id."""
     return base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
+
+
+def by_id(session, query, id_column) -> tuple[list, str | None]:
+    """One page of `query` in id order, from the request's `limit` and `cursor`: (rows, next_cursor)."""
+    limit, cursor = page_limit(), page_cursor()
+    if cursor is not None:
+        after = whole_number(cursor)
+        if after is None or after > MAX_ID:
+            raise bad_cursor()
+        query = query.where(id_column > after)
+    rows = list(session.scalars(query.order_by(id_column).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, cursor_after(rows[-1].id) if more else None

@@ -20,6 +20,7 @@ from connector.web.api.errors import ApiError
 from connector.web.api.fields import Strict, whole
 from connector.web.api.formats import format_time
 from connector.web.api.inputs import find_store
+from connector.web.api.paging import PAGE, by_id
 from connector.web.api.validation import read_body
 from connector.web.app.snippet import snippet
 
@@ -57,6 +58,7 @@ class StoreOut(BaseModel):
 
 class StoreList(BaseModel):
     stores: list[StoreOut]
+    next_cursor: str | None
 
 
 def store_out(store: Store) -> dict:
@@ -73,8 +75,8 @@ def store_out(store: Store) -> dict:
 @bp.get("/stores")
 def list_stores():
     with services().sessions() as session:
-        stores = session.scalars(select(Store).order_by(Store.id)).all()
-        return jsonify(stores=[store_out(s) for s in stores])
+        stores, next_cursor = by_id(session, select(Store), Store.id)
+        return jsonify(stores=[store_out(s) for s in stores], next_cursor=next_cursor)
 
 
 @bp.get("/stores/<store_id>")
@@ -98,8 +100,10 @@ def set_attribution(store_id: str):
 
 _common = error_responses(401)
 OPERATIONS = {
-    "/stores": {"get": {"operationId": "listStores", "summary": "Installed stores and their state",
-                        "responses": {"200": json_response(StoreList, "The stores"), **_common}}},
+    "/stores": {"get": {"operationId": "listStores", "summary": "Installed stores and their state, a page at a time",
+                        "parameters": PAGE,
+                        "responses": {"200": json_response(StoreList, "The stores"), **_common,
+                                      **error_responses(422)}}},
     "/stores/{store_id}": {"get": {
         "operationId": "getStore", "parameters": [STORE_ID],
         "responses": {"200": json_response(StoreOut, "The store"), **_common, **error_responses(404)}}},
