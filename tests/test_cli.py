@@ -193,3 +193,15 @@ def test_stores_attribution_sets_the_model_window_and_precedence(cli):
                                                                  "--no-test-orders")
     assert "must list some of" in cli("stores", "attribution", "my-shop.myshopify.com", "--precedence", "clicks",
                                       code=1)
+
+
+def test_every_list_command_speaks_json(cli, settings, sessions, store, client):
+    post_shopify(client, "orders/paid", samples.order(codes=("ALICE15",)))
+    events = json.loads(cli("events", "list", "--json"))
+    assert [(e["topic"], e["status"]) for e in events] == [("orders/paid", "pending")]
+    assert events[0]["received_at"].endswith("Z")
+    listed = json.loads(cli("influencers", "list", store.domain, "--json"))
+    assert {(i["tracking_id"], i["promo_code"]) for i in listed} == {("alice", "ALICE15"), ("bob", None),
+                                                                     ("carol", "CAROL10")}
+    for command in (("stores", "list"), ("conversions", "list"), ("privacy", "requests"), ("workers",)):
+        assert isinstance(json.loads(cli(*command, "--json")), list), command

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import click
 from sqlalchemy import select
 
-from connector.cli.shared import Context, pass_context
+from connector.cli.shared import Context, iso_time, lines_wanted, pass_context
 from connector.db import transaction
 from connector.intake import inbox
 from connector.models import Event
@@ -24,8 +24,9 @@ EVENT_STATUSES = ["pending", "handled", "rejected", "failed", "skipped"]
 @events.command("list")
 @click.option("--status", type=click.Choice(EVENT_STATUSES))
 @click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
 @pass_context
-def events_list(obj: Context, status, limit: int) -> None:
+def events_list(obj: Context, status, limit: int, as_json: bool) -> None:
     """Newest stored deliveries first; rejected and failed ones show their error."""
     with obj.sessions() as session:
         query = select(Event.id, Event.platform, Event.topic, Event.delivery_id, Event.status, Event.error,
@@ -33,8 +34,10 @@ def events_list(obj: Context, status, limit: int) -> None:
         if status:
             query = query.where(Event.status == status)
         rows = session.execute(query.order_by(Event.id.desc()).limit(limit)).all()
-    if not rows:
-        click.echo("no events")
+    listing = [{"id": r.id, "platform": r.platform, "topic": r.topic, "delivery_id": r.delivery_id,
+                "status": r.status, "error": r.error, "received_at": iso_time(r.received_at)} for r in rows]
+    if not lines_wanted(listing, as_json, "no events"):
+        return
     for row in rows:
         click.echo(f"{row.id:>6}  {row.received_at:%Y-%m-%d %H:%M:%S}  {row.platform:<11} {row.topic:<18} "
                    f"{row.status:<9} {row.error or ''}")

@@ -9,7 +9,7 @@ import click
 from connector.campaigns import directory
 from connector.campaigns import influencers as campaigns
 from connector.campaigns.codes import sync_codes
-from connector.cli.shared import Context, fail_on_connector_errors, pass_context
+from connector.cli.shared import Context, fail_on_connector_errors, lines_wanted, pass_context
 from connector.core.platform import FIXED_AMOUNT, PERCENTAGE
 from connector.db import transaction
 from connector.models import Influencer
@@ -106,15 +106,18 @@ def influencers_remove(obj: Context, store: str, tracking_id: str) -> None:
 
 @influencers.command("list")
 @click.argument("store")
+@click.option("--json", "as_json", is_flag=True)
 @pass_context
 @fail_on_connector_errors
-def influencers_list(obj: Context, store: str) -> None:
+def influencers_list(obj: Context, store: str, as_json: bool) -> None:
     """The influencers of STORE, with their codes' state in the store."""
     with obj.sessions() as session:
         found = directory.find_store(session, store)
         rows = directory.influencers_of(session, found.id)
-    if not rows:
-        click.echo("no influencers")
+    listing = [{"tracking_id": i.tracking_id, "promo_code": i.promo_code, "code_status": i.code_status,
+                "code_error": i.code_error, "campaign_id": i.campaign_id, "active": i.active} for i in rows]
+    if not lines_wanted(listing, as_json, "no influencers"):
+        return
     for i in rows:
         click.echo(f"{i.tracking_id:<24} code {i.promo_code or '-':<16} {i.code_status:<9} campaign "
                    f"{i.campaign_id or '-':<16}{'' if i.active else ' (removed)'}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from datetime import datetime, timezone
 
 import click
 
@@ -72,6 +73,11 @@ def fail_on_connector_errors(function):
 def log_to_stderr() -> None:
     """The long-running commands (`serve`, `worker`) log to stderr."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def iso_time(moment: datetime | None) -> str | None:
+    """A time as the JSON listings give it: ISO 8601 in UTC, with Z."""
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else None
 
 
 def lines_wanted(listing: list[dict], as_json: bool, nothing: str) -> bool:

@@ -7,11 +7,7 @@ from datetime import datetime, timezone
 import click
 
 from connector import liveness
-from connector.cli.shared import Context, lines_wanted, pass_context
-
-
-def _time(moment: datetime | None) -> str | None:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else None
+from connector.cli.shared import Context, iso_time, lines_wanted, pass_context
 
 
 @click.command("workers")
@@ -23,8 +19,8 @@ def workers(obj: Context, as_json: bool) -> None:
     with obj.sessions() as session:
         seen = liveness.workers(session, now)
     rows = [{"worker": w.worker_id, "state": w.state, "host": w.hostname, "pid": w.pid,
-             "started_at": _time(w.started_at), "last_seen_at": _time(w.last_seen_at),
-             "stopped_at": _time(w.stopped_at)} for w in seen]
+             "started_at": iso_time(w.started_at), "last_seen_at": iso_time(w.last_seen_at),
+             "stopped_at": iso_time(w.stopped_at)} for w in seen]
     if lines_wanted(rows, as_json, "no worker has run in the last week: start one with `connector worker`"):
         for row, w in zip(rows, seen):
             ago = int((now - w.last_seen_at).total_seconds())
