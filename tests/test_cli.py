@@ -169,7 +169,8 @@ def test_stores_add_without_no_setup_registers_webhooks_and_reconcile_reads_the_
         mocked.add_callback(responses.POST, graphql, callback=answer)
         output = cli("stores", "add", "shopify", "cli-shop.myshopify.com", "--access-token", "shpat_custom")
         assert "setup done: webhooks: 6 created" in output and len(created) == 6
-        assert "0 orders updated since 2026-01-01" in cli("reconcile", "cli-shop.myshopify.com", "--since", "2026-01-01")
+        assert "0 orders updated since 2026-01-01" in cli("reconcile", "cli-shop.myshopify.com", "--since",
+                                                          "2026-01-01T00:00:00Z")
         # Unreachable (responses refuses an unregistered URL with ConnectionError): the store is kept,
         # setup stays pending for the worker, and the command says so.
         failed = cli("stores", "add", "shopify", "down-shop.myshopify.com", "--access-token", "t", code=1)
@@ -205,3 +206,15 @@ def test_every_list_command_speaks_json(cli, settings, sessions, store, client):
                                                                      ("carol", "CAROL10")}
     for command in (("stores", "list"), ("conversions", "list"), ("privacy", "requests"), ("workers",)):
         assert isinstance(json.loads(cli(*command, "--json")), list), command
+
+
+
+@pytest.mark.parametrize("raw", ["2026-01-01", "2026-01-01T00:00:00", "2026-01-01 00:00:00Z", "yesterday",
+                                 "2026-02-30T00:00:00Z"])
+def test_a_time_is_taken_in_one_form_with_its_offset_and_refused_clearly_otherwise(cli, raw):
+    cli("stores", "add", "shopify", "time-shop.myshopify.com", "--access-token", "t", "--no-setup")
+    refused = cli("reconcile", "time-shop.myshopify.com", "--since", raw, code=2)
+    assert "Invalid value for '--since'" in refused and ("RFC 3339" in refused or "not a time that exists" in refused)
+    refused = cli("influencers", "add", "time-shop.myshopify.com", "dora", "--code", "DORA5", "--discount", "5%",
+                  "--starts-at", raw, code=2)
+    assert "Invalid value for '--starts-at'" in refused

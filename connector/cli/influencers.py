@@ -9,7 +9,7 @@ import click
 from connector.campaigns import directory
 from connector.campaigns import influencers as campaigns
 from connector.campaigns.codes import sync_codes
-from connector.cli.shared import Context, fail_on_connector_errors, lines_wanted, pass_context
+from connector.cli.shared import TIME, Context, fail_on_connector_errors, lines_wanted, pass_context
 from connector.core.platform import FIXED_AMOUNT, PERCENTAGE
 from connector.db import transaction
 from connector.models import Influencer
@@ -37,8 +37,8 @@ def _discount(value: str | None, starts: datetime | None, ends: datetime | None,
 @click.option("--code", help="The influencer's promo code (with --no-setup: a code that already exists in the store).")
 @click.option("--discount", help="What the code gives: 15% (percent off) or 10.00 (amount off the order). "
                                  "Needed to create the code in the store.")
-@click.option("--starts-at", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]))
-@click.option("--ends-at", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]))
+@click.option("--starts-at", type=TIME, help="When the code starts working, e.g. 2026-11-01T00:00:00Z.")
+@click.option("--ends-at", type=TIME, help="When it stops.")
 @click.option("--usage-limit", type=click.IntRange(min=1), help="Uses of the code in all.")
 @click.option("--once-per-customer", is_flag=True)
 @click.option("--campaign", "campaign_id")
@@ -57,10 +57,9 @@ def influencers_add(obj: Context, store: str, tracking_id: str, code, discount, 
     if code and not no_setup and not discount:
         raise click.ClickException("say what the code gives with --discount (15% or 10.00), or use --no-setup "
                                    "for a code that already exists in the store")
-    to_utc = [moment.replace(tzinfo=moment.tzinfo or timezone.utc) if moment else None for moment in (starts_at, ends_at)]
     now = datetime.now(timezone.utc)
     try:
-        terms = None if no_setup else _discount(discount, *to_utc, usage_limit, once_per_customer)
+        terms = None if no_setup else _discount(discount, starts_at, ends_at, usage_limit, once_per_customer)
         with transaction(obj.sessions) as session:
             found = directory.find_store(session, store)
             existing = campaigns.find_influencer(session, found, tracking_id)

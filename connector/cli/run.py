@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import click
 
 from connector.campaigns import directory
-from connector.cli.shared import Context, fail_on_connector_errors, log_to_stderr, pass_context
+from connector.cli.shared import TIME, Context, fail_on_connector_errors, log_to_stderr, pass_context
 from connector.errors import PlatformError
 
 
@@ -47,8 +47,8 @@ def worker(obj: Context, burst: bool) -> None:
 
 @click.command()
 @click.argument("store")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]),
-              help="UTC time to read from (default: where the last reconciliation got to).")
+@click.option("--since", type=TIME,
+              help="Read from this time, e.g. 2026-11-01T00:00:00Z (default: where the last reconciliation got to).")
 @pass_context
 @fail_on_connector_errors
 def reconcile(obj: Context, store: str, since: datetime | None) -> None:
@@ -60,7 +60,7 @@ def reconcile(obj: Context, store: str, since: datetime | None) -> None:
         store_id, domain = found.id, found.domain
     try:
         result = reconcile_store(obj.settings, obj.sessions, store_id, datetime.now(timezone.utc),
-                                 since=since.replace(tzinfo=timezone.utc) if since else None)
+                                 since=since)
     except PlatformError as exc:
         raise click.ClickException(f"{domain}: {exc}") from None
     click.echo(f"{domain}: {result}; `connector worker` handles them like webhooks")

@@ -14,6 +14,7 @@ import click
 
 from sqlalchemy.exc import DBAPIError
 
+from connector.core.times import NotATime, parse_time
 from connector.db import make_engine, make_sessionmaker
 from connector.migrate import schema_problem
 from connector.errors import ConfigurationError, ConnectorError
@@ -73,6 +74,23 @@ def fail_on_connector_errors(function):
 def log_to_stderr() -> None:
     """The long-running commands (`serve`, `worker`) log to stderr."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+class IsoTime(click.ParamType):
+    """A time option in the one form the connector takes (core/times.py): RFC 3339 with Z or an offset."""
+
+    name = "time"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_time(value)
+        except NotATime as exc:
+            self.fail(str(exc), param, ctx)
+
+
+TIME = IsoTime()
 
 
 def iso_time(moment: datetime | None) -> str | None:

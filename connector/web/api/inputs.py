@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import request
 
 from connector.models import Store
+from connector.core.times import RFC3339, NotATime, parse_time
 from connector.web.api.errors import ApiError
 from connector.web.api.fields import MAX_ID
-
-#: the date-time format the document promises (RFC 3339 section 5.6), nothing looser
-RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
-                     r"([Zz]|[+-][0-9]{2}:[0-9]{2})")
 
 
 def whole_number(raw: str) -> int | None:
@@ -36,16 +32,15 @@ def find_store(session, raw: str) -> Store:
 
 
 def time_arg(name: str) -> datetime | None:
+    """A query parameter's time, in UTC from here on (core/times.py: the one form the connector takes)."""
     raw = request.args.get(name)
     if raw is None:
         return None
     if not RFC3339.fullmatch(raw):
         raise ApiError(422, "validation_error", f"{name} must be an RFC 3339 time, e.g. 2026-11-01T00:00:00Z", name)
     try:
-        moment = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
-        # UTC from here on: the answer echoes it in the documented form, and the database compares in UTC
-        return moment.astimezone(timezone.utc)
-    except (ValueError, OverflowError):
+        return parse_time(raw)
+    except NotATime:
         raise ApiError(422, "validation_error", f"{name} is not a time that exists", name) from None
 
 
