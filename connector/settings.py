@@ -62,6 +62,8 @@ class Settings:
     app_name: str = "Influencer Connector"
     #: how often the worker reads each store's recently updated orders, in case a webhook was missed
     reconcile_interval: float = 3600.0
+    #: raw event bodies and attempt excerpts are erased after this many days (delivery ids are kept forever)
+    retention_days: int = 30
     #: a promo code that exists in the store and is not ours: "suffix" creates CODE-2 (… CODE-9) instead and
     #: reports the code made; "refuse" marks the influencer's code failed
     code_collision: str = "suffix"
@@ -296,6 +298,7 @@ def _tuning(env: Mapping[str, str]) -> dict:
         "poll_interval": _number(env, "CONNECTOR_POLL_INTERVAL", 0.2),
         "delivery_concurrency": int(_number(env, "CONNECTOR_DELIVERY_CONCURRENCY", 8, integer=True)),
         "reconcile_interval": _number(env, "CONNECTOR_RECONCILE_INTERVAL", 3600.0),
+        "retention_days": int(_number(env, "CONNECTOR_RETENTION_DAYS", 30, integer=True)),
         "report_rate_per_minute": int(_number(env, "CONNECTOR_REPORT_RATE_PER_MINUTE", 60, integer=True)),
         "trusted_proxies": _proxies(env.get("CONNECTOR_TRUSTED_PROXIES")),
         "http_timeout": _number(env, "CONNECTOR_HTTP_TIMEOUT", 10.0),

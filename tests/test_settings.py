@@ -259,3 +259,11 @@ def test_outbound_call_settings():
 
 def test_a_report_grace_of_zero_means_no_wait_as_the_contract_says():
     assert load(CONNECTOR_REPORT_GRACE_SECONDS="0").report_grace_seconds == 0
+
+
+def test_retention_days_default_to_the_contracts_30_and_must_be_a_whole_number_of_days():
+    assert load().retention_days == 30
+    assert load(CONNECTOR_RETENTION_DAYS="90").retention_days == 90
+    for raw in ("0", "-3", "1.5", "a month"):
+        with pytest.raises(ConfigurationError, match="CONNECTOR_RETENTION_DAYS"):
+            load(CONNECTOR_RETENTION_DAYS=raw)

@@ -13,6 +13,7 @@ from connector.cli.events import events
 from connector.cli.influencers import influencers
 from connector.cli.keys import keys
 from connector.cli.privacy import privacy
+from connector.cli.prune import prune
 from connector.cli.run import reconcile, serve, worker
 from connector.cli.shared import Context
 from connector.cli.stores import stores
@@ -57,5 +58,6 @@ def main(ctx: click.Context) -> None:
     ctx.ensure_object(Context)
 
 
-for _command in (serve, worker, workers, reconcile, db, stores, influencers, conversions, events, keys, privacy):
+for _command in (serve, worker, workers, reconcile, db, stores, influencers, conversions, events, keys, privacy,
+                 prune):
     main.add_command(_command)

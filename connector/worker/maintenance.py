@@ -13,7 +13,7 @@ from connector.installs import state as install_state
 from connector.installs.setup import mark_needs_reauth, run_setup
 from connector.intake.reconcile import claim_store_for_maintenance, reconcile_store, release_store
 from connector.models import Store
-from connector.worker import prune
+from connector.worker import prune, retention
 from connector.worker.base import WorkerBase
 
 log = logging.getLogger("connector.worker")
@@ -26,14 +26,19 @@ class MaintainsStores(WorkerBase):
     """The maintenance loop's steps."""
 
     def _prune(self, now: datetime) -> None:
-        """Once an hour, when nothing else is due: erase clicks and reports that can match nothing now."""
+        """Once an hour, when nothing else is due: erase clicks and reports that can match nothing now, and
+        the raw bodies and excerpts past CONNECTOR_RETENTION_DAYS."""
         if self._pruned_at is not None and time.monotonic() - self._pruned_at < PRUNE_INTERVAL:
             return
         self._pruned_at = time.monotonic()
         with transaction(self.sessions) as session:
             pruned = prune.prune(session, now)
+        with transaction(self.sessions) as session:
+            erased = retention.erase(session, now, self.settings.retention_days)
         if pruned.clicks or pruned.reports:
             log.info("pruned: %s", pruned)
+        if erased.bodies or erased.excerpts:
+            log.info("erased past %d days: %s", self.settings.retention_days, erased)
 
     def maintain(self) -> int:
         """Finish one store's setup, sync its promo codes, or reconcile it when due; returns 1 when one was claimed.

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from connector.db import insert
@@ -70,6 +70,29 @@ def _prune_clicks(session: Session, store_id: int, before: datetime) -> int:
     return len(rows)
 
 
+def due(session: Session, now: datetime) -> Pruned:
+    """What a pass would erase now, counted (connector prune --dry-run)."""
+    clicks = 0
+    for store_id, window_days in session.execute(select(Store.id, Store.attribution_window_days)).all():
+        clicks += session.scalar(select(func.count()).select_from(Click).where(
+            Click.store_id == store_id, Click.clicked_at < now - timedelta(days=window_days) - CLICK_MARGIN)) or 0
+    reports = 0
+    for condition in _report_conditions(now):
+        reports += session.scalar(select(func.count()).select_from(StorefrontReport).where(*condition)) or 0
+    return Pruned(clicks, reports)
+
+
+def _report_conditions(now: datetime) -> list[list]:
+    conditions = []
+    for kind, status, keep in ((None, "rejected", REJECTED_REPORTS), ("purchase", "waiting", WAITING_PURCHASE_REPORTS),
+                               ("signup", "waiting", WAITING_SIGNUP_REPORTS)):
+        condition = [StorefrontReport.status == status, StorefrontReport.received_at < now - keep]
+        if kind is not None:
+            condition.append(StorefrontReport.kind == kind)
+        conditions.append(condition)
+    return conditions
+
+
 def prune(session: Session, now: datetime) -> Pruned:
     """Erase what can no longer match anything (one pass; a huge backlog is erased over several)."""
     clicks = 0
@@ -80,11 +103,7 @@ def prune(session: Session, now: datetime) -> Pruned:
             if pruned < BATCH:
                 break
     reports = 0
-    for kind, status, keep in ((None, "rejected", REJECTED_REPORTS), ("purchase", "waiting", WAITING_PURCHASE_REPORTS),
-                               ("signup", "waiting", WAITING_SIGNUP_REPORTS)):
-        condition = [StorefrontReport.status == status, StorefrontReport.received_at < now - keep]
-        if kind is not None:
-            condition.append(StorefrontReport.kind == kind)
+    for condition in _report_conditions(now):
         reports += session.execute(delete(StorefrontReport).where(*condition)).rowcount
     # The partial index's own condition, written out (a bound parameter would not let the planner use it).
     session.execute(delete(Event).where(REPORT_TOPICS, Event.received_at < now - REPORT_EVENTS,

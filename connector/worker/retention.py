@@ -1,0 +1,71 @@
+"""Keeping customer data only as long as needed: raw webhook bodies and delivery-attempt excerpts are erased
+after CONNECTOR_RETENTION_DAYS, by every worker once an hour and by `connector prune`.
+
+An event row stays, with its delivery id: it is what makes a redelivery of the same webhook a duplicate,
+forever. Only its body becomes a marker; the conversions, records and orders made from it are untouched.
+Events still waiting (pending) keep their bodies whatever their age.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from connector.models import DeliveryAttempt, Event
+
+EXPIRED = b'{"erased": true, "reason": "retention"}'
+#: bodies that are already markers (retention, or a privacy erasure, whose reason is worth keeping)
+MARKERS = (EXPIRED, b'{"redacted": true, "reason": "customers/redact"}', b'{"redacted": true, "reason": "shop/redact"}')
+BATCH = 5000
+#: batches per pass; a larger backlog goes over the next passes
+MAX_BATCHES = 20
+
+
+@dataclass(frozen=True)
+class Erased:
+    bodies: int
+    excerpts: int
+
+    def __str__(self) -> str:
+        return f"{self.bodies} event bodies and {self.excerpts} attempt excerpts"
+
+
+def _expired_events(now: datetime, days: int):
+    return select(Event.id).where(Event.received_at < now - timedelta(days=days), Event.status != "pending",
+                                  Event.body.not_in(MARKERS))
+
+
+def _expired_excerpts(now: datetime, days: int):
+    return select(DeliveryAttempt.id).where(DeliveryAttempt.attempted_at < now - timedelta(days=days),
+                                            DeliveryAttempt.excerpt.is_not(None))
+
+
+def due(session: Session, now: datetime, days: int) -> Erased:
+    """What a pass would erase now (connector prune --dry-run)."""
+    def count(query) -> int:
+        return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+    return Erased(count(_expired_events(now, days)), count(_expired_excerpts(now, days)))
+
+
+def erase(session: Session, now: datetime, days: int) -> Erased:
+    """Erase what is past keeping, in batches (rows taken with SKIP LOCKED: two workers never fight)."""
+    bodies = excerpts = 0
+    for _ in range(MAX_BATCHES):
+        ids = list(session.scalars(_expired_events(now, days).limit(BATCH).with_for_update(skip_locked=True)))
+        if ids:
+            session.execute(update(Event).where(Event.id.in_(ids)).values(body=EXPIRED))
+        bodies += len(ids)
+        if len(ids) < BATCH:
+            break
+    for _ in range(MAX_BATCHES):
+        ids = list(session.scalars(_expired_excerpts(now, days).limit(BATCH).with_for_update(skip_locked=True)))
+        if ids:
+            session.execute(update(DeliveryAttempt).where(DeliveryAttempt.id.in_(ids)).values(excerpt=None))
+        excerpts += len(ids)
+        if len(ids) < BATCH:
+            break
+    return Erased(bodies, excerpts)
