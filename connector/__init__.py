@@ -7,7 +7,7 @@ import sys
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from connector import outbound, registry
+from connector import logs, outbound, registry
 from connector.db import make_engine, make_sessionmaker
 from connector.intake.inbox import StoreCache
 from connector.errors import ConfigurationError
@@ -42,6 +42,9 @@ def create_app(settings: Settings | None = None, *, engine=None) -> Flask:
             # to boot", which stops the master instead of rebooting the worker forever.
             print(f"configuration: {exc}", file=sys.stderr)
             raise SystemExit(BOOT_ERROR) from None
+        # The deployment's app (gunicorn's `connector:create_app()`): its process logs as the settings say.
+        # An app given its settings (tests, the demo) leaves the process's logging as it is.
+        logs.configure(settings)
     app = Flask(__name__)
     # Werkzeug refuses a larger Content-Length with 413 before any handler reads it. A chunked body has no
     # length: werkzeug just stops reading at the limit, so the limit is one byte more than allowed and a
@@ -53,8 +56,10 @@ def create_app(settings: Settings | None = None, *, engine=None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
 
     from connector.web import api, health, storefront, tracking, webhooks
+    from connector.web.request_log import name_requests
     from connector.web.app import routes as merchant_app
 
+    name_requests(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(tracking.bp)

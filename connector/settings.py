@@ -64,6 +64,9 @@ class Settings:
     reconcile_interval: float = 3600.0
     #: raw event bodies and attempt excerpts are erased after this many days (delivery ids are kept forever)
     retention_days: int = 30
+    #: log lines: "json" (one object per line; production's default) or "text" (development's)
+    log_format: str = "text"
+    log_level: str = "INFO"
     #: a promo code that exists in the store and is not ours: "suffix" creates CODE-2 (… CODE-9) instead and
     #: reports the code made; "refuse" marks the influencer's code failed
     code_collision: str = "suffix"
@@ -325,7 +328,24 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         more_backend_secrets=backend_secrets[1:],
         app_name=env.get("CONNECTOR_APP_NAME", "").strip() or Settings.app_name,
         code_collision=code_collision,
+        **_logging(env, environment),
         **public,
         **platforms,
         **_tuning(env),
     )
+
+
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _logging(env: Mapping[str, str], environment: str) -> dict:
+    """CONNECTOR_LOG_FORMAT (json in production, text in development) and CONNECTOR_LOG_LEVEL (INFO)."""
+    log_format = env.get("CONNECTOR_LOG_FORMAT", "").strip().lower() or (
+        "json" if environment == "production" else "text")
+    if log_format not in LOG_FORMATS:
+        raise ConfigurationError(f"CONNECTOR_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+    level = env.get("CONNECTOR_LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in LOG_LEVELS:
+        raise ConfigurationError(f"CONNECTOR_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    return {"log_format": log_format, "log_level": level}

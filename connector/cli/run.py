@@ -22,7 +22,7 @@ def serve(obj: Context, host: str, port: int) -> None:
 
     from connector.web.request_log import PathOnlyLog
 
-    log_to_stderr()
+    log_to_stderr(obj.settings)
     # Request lines carry OAuth codes, HMACs and session tokens in their queries: logged as method, path and
     # status only, without the client's address, as the Procfile's gunicorn does.
     create_app(obj.settings).run(host=host, port=port, threaded=True, request_handler=PathOnlyLog)
@@ -35,7 +35,7 @@ def worker(obj: Context, burst: bool) -> None:
     """Handle stored events and deliver due conversions (several may run at once on PostgreSQL)."""
     from connector.worker import Worker
 
-    log_to_stderr()
+    log_to_stderr(obj.settings)
     if not obj.settings.delivery_enabled:
         click.echo("TRACKING_BACKEND_URL is not set: conversions are created and queue up undelivered.", err=True)
     runner = Worker(obj.settings, obj.sessions)

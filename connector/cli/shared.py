@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 from datetime import datetime, timezone
 
 import click
@@ -16,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from connector.core.times import NotATime, parse_time
 from connector.db import make_engine, make_sessionmaker
+from connector.logs import configure as configure_logs
 from connector.migrate import schema_problem
 from connector.errors import ConfigurationError, ConnectorError
 from connector.settings import Settings, load_settings
@@ -35,6 +35,7 @@ class Context:
                 self._settings = load_settings()
             except ConfigurationError as exc:
                 raise click.ClickException(f"configuration: {exc}") from None
+            configure_logs(self._settings)  # every command logs as the deployment's app does
         return self._settings
 
     @property
@@ -71,9 +72,10 @@ def fail_on_connector_errors(function):
     return wrapper
 
 
-def log_to_stderr() -> None:
-    """The long-running commands (`serve`, `worker`) log to stderr."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def log_to_stderr(settings: Settings) -> None:
+    """The long-running commands (`serve`, `worker`) log to stderr as the deployment's app does
+    (connector/logs.py: JSON lines in production, text in development)."""
+    configure_logs(settings)
 
 
 class IsoTime(click.ParamType):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from connector import registry
 from connector.campaigns import reports
 from connector.core.platform import CONFIRMED_EVENTS, CustomerCreated, LifecycleEvent
+from connector import logs
 from connector.crediting.conversions import apply_event
 from connector.crediting.leads import apply_signup
 from connector.crediting.report_events import apply_report
@@ -64,7 +65,8 @@ class HandlesEvents(WorkerBase):
         for event in claimed:
             if self._stop.is_set():
                 break  # the rest are released on the way out
-            self._handle_one(event)
+            with logs.context(event=event.id, store=event.store_id):
+                self._handle_one(event)
         if claimed:
             self._conversions_waiting.set()
         return len(claimed)
