@@ -56,10 +56,12 @@ def create_app(settings: Settings | None = None, *, engine=None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
 
     from connector.web import api, health, storefront, tracking, webhooks
+    from connector.web import metrics
     from connector.web.request_log import name_requests
     from connector.web.app import routes as merchant_app
 
     name_requests(app)
+    metrics.install(app, app.extensions["connector"].engine)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(tracking.bp)

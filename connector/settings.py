@@ -67,6 +67,8 @@ class Settings:
     #: log lines: "json" (one object per line; production's default) or "text" (development's)
     log_format: str = "text"
     log_level: str = "INFO"
+    #: when set, GET /metrics needs `Authorization: Bearer <token>`
+    metrics_token: str | None = None
     #: a promo code that exists in the store and is not ours: "suffix" creates CODE-2 (… CODE-9) instead and
     #: reports the code made; "refuse" marks the influencer's code failed
     code_collision: str = "suffix"
@@ -327,6 +329,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         tracking_backend_secret=backend_secrets[0] if backend_secrets else None,
         more_backend_secrets=backend_secrets[1:],
         app_name=env.get("CONNECTOR_APP_NAME", "").strip() or Settings.app_name,
+        metrics_token=env.get("CONNECTOR_METRICS_TOKEN", "").strip() or None,
         code_collision=code_collision,
         **_logging(env, environment),
         **public,

@@ -1,0 +1,115 @@
+"""GET /metrics: the operator's numbers in Prometheus' text format (prometheus-client).
+
+What lives in the database (events waiting and the oldest one's age, conversions by status, delivery attempts
+by outcome, stores by status, orders states reconciliation brought) is read from it at scrape time, so every
+web and worker process reports the same numbers. The webhook edge's latency is this process's own: under
+gunicorn, set PROMETHEUS_MULTIPROC_DIR (an empty directory) and the processes' histograms are added up.
+CONNECTOR_METRICS_TOKEN, when set, is required as a bearer token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from sqlalchemy import case, func, select
+
+from connector.models import Conversion, DeliveryAttempt, Event, Store
+from connector.web import services
+
+bp = Blueprint("metrics", __name__)
+WEBHOOK_SECONDS = Histogram("connector_webhook_seconds", "Time to verify and store a webhook delivery, by platform "
+                            "and answer", ["platform", "status"], registry=None,
+                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
+RECONCILE_TOPIC = "reconcile/order"
+
+
+class DatabaseNumbers:
+    """A collector reading the deployment's state from the database at each scrape."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def collect(self):
+        now = datetime.now(timezone.utc)
+        with self.engine.connect() as connection:
+            pending, oldest = connection.execute(select(func.count(), func.min(Event.received_at)).where(
+                Event.status == "pending")).one()
+            conversions = connection.execute(select(Conversion.status, func.count()).group_by(Conversion.status)).all()
+            outcome = case((DeliveryAttempt.status_code.between(200, 299), "delivered"),
+                           (DeliveryAttempt.status_code.is_(None), "unreachable"), else_="refused")
+            attempts = connection.execute(select(outcome, func.count()).group_by(outcome)).all()
+            stores = connection.execute(select(Store.status, func.count()).group_by(Store.status)).all()
+            reconciled = connection.scalar(select(func.count()).select_from(Event).where(Event.topic == RECONCILE_TOPIC))
+        yield GaugeMetricFamily("connector_events_pending", "Stored webhook events waiting for a worker", value=pending)
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        yield GaugeMetricFamily("connector_oldest_pending_event_seconds", "Age of the oldest waiting event",
+                                value=max(age, 0.0))
+        yield _by("connector_conversions", "Conversions by delivery status", "status", conversions, gauge=True)
+        yield _by("connector_delivery_attempts", "Delivery attempts to the tracking backend by outcome", "outcome",
+                  attempts)
+        yield _by("connector_stores", "Stores by status", "status", stores, gauge=True)
+        counter = CounterMetricFamily("connector_reconciled_orders", "Order states reconciliation read that no "
+                                      "webhook had brought (webhook gaps healed)")
+        counter.add_metric([], reconciled or 0)
+        yield counter
+
+
+def _by(name: str, documentation: str, label: str, rows, *, gauge: bool = False):
+    family = (GaugeMetricFamily if gauge else CounterMetricFamily)(name, documentation, labels=[label])
+    for value, count in rows:
+        family.add_metric([str(value)], count)
+    return family
+
+
+def registry_for(engine) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(DatabaseNumbers(engine))
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(WEBHOOK_SECONDS)
+    return registry
+
+
+def install(app, engine) -> None:
+    """The /metrics route, its registry for this app's database, and the timing of the webhook edge."""
+    app.extensions["connector_metrics"] = registry_for(engine)
+    app.register_blueprint(bp)
+    _time_webhooks(app)
+
+
+def _time_webhooks(app) -> None:
+    """Observe every POST /webhooks/<platform>, whatever it answered."""
+
+    @app.before_request
+    def _started():
+        if request.path.startswith("/webhooks/"):
+            g.webhook_started = time.perf_counter()
+
+    @app.after_request
+    def _observed(response):
+        started = g.pop("webhook_started", None)
+        if started is not None:
+            platform = (request.view_args or {}).get("platform", "unknown")[:20]
+            WEBHOOK_SECONDS.labels(platform, str(response.status_code)).observe(time.perf_counter() - started)
+        return response
+
+
+@bp.get("/metrics")
+def metrics():
+    svc = services()
+    token = svc.settings.metrics_token
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return Response("metrics need the bearer token (CONNECTOR_METRICS_TOKEN)\n", status=401,
+                            mimetype="text/plain", headers={"WWW-Authenticate": "Bearer"})
+    return Response(generate_latest(current_app.extensions["connector_metrics"]), mimetype=CONTENT_TYPE_LATEST)
