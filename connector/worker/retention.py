@@ -51,21 +51,23 @@ def due(session: Session, now: datetime, days: int) -> Erased:
     return Erased(count(_expired_events(now, days)), count(_expired_excerpts(now, days)))
 
 
+def _in_batches(session: Session, expired, change) -> int:
+    """Apply `change` to the rows `expired` selects, a batch at a time (rows taken with SKIP LOCKED)."""
+    done = 0
+    for _ in range(MAX_BATCHES):
+        ids = list(session.scalars(expired.limit(BATCH).with_for_update(skip_locked=True)))
+        if ids:
+            session.execute(change(ids))
+        done += len(ids)
+        if len(ids) < BATCH:
+            break
+    return done
+
+
 def erase(session: Session, now: datetime, days: int) -> Erased:
-    """Erase what is past keeping, in batches (rows taken with SKIP LOCKED: two workers never fight)."""
-    bodies = excerpts = 0
-    for _ in range(MAX_BATCHES):
-        ids = list(session.scalars(_expired_events(now, days).limit(BATCH).with_for_update(skip_locked=True)))
-        if ids:
-            session.execute(update(Event).where(Event.id.in_(ids)).values(body=EXPIRED))
-        bodies += len(ids)
-        if len(ids) < BATCH:
-            break
-    for _ in range(MAX_BATCHES):
-        ids = list(session.scalars(_expired_excerpts(now, days).limit(BATCH).with_for_update(skip_locked=True)))
-        if ids:
-            session.execute(update(DeliveryAttempt).where(DeliveryAttempt.id.in_(ids)).values(excerpt=None))
-        excerpts += len(ids)
-        if len(ids) < BATCH:
-            break
+    """Erase what is past keeping, in batches: two workers never fight over the same rows."""
+    bodies = _in_batches(session, _expired_events(now, days),
+                         lambda ids: update(Event).where(Event.id.in_(ids)).values(body=EXPIRED))
+    excerpts = _in_batches(session, _expired_excerpts(now, days),
+                           lambda ids: update(DeliveryAttempt).where(DeliveryAttempt.id.in_(ids)).values(excerpt=None))
     return Erased(bodies, excerpts)
