@@ -76,6 +76,10 @@ class Stderr(logging.StreamHandler):
     def stream(self, _value) -> None:
         pass
 
+    def format(self, record: logging.LogRecord) -> str:
+        # The whole line, traceback and fields included: a credential in an exception's text is masked too.
+        return CREDENTIAL.sub("[redacted]", super().format(record))
+
 
 def configure(settings: Settings, *, force: bool = False) -> None:
     """Set up the process's logging once (a second call changes nothing unless `force`)."""

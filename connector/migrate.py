@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -28,6 +29,7 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str:
     """The revision the code expects the database at (the migrations shipped with it)."""
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

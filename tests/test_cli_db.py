@@ -14,7 +14,7 @@ def test_version(cli):
 
 def test_history_lists_every_migration_newest_first(cli):
     lines = cli("db", "history").splitlines()
-    assert lines[0].startswith(migrate.head_revision()) and "heartbeat" in lines[0]
+    assert lines[0].startswith(migrate.head_revision()) and "retention" in lines[0]
     assert lines[-1].startswith("20261123_spine")
 
 
@@ -37,3 +37,18 @@ def test_an_unreachable_database_is_one_line_too(cli, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=1")
     refused = cli("stores", "list", code=1)
     assert "the database cannot be reached" in refused and "Traceback" not in refused
+
+
+def test_a_database_ahead_of_the_code_is_said_to_be_ahead(cli, settings):
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '29991231_from_the_future'"))
+        said = cli("db", "current")
+        assert "ahead of this code" in said and "deploy the newer code" in said
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": migrate.head_revision()})
+        engine.dispose()

@@ -106,3 +106,12 @@ def test_the_worker_command_logs_json_lines_too(settings):
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     assert [line["message"].split()[-1] for line in lines][-1] == "stopped" and lines[0]["level"] == "INFO"
+
+
+def test_a_credential_in_a_traceback_is_masked_too(json_logs):
+    try:
+        raise RuntimeError("token shpat_0123456789abcdef refused")
+    except RuntimeError:
+        logging.getLogger("connector.test").exception("call failed")
+    [line] = json_logs()
+    assert "shpat_0123456789abcdef" not in json.dumps(line) and "[redacted]" in json.dumps(line)

@@ -54,3 +54,11 @@ def test_with_a_token_metrics_need_it(settings, engine):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert "connector_events_pending" in scrape(client, Authorization="Bearer metrics-token-0123456789")
+
+
+def test_made_up_platforms_add_no_series(client, store):
+    for n in range(5):
+        client.post(f"/webhooks/made-up-{n}", data=b"{}")
+    names = [name for name in scrape(client) if name.startswith("connector_webhook_seconds_count")]
+    assert all('platform="made-up' not in name for name in names)
+    assert any('platform="unknown"' in name for name in names)

@@ -27,17 +27,26 @@ def db_upgrade(obj: Context, revision: str) -> None:
 @pass_context
 def db_current(obj: Context) -> None:
     """The revision the database is at, and whether it is the one this code expects."""
+    from sqlalchemy.exc import DBAPIError
+
     from connector.db import make_engine
-    from connector.migrate import current_revisions, head_revision
+    from connector.migrate import current_revisions, head_revision, history
 
     engine = make_engine(obj.settings.database_url)
     try:
         with engine.connect() as connection:
             current = current_revisions(connection)
+    except DBAPIError as exc:
+        raise click.ClickException(f"the database cannot be reached: {exc.orig or exc}") from None
     finally:
         engine.dispose()
-    head = head_revision()
-    state = "at head" if current == (head,) else f"behind: this code expects {head} (run `connector db upgrade`)"
+    head, known = head_revision(), {revision for revision, _message in history()}
+    if current == (head,):
+        state = "at head"
+    elif current and not set(current) <= known:
+        state = f"ahead of this code, which knows up to {head}: deploy the newer code (or downgrade with it)"
+    else:
+        state = f"behind: this code expects {head} (run `connector db upgrade`)"
     click.echo(f"{', '.join(current) or 'no schema'} ({state})")
 
 

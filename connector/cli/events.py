@@ -60,4 +60,5 @@ def events_replay(obj: Context, event_ids: tuple[int, ...], failed: bool, reject
     missing = set(event_ids) - set(replayed)
     click.echo(f"queued {len(replayed)} events" + (f": {', '.join(map(str, replayed))}" if replayed else ""))
     if missing:
-        raise click.ClickException(f"no event {', '.join(map(str, sorted(missing)))}")
+        raise click.ClickException(f"no event {', '.join(map(str, sorted(missing)))} to replay (none such, or its "
+                                   "body was erased: past CONNECTOR_RETENTION_DAYS or by a privacy request)")

@@ -26,6 +26,5 @@ def prune(obj: Context, dry_run: bool) -> None:
         return
     with transaction(obj.sessions) as session:
         pruned = pruning.prune(session, now)
-    with transaction(obj.sessions) as session:
-        erased = retention.erase(session, now, days)
+    erased = retention.erase(obj.sessions, now, days)
     click.echo(f"erased: {pruned}; {erased} older than {days} days")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from connector import crypto
 from connector.errors import StorageUnavailable
 from connector.models import Event, Store
+from connector.models.events import ERASED_BODIES
 from connector.core.platform import StoreView
 
 STORED, DUPLICATE = "stored", "duplicate"
@@ -156,8 +157,13 @@ def release_events(session: Session, worker_id: str) -> int:
 
 
 def replay_events(session: Session, event_ids: list[int] | None, statuses: tuple[str, ...], now: datetime) -> list[int]:
-    """Queue stored events again: the named ones, or every one in the given statuses."""
+    """Queue stored events again: the named ones, or every one in the given statuses.
+
+    An event whose body was erased (past CONNECTOR_RETENTION_DAYS, or by a privacy request) has nothing left
+    to handle: it is not queued (the caller says how many were asked for and how many went).
+    """
     query = select(Event).where(Event.id.in_(event_ids)) if event_ids else select(Event).where(Event.status.in_(statuses))
+    query = query.where(Event.body.not_in(ERASED_BODIES))
     replayed = []
     for event in session.scalars(query.with_for_update()):
         event.status, event.attempts, event.error = "pending", 0, None

@@ -21,6 +21,11 @@ from connector.models.base import Base, UTCDateTime, utcnow
 
 
 REPORT_TOPICS = text("topic LIKE 'storefront/%'")
+#: reconciliation's stored order states (the /metrics count of webhook gaps healed reads them by this index)
+RECONCILE_TOPIC = text("topic = 'reconcile/order'")
+#: an event's body once erased: past retention (connector/worker/retention.py), or by a privacy request
+ERASED_BODIES = (b'{"erased": true, "reason": "retention"}', b'{"redacted": true, "reason": "customers/redact"}',
+                 b'{"redacted": true, "reason": "shop/redact"}')
 
 
 class Event(Base):
@@ -34,6 +39,10 @@ class Event(Base):
         # nothing to a webhook's insert.
         Index("ix_events_reports_received", "received_at", postgresql_where=REPORT_TOPICS,
               sqlite_where=REPORT_TOPICS),
+        Index("ix_events_reconciled", "id", postgresql_where=RECONCILE_TOPIC, sqlite_where=RECONCILE_TOPIC),
+        # what retention may erase: events no longer waiting, by age
+        Index("ix_events_settled_received", "received_at", postgresql_where=text("status <> 'pending'"),
+              sqlite_where=text("status <> 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -127,6 +128,11 @@ class ConversionCredit(Base):
 
 class DeliveryAttempt(Base):
     __tablename__ = "delivery_attempts"
+    __table_args__ = (
+        # retention's excerpts still to erase, by age (the index empties as they are erased)
+        Index("ix_delivery_attempts_excerpt_age", "attempted_at", postgresql_where=text("excerpt IS NOT NULL"),
+              sqlite_where=text("excerpt IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     conversion_id: Mapped[str] = mapped_column(ForeignKey("conversions.id", ondelete="CASCADE"), index=True)

@@ -19,14 +19,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import case, func, select
 
+from connector import registry
 from connector.models import Conversion, DeliveryAttempt, Event, Store
+from connector.models.events import RECONCILE_TOPIC
 from connector.web import services
 
 bp = Blueprint("metrics", __name__)
 WEBHOOK_SECONDS = Histogram("connector_webhook_seconds", "Time to verify and store a webhook delivery, by platform "
                             "and answer", ["platform", "status"], registry=None,
                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
-RECONCILE_TOPIC = "reconcile/order"
 
 
 class DatabaseNumbers:
@@ -45,7 +46,7 @@ class DatabaseNumbers:
                            (DeliveryAttempt.status_code.is_(None), "unreachable"), else_="refused")
             attempts = connection.execute(select(outcome, func.count()).group_by(outcome)).all()
             stores = connection.execute(select(Store.status, func.count()).group_by(Store.status)).all()
-            reconciled = connection.scalar(select(func.count()).select_from(Event).where(Event.topic == RECONCILE_TOPIC))
+            reconciled = connection.scalar(select(func.count(Event.id)).where(RECONCILE_TOPIC))
         yield GaugeMetricFamily("connector_events_pending", "Stored webhook events waiting for a worker", value=pending)
         age = (now - oldest).total_seconds() if oldest is not None else 0.0
         yield GaugeMetricFamily("connector_oldest_pending_event_seconds", "Age of the oldest waiting event",
@@ -98,7 +99,9 @@ def _time_webhooks(app) -> None:
     def _observed(response):
         started = g.pop("webhook_started", None)
         if started is not None:
-            platform = (request.view_args or {}).get("platform", "unknown")[:20]
+            # Only the platforms there are: a label per made-up path would grow the series without bound.
+            platform = (request.view_args or {}).get("platform")
+            platform = platform if platform in registry.adapters() else "unknown"
             WEBHOOK_SECONDS.labels(platform, str(response.status_code)).observe(time.perf_counter() - started)
         return response
 

@@ -106,14 +106,16 @@ def _not_found(message: str):
 
 
 def _outlived_store(session, tracking_id: str, store_id: int | None) -> Store | None:
-    """The store an outlived link belongs to: the one its `s=` names, else the one store where an influencer
-    with this tracking id was removed. Posts stay up long after a campaign: their shoppers still want the shop."""
-    if store_id is not None:
-        store = session.get(Store, store_id)
-        return store if store is not None and store.status in LINK_STATUSES else None
-    found = session.scalars(select(Store).join(Influencer, Influencer.store_id == Store.id).where(
+    """The store of a link that outlived its influencer: the one store (the one `s=` names, when it names one)
+    where an influencer with this tracking id was removed. Posts stay up long after a campaign: their shoppers
+    still want the shop. An id no store ever had stays a 404, `s=` or not: otherwise counting s=1, 2, 3…
+    would list every store the connector holds."""
+    query = select(Store).join(Influencer, Influencer.store_id == Store.id).where(
         Influencer.tracking_key == match_key(tracking_id), Influencer.active.is_(False),
-        Store.status.in_(LINK_STATUSES)).limit(2)).all()
+        Store.status.in_(LINK_STATUSES))
+    if store_id is not None:
+        query = query.where(Store.id == store_id)
+    found = session.scalars(query.limit(2)).all()
     return found[0] if len(found) == 1 else None
 
 
@@ -139,7 +141,7 @@ def click(tracking_id: str):
             query = query.where(Store.id == store_id)
         found = session.execute(query.limit(2)).all()
         if not found:
-            # A removed influencer's link, or one with a store's `s=`: the store's home page, no click, no ref.
+            # A removed influencer's link: the store's home page, no click, no ref.
             outlived = _outlived_store(session, tracking_id, store_id)
             if outlived is not None:
                 log.info("link /t/%s outlived its influencer: sent to %s's home page, nothing recorded",

@@ -33,8 +33,7 @@ class MaintainsStores(WorkerBase):
         self._pruned_at = time.monotonic()
         with transaction(self.sessions) as session:
             pruned = prune.prune(session, now)
-        with transaction(self.sessions) as session:
-            erased = retention.erase(session, now, self.settings.retention_days)
+        erased = retention.erase(self.sessions, now, self.settings.retention_days)
         if pruned.clicks or pruned.reports:
             log.info("pruned: %s", pruned)
         if erased.bodies or erased.excerpts:

@@ -11,14 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
 
+from connector.db import transaction
 from connector.models import DeliveryAttempt, Event
+from connector.models.events import ERASED_BODIES
 
-EXPIRED = b'{"erased": true, "reason": "retention"}'
-#: bodies that are already markers (retention, or a privacy erasure, whose reason is worth keeping)
-MARKERS = (EXPIRED, b'{"redacted": true, "reason": "customers/redact"}', b'{"redacted": true, "reason": "shop/redact"}')
+EXPIRED = ERASED_BODIES[0]
+#: written out, as the partial index ix_events_settled_received says it (a bound parameter would hide it)
+SETTLED = text("events.status <> 'pending'")
 BATCH = 5000
 #: batches per pass; a larger backlog goes over the next passes
 MAX_BATCHES = 20
@@ -34,8 +36,9 @@ class Erased:
 
 
 def _expired_events(now: datetime, days: int):
-    return select(Event.id).where(Event.received_at < now - timedelta(days=days), Event.status != "pending",
-                                  Event.body.not_in(MARKERS))
+    # Bodies already markers (retention's, or a privacy erasure's, whose reason is worth keeping) stay as they are.
+    return select(Event.id).where(Event.received_at < now - timedelta(days=days), SETTLED,
+                                  Event.body.not_in(ERASED_BODIES))
 
 
 def _expired_excerpts(now: datetime, days: int):
@@ -51,23 +54,25 @@ def due(session: Session, now: datetime, days: int) -> Erased:
     return Erased(count(_expired_events(now, days)), count(_expired_excerpts(now, days)))
 
 
-def _in_batches(session: Session, expired, change) -> int:
-    """Apply `change` to the rows `expired` selects, a batch at a time (rows taken with SKIP LOCKED)."""
+def _in_batches(sessions: sessionmaker[Session], expired, change) -> int:
+    """Apply `change` to the rows `expired` selects, a batch per transaction (rows taken with SKIP LOCKED), so
+    no pass holds many rows locked: a privacy erasure or a replay of one of them waits a batch at most."""
     done = 0
     for _ in range(MAX_BATCHES):
-        ids = list(session.scalars(expired.limit(BATCH).with_for_update(skip_locked=True)))
-        if ids:
-            session.execute(change(ids))
+        with transaction(sessions) as session:
+            ids = list(session.scalars(expired.limit(BATCH).with_for_update(skip_locked=True)))
+            if ids:
+                session.execute(change(ids))
         done += len(ids)
         if len(ids) < BATCH:
             break
     return done
 
 
-def erase(session: Session, now: datetime, days: int) -> Erased:
+def erase(sessions: sessionmaker[Session], now: datetime, days: int) -> Erased:
     """Erase what is past keeping, in batches: two workers never fight over the same rows."""
-    bodies = _in_batches(session, _expired_events(now, days),
+    bodies = _in_batches(sessions, _expired_events(now, days),
                          lambda ids: update(Event).where(Event.id.in_(ids)).values(body=EXPIRED))
-    excerpts = _in_batches(session, _expired_excerpts(now, days),
+    excerpts = _in_batches(sessions, _expired_excerpts(now, days),
                            lambda ids: update(DeliveryAttempt).where(DeliveryAttempt.id.in_(ids)).values(excerpt=None))
     return Erased(bodies, excerpts)
