@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import click
 from sqlalchemy import select
 
-from connector.cli.shared import Context, iso_time, lines_wanted, pass_context
+from connector.cli.shared import Context, lines_wanted, pass_context
+from connector.core.times import format_time
 from connector.db import transaction
 from connector.intake import inbox
 from connector.models import Event
@@ -35,7 +36,7 @@ def events_list(obj: Context, status, limit: int, as_json: bool) -> None:
             query = query.where(Event.status == status)
         rows = session.execute(query.order_by(Event.id.desc()).limit(limit)).all()
     listing = [{"id": r.id, "platform": r.platform, "topic": r.topic, "delivery_id": r.delivery_id,
-                "status": r.status, "error": r.error, "received_at": iso_time(r.received_at)} for r in rows]
+                "status": r.status, "error": r.error, "received_at": format_time(r.received_at)} for r in rows]
     if not lines_wanted(listing, as_json, "no events"):
         return
     for row in rows:

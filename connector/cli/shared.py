@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 import click
 
@@ -93,11 +93,6 @@ class IsoTime(click.ParamType):
 
 
 TIME = IsoTime()
-
-
-def iso_time(moment: datetime | None) -> str | None:
-    """A time as the JSON listings give it: ISO 8601 in UTC, with Z."""
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else None
 
 
 def lines_wanted(listing: list[dict], as_json: bool, nothing: str) -> bool:

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import click
 
 from connector import liveness
-from connector.cli.shared import Context, iso_time, lines_wanted, pass_context
+from connector.cli.shared import Context, lines_wanted, pass_context
+from connector.core.times import format_time
 
 
 @click.command("workers")
@@ -19,8 +20,8 @@ def workers(obj: Context, as_json: bool) -> None:
     with obj.sessions() as session:
         seen = liveness.workers(session, now)
     rows = [{"worker": w.worker_id, "state": w.state, "host": w.hostname, "pid": w.pid,
-             "started_at": iso_time(w.started_at), "last_seen_at": iso_time(w.last_seen_at),
-             "stopped_at": iso_time(w.stopped_at)} for w in seen]
+             "started_at": format_time(w.started_at), "last_seen_at": format_time(w.last_seen_at),
+             "stopped_at": format_time(w.stopped_at)} for w in seen]
     if lines_wanted(rows, as_json, "no worker has run in the last week: start one with `connector worker`"):
         for row, w in zip(rows, seen):
             ago = int((now - w.last_seen_at).total_seconds())

@@ -17,6 +17,15 @@ class NotATime(ValueError):
     """Not a time in the one accepted form, or a time that does not exist; the message says which."""
 
 
+def format_time(moment: datetime | None) -> str | None:
+    """A time as the connector writes it (API answers, JSON listings): RFC 3339 in UTC, with Z.
+
+    In UTC always: a time just written still carries the offset it was sent with (+01:00), the same time read
+    back is UTC, and the two answers must be the same.
+    """
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else None
+
+
 def parse_time(raw: str) -> datetime:
     """An aware UTC time from its RFC 3339 text; NotATime otherwise."""
     if not RFC3339.fullmatch(raw):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from functools import lru_cache
 
 from flask import Blueprint, jsonify
 from sqlalchemy import text
@@ -30,11 +29,6 @@ def healthz():
     return jsonify(status="ok", database="up")
 
 
-@lru_cache(maxsize=1)
-def _head() -> str:
-    return migrate.head_revision()
-
-
 def _workers(connection) -> dict:
     now = datetime.now(timezone.utc)
     with Session(bind=connection) as session:
@@ -54,12 +48,12 @@ def readyz():
     try:
         with services().engine.connect() as connection:
             current = migrate.current_revisions(connection)
-            workers = _workers(connection) if current == (_head(),) else None
+            workers = _workers(connection) if current == (migrate.head_revision(),) else None
     except Exception as exc:  # noqa: BLE001 - any database failure means not ready
         log.warning("readiness check failed: %s", exc)
         return jsonify(status="unavailable", database="down"), 503
-    if current != (_head(),):
-        log.warning("not ready: the database is at %s, the code expects %s", current or "no schema", _head())
-        return jsonify(status="not_ready", database="up", schema=list(current), expected=_head(),
+    if current != (migrate.head_revision(),):
+        log.warning("not ready: the database is at %s, the code expects %s", current or "no schema", migrate.head_revision())
+        return jsonify(status="not_ready", database="up", schema=list(current), expected=migrate.head_revision(),
                        action="run `connector db upgrade`"), 503
-    return jsonify(status="ready", database="up", schema=_head(), workers=workers)
+    return jsonify(status="ready", database="up", schema=migrate.head_revision(), workers=workers)

@@ -9,6 +9,7 @@ from flask import request
 
 from connector.core.payload import format_amount
 from connector.web.api.formats import format_time
+from connector.web.api.inputs import whole_number as whole
 from connector.web.app.blueprint import AppError
 
 PER_PAGE = 25
@@ -16,11 +17,6 @@ PER_PAGE = 25
 MAX_PAGE = 100_000
 
 __all__ = ["PER_PAGE", "choice", "format_time", "money", "page_fields", "page_number", "percent", "whole"]
-
-
-def whole(raw: str) -> int | None:
-    """A whole number written in ASCII digits (str.isdigit also takes '²' and other digits int() refuses)."""
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
 
 
 def page_number() -> int:
