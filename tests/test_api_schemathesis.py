@@ -120,9 +120,6 @@ def test_every_operation_keeps_to_the_document(case, seeded):
     _call_and_check(case, seeded)
 
 
-# Its boundary cases are batches of 1,000 entries, each in a savepoint: 12-30 s on PostgreSQL, a third of
-# that on SQLite. test_api.py runs the batch on both databases.
-@pytest.mark.only_database("sqlite")
 @schema.include(operation_id="putInfluencers").parametrize()
 @SETTINGS
 def test_the_batch_keeps_to_the_document(case, seeded):

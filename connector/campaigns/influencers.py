@@ -182,48 +182,73 @@ def set_attribution(store: Store, *, model: str | None = None, window_days: int 
             store.setup_pending = True  # the web pixel keeps touches for the window: update its settings
 
 
+#: the code statuses the worker acts on (creating, replacing, removing codes)
+CODE_WORK = ("pending", "removing")
+
+
 def queue_code_work(store: Store, now: datetime) -> None:
     """Tell the worker the store has codes to create or remove."""
     if store.codes_due_at is None or store.codes_due_at > now:
         store.codes_due_at = now
 
 
-def upsert_influencer(session: Session, store: Store, spec: InfluencerSpec, now: datetime) -> tuple[Influencer, str]:
-    """Create, update or leave as is; returns the row and what happened: created, updated or unchanged."""
+def check_spec(spec: InfluencerSpec) -> str | None:
+    """The spec's fields checked, without the database; returns its code as it is kept (or None)."""
     check_tracking_id(spec.tracking_id)
     if spec.campaign_id is not None:
         check_campaign_id(spec.campaign_id)
     code = check_code(spec.promo_code) if spec.promo_code is not None else None
     if spec.discount is not None and code is None:
         raise InvalidField("promo_code", "a discount needs a promo_code")
-    influencer = find_influencer(session, store, spec.tracking_id)
-    if code is not None:
-        clash = _code_clash(session, store, code, influencer.id if influencer else None)
-        if clash is not None:
-            raise Conflict("promo_code", f"code {code!r} already belongs to {clash.tracking_id} in this store")
+    return code
+
+
+def new_influencer(store_id: int, tracking_id: str, now: datetime) -> dict:
+    """The columns an influencer starts with, before its spec is applied."""
+    return dict(store_id=store_id, tracking_id=tracking_id, tracking_key=match_key(tracking_id), created_at=now,
+                code_status="none", code_attempts=0, once_per_customer=False, active=True)
+
+
+def apply_spec(influencer, spec: InfluencerSpec, code: str | None, now: datetime, *,
+               created: bool) -> tuple[str, bool]:
+    """Make the influencer say what the spec says; returns created, updated or unchanged, and whether its code was
+    set anew (the code columns changed). `influencer` is the model, or the batch's row in memory (batch.Draft):
+    the same rules for one PUT and for each entry of a batch."""
     hashed = email_sha256(spec.email)
-    outcome = "updated"
-    if influencer is None:
-        influencer = Influencer(store_id=store.id, tracking_id=spec.tracking_id,
-                                tracking_key=match_key(spec.tracking_id), created_at=now, code_status="none",
-                                code_attempts=0, once_per_customer=False, active=True)
-        session.add(influencer)
-        outcome = "created"
     previous = (influencer.campaign_id, influencer.email_sha256, influencer.customer_id, influencer.requested_code,
                 terms_of(influencer), influencer.removed_at)
     wanted = (spec.campaign_id, hashed, spec.customer_id, code, spec.discount, None)
-    if outcome == "updated" and previous == wanted and influencer.code_status != "failed":
-        return influencer, "unchanged"
+    if not created and previous == wanted and influencer.code_status != "failed":
+        return "unchanged", False
 
     code_changed = (influencer.requested_code is None) != (code is None) or (
         code is not None and (match_key(influencer.requested_code) != match_key(code)
                               or terms_of(influencer) != spec.discount)) or influencer.removed_at is not None
     influencer.campaign_id, influencer.email_sha256, influencer.customer_id = spec.campaign_id, hashed, spec.customer_id
     influencer.active, influencer.removed_at, influencer.updated_at = True, None, now
-    if code_changed or influencer.code_status == "failed":
+    code_set = code_changed or influencer.code_status == "failed"
+    if code_set:
         _set_code(influencer, code, spec.discount)
-        if influencer.code_status in ("pending", "removing"):
-            queue_code_work(store, now)
+    return ("created" if created else "updated"), code_set
+
+
+def upsert_influencer(session: Session, store: Store, spec: InfluencerSpec, now: datetime) -> tuple[Influencer, str]:
+    """Create, update or leave as is; returns the row and what happened: created, updated or unchanged."""
+    code = check_spec(spec)
+    influencer = find_influencer(session, store, spec.tracking_id)
+    if code is not None:
+        clash = _code_clash(session, store, code, influencer.id if influencer else None)
+        if clash is not None:
+            raise Conflict("promo_code", f"code {code!r} already belongs to {clash.tracking_id} in this store")
+    created = influencer is None
+    if created:
+        influencer = Influencer(**new_influencer(store.id, spec.tracking_id, now))
+        session.add(influencer)
+    outcome, code_set = apply_spec(influencer, spec, code, now, created=created)
+    if outcome == "unchanged":
+        return influencer, outcome
+    if code_set and influencer.code_status in CODE_WORK:
+        queue_code_work(store, now)
     session.flush()
     return influencer, outcome
 

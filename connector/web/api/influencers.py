@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Literal, Union
 
 from flask import jsonify
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from connector.campaigns import influencers as registrations
+from connector.campaigns.batch import register_batch
 from connector.campaigns.influencers import Conflict, InfluencerSpec, InvalidField
 from connector.campaigns.stats import influencer_stats
 from connector.core.payload import format_amount
@@ -188,7 +190,9 @@ def _influencer(session, store: Store, tracking_id: str) -> Influencer:
     return found
 
 
-def _influencer_out(store: Store, influencer: Influencer) -> dict:
+def _influencer_out(store: Store, influencer, public_url: str | None = None) -> dict:
+    """The influencer as the API shows it (the model, or a batch's row: campaigns.batch.Draft). A batch passes
+    the public URL once rather than looking it up for each of its entries."""
     discount = None
     if influencer.discount_kind is not None:
         value = influencer.discount_value
@@ -205,32 +209,43 @@ def _influencer_out(store: Store, influencer: Influencer) -> dict:
                        "requested": influencer.requested_code, "error": influencer.code_error,
                        "synced_at": format_time(influencer.code_synced_at)},
         "discount": discount, "active": influencer.active, "removed_at": format_time(influencer.removed_at),
-        "tracking_url": f"{services().settings.public_url}/t/{influencer.tracking_id}?s={store.id}",
+        "tracking_url": f"{public_url or services().settings.public_url}/t/{influencer.tracking_id}?s={store.id}",
         "created_at": format_time(influencer.created_at), "updated_at": format_time(influencer.updated_at),
     }
 
 
+@lru_cache(maxsize=1024)
+def _terms(kind: str, value: str, starts_at, ends_at, usage_limit, once_per_customer: bool):
+    """discount_terms, remembered (a pure function of these): a batch's entries mostly share their terms."""
+    return registrations.discount_terms(kind, value, starts_at=starts_at, ends_at=ends_at, usage_limit=usage_limit,
+                                        once_per_customer=once_per_customer)
+
+
 def _spec(tracking_id: str, body: InfluencerIn) -> InfluencerSpec:
-    terms = None
-    if body.discount is not None:
-        d = body.discount
-        terms = registrations.discount_terms(d.type, d.value, starts_at=d.starts_at, ends_at=d.ends_at,
-                                             usage_limit=d.usage_limit, once_per_customer=d.once_per_customer)
+    d = body.discount
+    terms = None if d is None else _terms(d.type, d.value, d.starts_at, d.ends_at, d.usage_limit, d.once_per_customer)
     return InfluencerSpec(tracking_id=tracking_id, campaign_id=body.campaign_id, email=body.email,
                           promo_code=body.promo_code, discount=terms, customer_id=body.customer_id)
+
+
+def _refusal(exc: Exception) -> ApiError:
+    """What registering an influencer refused, as the API says it."""
+    if isinstance(exc, InvalidField):
+        return ApiError(422, "validation_error", str(exc), exc.field)
+    if isinstance(exc, Conflict):
+        return ApiError(409, "conflict", str(exc), exc.field)
+    if isinstance(exc, IntegrityError):
+        # Two requests made the same tracking id or code at the same moment: the database kept one.
+        return ApiError(409, "conflict", "another request changed this influencer or its code at the same moment; "
+                                         "send it again")
+    raise exc
 
 
 def _upsert(session, store: Store, tracking_id: str, body: InfluencerIn):
     try:
         return registrations.upsert_influencer(session, store, _spec(tracking_id, body), utcnow())
-    except InvalidField as exc:
-        raise ApiError(422, "validation_error", str(exc), exc.field) from None
-    except Conflict as exc:
-        raise ApiError(409, "conflict", str(exc), exc.field) from None
-    except IntegrityError:
-        # Two requests made the same tracking id or code at the same moment: the database kept one.
-        raise ApiError(409, "conflict", "another request changed this influencer or its code at the same moment; "
-                                        "send it again") from None
+    except (InvalidField, Conflict, IntegrityError) as exc:
+        raise _refusal(exc) from None
 
 
 @bp.get("/stores/<store_id>/influencers")
@@ -262,25 +277,34 @@ def _batch_item(entry) -> InfluencerBatchItem:
 
 @bp.post("/stores/<store_id>/influencers/batch")
 def put_influencers(store_id: str):
-    """Each influencer validated and stored in its own savepoint: one bad entry is reported, the others go in.
+    """Each influencer validated and stored as a PUT would: one bad entry is reported, the others go in.
 
-    Only the envelope ({"influencers": [...]}, 1 to 1,000 entries) fails the whole request.
+    Only the envelope ({"influencers": [...]}, 1 to 1,000 entries) fails the whole request. The entries that
+    pass the checks here are registered together, in a few statements (campaigns.batch).
     """
     with transaction(services().sessions) as session:
         store = find_store(session, store_id)
         body = read_body(BatchEnvelope)
-        results = []
+        results, specs, places = [], [], []
         for entry in body.influencers:
             named = entry.get("tracking_id") if isinstance(entry, dict) else None
             tracking_id = named if isinstance(named, str) else None
             try:
                 item = _batch_item(entry)
-                with session.begin_nested():
-                    influencer, outcome = _upsert(session, store, item.tracking_id, item)
-                results.append({"tracking_id": tracking_id, "outcome": outcome,
-                                "influencer": _influencer_out(store, influencer)})
+                specs.append(_spec(item.tracking_id, item))
+                places.append(len(results))
+                results.append({"tracking_id": tracking_id})
+            except InvalidField as exc:
+                results.append({"tracking_id": tracking_id, "outcome": "error", "error": _refusal(exc).body()})
             except ApiError as exc:
                 results.append({"tracking_id": tracking_id, "outcome": "error", "error": exc.body()})
+        public_url = services().settings.public_url
+        for place, registered in zip(places, register_batch(session, store, specs, utcnow())):
+            if registered.error is not None:
+                results[place].update(outcome="error", error=_refusal(registered.error).body())
+            else:
+                results[place].update(outcome=registered.outcome,
+                                      influencer=_influencer_out(store, registered.influencer, public_url))
         return jsonify(results=results)
 
 
