@@ -7,7 +7,8 @@ from typing import Iterator, Mapping, Sequence
 
 from connector.core import storable
 from connector.core.platform import (AppUninstalled, CodeBatch, CodeRemoval, CodeRequest, CustomerCreated, Delivery,
-                                DeliveryHeaders, LifecycleEvent, NeutralEvent, SetupReport, StoreView)
+                                DeliveryHeaders, LifecycleEvent, NeutralEvent, SetupReport, StoreView,
+                                WebhookHealth)
 from connector.settings import Settings
 
 from . import binding as _binding
@@ -17,6 +18,7 @@ from . import merchant_session as _merchant_session
 from . import normalise as _normalise
 from . import remote as _remote
 from . import verify as _verify
+from . import webhooks as _webhooks
 from .views import bp as _blueprint
 
 
@@ -74,6 +76,9 @@ class ShopifyAdapter:
 
     def setup(self, settings: Settings, sessions, store_id: int) -> SetupReport:
         return _remote.setup(settings, sessions, store_id)
+
+    def check_webhooks(self, settings: Settings, sessions, store_id: int) -> WebhookHealth:
+        return _webhooks.check(settings, sessions, store_id)
 
     def reconcile(self, settings: Settings, sessions, store_id: int, since: datetime) -> Iterator[Delivery]:
         return _remote.reconcile(settings, sessions, store_id, since)

@@ -11,7 +11,8 @@ Which topics are subscribed where (each exactly once; a topic in both is deliver
 
 Registration is idempotent: it reads the app's subscriptions, creates the missing ones, points any that go
 elsewhere (a moved CONNECTOR_PUBLIC_URL, an old deployment) back here, and removes a shop-specific
-app/uninstalled an earlier version made. The shop's details and the web pixel follow (pixel.py).
+app/uninstalled an earlier version made. The shop's details and the web pixel follow (pixel.py). The worker's
+daily check (webhooks.py) reads and mends the same subscriptions with the same diagnosis.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.errors import CredentialsRevoked, PlatformAuthError, PlatformError
 from connector.models import Store
-from connector.core.platform import Delivery, SetupReport, SetupStep
+from connector.core.platform import ELSEWHERE, MISSING, Delivery, SetupReport, SetupStep
 from connector.settings import Settings
 
 from . import pixel
@@ -63,7 +64,8 @@ def webhook_uri(settings: Settings) -> str:
     return f"{settings.public_url}/webhooks/shopify"
 
 
-def _subscriptions(api: AdminApi) -> list[dict]:
+def list_subscriptions(api: AdminApi) -> list[dict]:
+    """The app's shop-specific subscriptions in the shop, every page."""
     found, after = [], None
     while True:
         page = api.execute("webhook_subscriptions", {"after": after})["webhookSubscriptions"]
@@ -71,6 +73,35 @@ def _subscriptions(api: AdminApi) -> list[dict]:
         if not page["pageInfo"]["hasNextPage"]:
             return found
         after = page["pageInfo"]["endCursor"]
+
+
+def diagnose(existing: list[dict], topic: str, uri: str) -> tuple[str | None, dict | None]:
+    """What is wrong with the app's subscription to `topic`: (None, it) when one delivers to `uri`;
+    (ELSEWHERE, one of them) when the app's deliver elsewhere; (MISSING, None) when there is none.
+
+    The list holds only this app's subscriptions, so one of the topic that delivers elsewhere is ours (an older
+    CONNECTOR_PUBLIC_URL, another deployment of the app) and is pointed back rather than duplicated.
+    """
+    mine = [s for s in existing if s.get("topic") == topic]
+    here = next((s for s in mine if s.get("uri") == uri), None)
+    if here is not None:
+        return None, here
+    return (ELSEWHERE, mine[0]) if mine else (MISSING, None)
+
+
+def subscribe(api: AdminApi, topic: str, uri: str, existing: dict | None) -> str | None:
+    """Point `existing` at `uri`, or create the subscription; Shopify's userErrors as one line, None when done."""
+    subscription = {"uri": uri, "format": "JSON"}
+    if existing is not None:
+        payload = api.execute("webhook_subscription_update", {"id": existing["id"], "subscription": subscription})
+        return user_errors(payload["webhookSubscriptionUpdate"])
+    payload = api.execute("webhook_subscription_create", {"topic": topic, "subscription": subscription})
+    return user_errors(payload["webhookSubscriptionCreate"])
+
+
+def refused_for_protected_data(problem: str) -> bool:
+    """Shopify's refusal of a topic to an app without protected customer data access (setup's todo step)."""
+    return any(words in problem.lower() for words in PROTECTED_DATA)
 
 
 def _remove_app_config_copies(api: AdminApi, existing: list[dict], uri: str) -> int:
@@ -86,33 +117,34 @@ def _remove_app_config_copies(api: AdminApi, existing: list[dict], uri: str) -> 
 
 
 def register_webhooks(api: AdminApi, uri: str) -> Registration:
-    existing = _subscriptions(api)
+    existing = list_subscriptions(api)
     created = updated = unchanged = 0
     refused: list[str] = []
     for topic in TOPICS:
-        mine = [s for s in existing if s.get("topic") == topic]
-        if any(s.get("uri") == uri for s in mine):
+        wrong, mine = diagnose(existing, topic, uri)
+        if wrong is None:
             unchanged += 1
             continue
-        subscription = {"uri": uri, "format": "JSON"}
-        if mine:
-            payload = api.execute("webhook_subscription_update", {"id": mine[0]["id"], "subscription": subscription})
-            problem, updated = user_errors(payload["webhookSubscriptionUpdate"]), updated + 1
-        else:
-            payload = api.execute("webhook_subscription_create", {"topic": topic, "subscription": subscription})
-            problem, created = user_errors(payload["webhookSubscriptionCreate"]), created + 1
-        if problem and any(words in problem.lower() for words in PROTECTED_DATA):
+        problem = subscribe(api, topic, uri, mine)
+        if problem and refused_for_protected_data(problem):
             refused.append(topic)
-            created -= not mine
-            updated -= bool(mine)
         elif problem:
             raise PlatformError(f"{api.shop}: could not subscribe to {topic}: {problem}")
+        elif mine is not None:
+            updated += 1
+        else:
+            created += 1
     removed = _remove_app_config_copies(api, existing, uri)
     return Registration(created, updated, unchanged, removed, tuple(refused))
 
 
+def topic_name(topic: str) -> str:
+    """A topic as merchants and the webhook headers write it: ORDERS_PAID → orders/paid."""
+    return topic.lower().replace("_", "/", 1)
+
+
 def _webhook_steps(registration: Registration) -> tuple[SetupStep, ...]:
-    topics = ", ".join(t.lower().replace("_", "/", 1) for t in TOPICS if t not in registration.refused)
+    topics = ", ".join(topic_name(t) for t in TOPICS if t not in registration.refused)
     if registration.refused:
         webhooks = SetupStep("webhooks", "Order webhooks", "todo",
                              f"Shopify refused {len(registration.refused)} of {len(TOPICS)} subscriptions: the app "

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from connector.core import storable
 from connector.core.platform import (CodeBatch, CodeRemoval, CodeRequest, Delivery, DeliveryHeaders, NeutralEvent,
-                                OrderDeleted, StoreView)
+                                OrderDeleted, StoreView, WebhookHealth)
 from connector.settings import Settings
 
 from . import binding as _binding
@@ -60,6 +60,10 @@ class WooCommerceAdapter:
     def setup(self, settings: Settings, sessions: "sessionmaker", store_id: int) -> str:
         """Create or repair the store's webhooks (its secret made first if missing); record storefront and currency."""
         return _remote.setup(settings, sessions, store_id)
+
+    def check_webhooks(self, settings: Settings, sessions: "sessionmaker", store_id: int) -> WebhookHealth:
+        """Set a disabled or paused webhook active again, point one back here, create a missing one."""
+        return _remote.check_webhooks(settings, sessions, store_id)
 
     def reconcile(
         self, settings: Settings, sessions: "sessionmaker", store_id: int, since: datetime

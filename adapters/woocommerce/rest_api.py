@@ -30,6 +30,8 @@ from woocommerce import API
 from connector import outbound
 from connector.errors import PlatformAuthError, PlatformError
 
+from . import webhooks as _webhooks
+
 TOPICS = ("order.created", "order.updated", "order.deleted", "customer.created")
 NAME_PREFIX = "Influencer Connector"
 PAGE_SIZE = 100  # the REST API's largest per_page
@@ -187,41 +189,23 @@ class WooCommerceClient:
         """Make one active webhook per topic deliver to `delivery_url` signed with `secret`; safe to repeat.
 
         Ours (same topic and URL) is kept, re-activated or given the secret; one we created for another URL
-        (name starts with `name_prefix`) is pointed here; otherwise a new one is created.
+        (name starts with `name_prefix`) is pointed here; otherwise a new one is created (webhooks.diagnose).
         """
-        existing = self.webhooks()
-        created = updated = unchanged = 0
-        for topic in topics:
-            same_topic = [hook for hook in existing if hook.get("topic") == topic]
-            ours = sorted(
-                (hook for hook in same_topic if hook.get("delivery_url") == delivery_url),
-                key=lambda hook: hook.get("status") != "active",  # an active one first
-            )
-            named = [hook for hook in same_topic if str(hook.get("name") or "").startswith(name_prefix)]
-            if ours:
-                hook = ours[0]
-                if hook.get("status") == "active" and hook.get("secret") == secret:
-                    unchanged += 1
-                    continue
-                self._call("put", f"webhooks/{_hook_id(hook)}", data={"secret": secret, "status": "active"})
-                updated += 1
-            elif named:
-                self._call(
-                    "put",
-                    f"webhooks/{_hook_id(named[0])}",
-                    data={"delivery_url": delivery_url, "secret": secret, "status": "active"},
-                )
-                updated += 1
-            else:
-                self._call("post", "webhooks", data={
-                    "name": f"{name_prefix}: {topic}",
-                    "topic": topic,
-                    "delivery_url": delivery_url,
-                    "secret": secret,
-                    "status": "active",
-                })
-                created += 1
-        return WebhookReport(created=created, updated=updated, unchanged=unchanged)
+        findings = _webhooks.diagnose(self.webhooks(), delivery_url, secret, topics, name_prefix)
+        for finding in findings:
+            self.mend(finding)
+        created = sum(1 for finding in findings if finding.hook is None)
+        return WebhookReport(created=created, updated=len(findings) - created, unchanged=len(topics) - len(findings))
+
+    def mend(self, finding: "_webhooks.Finding") -> None:
+        """Send what mends one webhook: a PUT of the fields to change, or a POST of a new one.
+
+        Not retried here: a create whose answer was lost would be made twice, and every event delivered twice.
+        """
+        if finding.hook is None:
+            self._call("post", "webhooks", data=dict(finding.fields))
+        else:
+            self._call("put", f"webhooks/{_hook_id(finding.hook)}", data=dict(finding.fields))
 
     def orders_modified_since(self, since: datetime) -> Iterator[dict]:
         """Orders modified after `since` (aware), oldest modification first.
@@ -316,6 +300,11 @@ class WooCommerceClient:
         if isinstance(code, str) and len(code) == 3 and code.isascii() and code.isalpha():
             return code.upper()
         return None
+
+
+def may_pass(exc: PlatformError) -> bool:
+    """The failure may pass by itself (a timeout, a dropped connection, 429, a 5xx), unlike a refusal."""
+    return isinstance(exc, _Transient)
 
 
 def _quiet(exc: Exception) -> str:

@@ -1,1 +1,2 @@
-"""Installs and the store's life after: install state, setup, uninstall and erasure, privacy requests."""
+"""Installs and the store's life after: install state, setup, the daily webhook check, uninstall and erasure,
+privacy requests."""

@@ -73,6 +73,14 @@ class Store(Base):
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     #: promo codes wait to be created or removed in the store from this time (the worker's maintenance does it)
     codes_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the worker's daily check of the store's webhook subscriptions last ran to the end (installs/webhooks.py);
+    #: None: not yet, the check is first due a day after setup, which read them back itself
+    webhooks_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: subscriptions the checks found missing, disabled or pointing elsewhere and mended, since the store was added
+    webhooks_repaired: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    webhooks_repaired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: what the last check could not mend, in a line; None when it mended all it found
+    webhooks_check_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

@@ -268,6 +268,13 @@ class StandinShopify:
             data = self._shops.get(shop).data
             data.subscriptions = [s for s in data.subscriptions if s["topic"] != topic]
 
+    def move_subscription(self, shop: str, topic: str, uri: str) -> None:
+        """Point the shop's subscriptions to `topic` at `uri`: what an older deployment's address leaves behind."""
+        with self._lock:
+            for subscription in self._shops.get(shop).data.subscriptions:
+                if subscription["topic"] == topic:
+                    subscription.update(uri=uri, callbackUrl=uri)
+
     def checkout_token(self, shop: str, order_id: int | str) -> str | None:
         """The checkout token of an order placed with place_order."""
         with self._lock:

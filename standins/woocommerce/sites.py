@@ -21,6 +21,8 @@ class Site:
         self.keys: dict[str, tuple[str, str]] = {}  # consumer key → (consumer secret, permissions)
         self.callback_urls: list[str] = []
         self.webhooks: dict[int, dict] = {}
+        #: webhook id → deliveries failed in a row (WooCommerce's failure_count, not shown by its REST API)
+        self.webhook_failures: dict[int, int] = {}
         self.orders: dict[int, dict] = {}
         self.customers: dict[int, dict] = {}
         #: coupons as stored (date_expires an aware time or None), and their ids by lower-cased code

@@ -6,7 +6,8 @@ WooCommerce does it (PLATFORMS.md B1-B3): the wc-auth app authorisation (auto-ap
 manager were logged in), the REST API v3 `webhooks`, `orders`, `coupons` (with `coupons/batch`) and
 `data/currencies/current` endpoints with Basic, query-string or one-legged OAuth 1.0a authentication, the
 ping sent when a webhook is created, and signed webhook deliveries of the orders a test places, changes
-or deletes and of the customers it creates. Unlike WooCommerce it accepts a plain-http callback_url (it
+or deletes and of the customers it creates, with WooCommerce's count of failed deliveries that disables a
+webhook. Unlike WooCommerce it accepts a plain-http callback_url (it
 is recorded so tests can look), and it refuses to create a webhook whose ping is not answered 200
 (WooCommerce shows the error but keeps the webhook).
 
@@ -41,6 +42,9 @@ from standins.woocommerce import samples
 from standins.woocommerce.coupons import coupon_applies, coupon_view, save_coupon
 from standins.woocommerce.rest_api import API_PREFIX, RestApi
 from standins.woocommerce.sites import Site, Sites, now
+
+#: woocommerce_max_webhook_delivery_failures' default: the 7th failure in a row disables a webhook
+MAX_DELIVERY_FAILURES = 5
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -192,7 +196,12 @@ class StandinWooCommerce:
         return self.deliver(site, "order.deleted", samples.deleted(order_id)) if deliver else []
 
     def deliver(self, site: str, topic: str, payload: dict) -> list[requests.Response]:
-        """POST a signed delivery of `topic` to every active webhook of the site that has it."""
+        """POST a signed delivery of `topic` to every active webhook of the site that has it.
+
+        Failures are counted as WooCommerce counts them (class-wc-webhook.php): an answer from 200 to 302 sets
+        the webhook's count back to 0; any other, or none, is a failure, and a failure with more than
+        MAX_DELIVERY_FAILURES counted already sets the webhook `disabled`. Nothing is resent.
+        """
         body = samples.encode(payload)
         with self._lock:
             hooks = [dict(h) for h in self._site(site).webhooks.values() if h["topic"] == topic and h["status"] == "active"]
@@ -202,6 +211,34 @@ class StandinWooCommerce:
             delivery_id = hmac.new(self._hash_salt, f"{hook['id']}{int(time.time())}".encode(), hashlib.md5).hexdigest()
             headers = samples.headers(body, source=self.site_url(site) + "/", topic=topic, secret=hook["secret"],
                                       delivery_id=delivery_id, webhook_id=hook["id"])
-            answers.append(requests.post(hook["delivery_url"], data=body, headers=headers, timeout=60,
-                                         allow_redirects=False))
+            try:
+                answer = requests.post(hook["delivery_url"], data=body, headers=headers, timeout=60,
+                                       allow_redirects=False)
+            except requests.RequestException:
+                self._count_delivery(site, hook["id"], None)
+                raise
+            self._count_delivery(site, hook["id"], answer.status_code)
+            answers.append(answer)
         return answers
+
+    def _count_delivery(self, site: str, hook_id: int, status: int | None) -> None:
+        with self._lock:
+            target = self._site(site)
+            if status is not None and 200 <= status < 303:
+                target.webhook_failures[hook_id] = 0
+                return
+            failures = target.webhook_failures.get(hook_id, 0)
+            if failures > MAX_DELIVERY_FAILURES and hook_id in target.webhooks:
+                target.webhooks[hook_id]["status"] = "disabled"
+            else:
+                target.webhook_failures[hook_id] = failures + 1
+
+    def set_webhook(self, site: str, topic: str, **fields) -> None:
+        """A shop manager's edit of the site's webhooks for `topic` (status, delivery_url, secret), as saved.
+
+        Like WooCommerce's REST update, a change of status leaves the failure count as it was.
+        """
+        with self._lock:
+            for hook in self._site(site).webhooks.values():
+                if hook["topic"] == topic:
+                    hook.update(fields)

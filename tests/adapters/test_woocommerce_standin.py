@@ -256,6 +256,29 @@ def test_paused_webhooks_and_deliver_false_send_nothing(standin, receiver):
     assert len(receiver.posts()) == pings
 
 
+def test_a_webhook_is_disabled_on_the_seventh_failed_delivery_in_a_row_and_a_success_resets_the_count(standin,
+                                                                                                      receiver):
+    created = hooked(standin, "site-a", receiver, "order.created")
+    receiver.status = 503
+    for n in range(6):  # WooCommerce counts these; none disables yet
+        assert [a.status_code for a in standin.place_order("site-a", samples.order(order_id=900 + n))] == [503]
+    receiver.status = 302  # 200 to 302 is a success: the count starts again
+    standin.place_order("site-a", samples.order(order_id=910))
+    receiver.status = 404
+    for n in range(6):
+        standin.place_order("site-a", samples.order(order_id=920 + n))
+    assert {h["id"]: h["status"] for h in standin.webhooks("site-a")} == {created["id"]: "active"}
+    standin.place_order("site-a", samples.order(order_id=930))
+    assert {h["id"]: h["status"] for h in standin.webhooks("site-a")} == {created["id"]: "disabled"}
+    assert standin.place_order("site-a", samples.order(order_id=931)) == []  # a disabled webhook sends nothing
+    key, secret = standin.add_keys("site-a")
+    answer = api(standin, "site-a", key, secret).put(f"webhooks/{created['id']}", {"status": "active"})
+    assert answer.status_code == 200 and answer.json()["status"] == "active"
+    # the count is not reset by the PUT, as in WooCommerce: the next failure disables it again at once
+    standin.place_order("site-a", samples.order(order_id=932))
+    assert {h["id"]: h["status"] for h in standin.webhooks("site-a")} == {created["id"]: "disabled"}
+
+
 # --- orders listing ------------------------------------------------------------------------------
 
 

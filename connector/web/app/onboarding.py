@@ -2,7 +2,8 @@
 
 The store's side comes from what the worker's last setup found there (Store.setup_report: webhooks read back
 from the platform, the pixel, protected customer data), the backend's from the last delivery attempt and its
-answer, the codes' from each influencer's code state. POST .../check asks the worker to look again.
+answer, the codes' from each influencer's code state; the webhooks step adds what the worker's daily check of the
+subscriptions found and mended. POST .../check asks the worker to look again.
 """
 
 from __future__ import annotations
@@ -40,11 +41,55 @@ def _store_steps(store: Store) -> list[dict]:
                       f"Registering the order webhooks and the web pixel in the store. {WORKER}")]
     steps = [_step(s["key"], s["title"], s["state"], s["detail"], s.get("action"), s.get("action_url"),
                    store.setup_at) for s in store.setup_report]
+    now = datetime.now(timezone.utc)
     for step in steps:
-        if step["key"] == "webhooks" and store.last_event_at is not None:
-            step["detail"] += (f" The last webhook from this store arrived "
-                               f"{ago(store.last_event_at, datetime.now(timezone.utc))}.")
+        if step["key"] != "webhooks":
+            continue
+        if store.last_event_at is not None:
+            step["detail"] += f" The last webhook from this store arrived {ago(store.last_event_at, now)}."
+        step["detail"] += " " + webhook_summary(store, now)
+        step["checked_at"] = format_time(last_check(store))
+        if store.webhooks_check_error and step["state"] == "done":
+            step["state"] = "failed"
+            step["action"] = "Nothing to do: the connector tries again, and meanwhile reads the store's orders itself."
     return steps
+
+
+def last_check(store: Store) -> datetime | None:
+    """When the subscriptions were last read from the store: by the daily check, or by setup (it reads them back)."""
+    times = [t for t in (store.webhooks_checked_at, store.setup_at if store.setup_report is not None else None) if t]
+    return max(times) if times else None
+
+
+def webhook_summary(store: Store, now: datetime) -> str:
+    """The daily check in a line ("Checked today; 2 subscriptions repaired since install (last: 3 Dec).")."""
+    checked = last_check(store)
+    repaired = store.webhooks_repaired or 0
+    line = f"Checked {_day(checked, now)}" if checked else "Not checked yet"
+    if repaired and store.webhooks_repaired_at is not None:
+        line += (f"; {repaired} subscription{'s' if repaired != 1 else ''} repaired since install "
+                 f"(last: {_short_date(store.webhooks_repaired_at, now)}).")
+    else:
+        line += "; none has needed repair since install."
+    if store.webhooks_check_error:
+        line += f" Not mended yet: {store.webhooks_check_error}."
+    return line
+
+
+def _day(moment: datetime, now: datetime) -> str:
+    days = (now.date() - moment.date()).days
+    return "today" if days <= 0 else "yesterday" if days == 1 else f"on {_short_date(moment, now)}"
+
+
+def _short_date(moment: datetime, now: datetime) -> str:
+    return f"{moment.day} {moment:%b}" + (f" {moment.year}" if moment.year != now.year else "")
+
+
+def _webhooks(store: Store) -> dict:
+    """The daily check's side of the webhooks, for the page and for anyone reading the JSON."""
+    return {"checked_at": format_time(last_check(store)), "repaired": store.webhooks_repaired or 0,
+            "last_repaired_at": format_time(store.webhooks_repaired_at), "not_mended": store.webhooks_check_error,
+            "summary": webhook_summary(store, datetime.now(timezone.utc)) if store.setup_at else None}
 
 
 def ago(moment: datetime, now: datetime) -> str:
@@ -100,7 +145,7 @@ def _answer(session: Session, store: Store) -> dict:
     return {"store": {"domain": store.domain, "platform": store.platform, "status": store.status,
                       "status_reason": store.status_reason},
             "setup_pending": store.setup_pending, "complete": all(s["state"] == "done" for s in steps),
-            "steps": steps}
+            "steps": steps, "webhooks": _webhooks(store)}
 
 
 @bp.get(f"{PREFIX}/onboarding")
