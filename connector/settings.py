@@ -69,6 +69,12 @@ class Settings:
     log_level: str = "INFO"
     #: when set, GET /metrics needs `Authorization: Bearer <token>`
     metrics_token: str | None = None
+    #: where alerts are POSTed (Standard Webhooks, like conversions); None: alerts are log lines and metrics only
+    alert_url: str | None = None
+    #: the secrets that sign alerts (CONNECTOR_ALERT_SECRET, else the tracking backend's), current first
+    alert_secrets: tuple[str, ...] = ()
+    #: deliveries failing for longer than this raise an alert
+    alert_after_seconds: float = 900.0
     #: a promo code that exists in the store and is not ours: "suffix" creates CODE-2 (… CODE-9) instead and
     #: reports the code made; "refuse" marks the influencer's code failed
     code_collision: str = "suffix"
@@ -145,14 +151,14 @@ def _retry_schedule(raw: str | None) -> tuple[float, ...]:
     return waits
 
 
-def _backend_secret(raw: str) -> str:
+def _backend_secret(raw: str, name: str = "TRACKING_BACKEND_SECRET") -> str:
     body = raw[len("whsec_"):] if raw.startswith("whsec_") else raw
     try:
         key = base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
-        raise ConfigurationError("TRACKING_BACKEND_SECRET must be 'whsec_' followed by base64") from None
+        raise ConfigurationError(f"{name} must be 'whsec_' followed by base64") from None
     if len(key) < 16:
-        raise ConfigurationError("TRACKING_BACKEND_SECRET is too short: use at least 24 random bytes")
+        raise ConfigurationError(f"{name} is too short: use at least 24 random bytes")
     return raw
 
 
@@ -240,6 +246,22 @@ def _backend(env: Mapping[str, str], environment: str) -> tuple[str | None, tupl
         if not backend_secrets:
             raise ConfigurationError("TRACKING_BACKEND_SECRET is required when TRACKING_BACKEND_URL is set")
     return backend_url, backend_secrets
+
+
+def _alerts(env: Mapping[str, str], environment: str, backend_secrets: tuple[str, ...]) -> dict:
+    """CONNECTOR_ALERT_URL, the secrets that sign what is POSTed there, and how long deliveries may fail first."""
+    url = env.get("CONNECTOR_ALERT_URL", "").strip() or None
+    secrets = tuple(_backend_secret(raw, "CONNECTOR_ALERT_SECRET") for raw in _split(env.get("CONNECTOR_ALERT_SECRET")))
+    if url:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"CONNECTOR_ALERT_URL must be an http(s) URL, got {url!r}")
+        _https_in_production("CONNECTOR_ALERT_URL", url, environment)
+        secrets = secrets or backend_secrets
+        if not secrets:
+            raise ConfigurationError("CONNECTOR_ALERT_URL needs CONNECTOR_ALERT_SECRET (or TRACKING_BACKEND_SECRET) "
+                                     "to sign the alerts")
+    return {"alert_url": url, "alert_secrets": secrets,
+            "alert_after_seconds": _number(env, "CONNECTOR_ALERT_AFTER_SECONDS", 900.0)}
 
 
 def _public_side(env: Mapping[str, str], environment: str) -> dict:
@@ -331,6 +353,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         app_name=env.get("CONNECTOR_APP_NAME", "").strip() or Settings.app_name,
         metrics_token=env.get("CONNECTOR_METRICS_TOKEN", "").strip() or None,
         code_collision=code_collision,
+        **_alerts(env, environment, backend_secrets),
         **_logging(env, environment),
         **public,
         **platforms,

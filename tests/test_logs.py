@@ -115,3 +115,17 @@ def test_a_credential_in_a_traceback_is_masked_too(json_logs):
         logging.getLogger("connector.test").exception("call failed")
     [line] = json_logs()
     assert "shpat_0123456789abcdef" not in json.dumps(line) and "[redacted]" in json.dumps(line)
+
+
+def test_a_delivery_line_names_its_conversion_and_an_event_line_its_event(json_logs, client, delivering_settings,
+                                                                         sessions, store, backend):
+    from .helpers import conversions, drain, post_shopify
+
+    post_shopify(client, "orders/paid", samples.order(codes=("ALICE15",)))
+    drain(delivering_settings, sessions)
+    [conversion] = conversions(sessions)
+    lines = json_logs()
+    [sent] = [line for line in lines if line["message"].startswith(f"conversion {conversion.id}: delivered")]
+    assert sent["conversion"] == conversion.id and sent["logger"] == "connector.worker"
+    [handled] = [line for line in lines if line["message"].startswith("event ") and " handled" in line["message"]]
+    assert handled["event"] and handled["store"] == store.id

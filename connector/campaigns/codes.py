@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -104,8 +105,10 @@ def _has_untried(session: Session, store: Store, now: datetime, starts_supported
     return bool(session.scalar(query.limit(1)))
 
 
-def sync_codes(settings: Settings, sessions: sessionmaker[Session], store_id: int, now: datetime) -> CodeSync:
-    """Remove, then create, the store's waiting codes; record each result. Platform errors propagate."""
+def sync_codes(settings: Settings, sessions: sessionmaker[Session], store_id: int, now: datetime,
+               progress: Callable[[int], None] | None = None) -> CodeSync:
+    """Remove, then create, the store's waiting codes; record each result (`progress(n)` after each batch: the
+    command line's bar). Platform errors propagate."""
     with sessions() as session:
         store = session.get(Store, store_id)
         adapter = registry.get(store.platform)
@@ -116,6 +119,8 @@ def sync_codes(settings: Settings, sessions: sessionmaker[Session], store_id: in
     if removals:
         batch = adapter.remove_codes(settings, sessions, store_id, removals)
         tally = _record(sessions, store_id, batch.results, {}, now, tally, batch.calls)
+        if progress is not None:
+            progress(len(removals))
     # Read after the removals, so a replaced code's successor is made in the same turn.
     with sessions() as session:
         store = session.get(Store, store_id)
@@ -129,6 +134,8 @@ def sync_codes(settings: Settings, sessions: sessionmaker[Session], store_id: in
     if requests:
         batch = adapter.create_codes(settings, sessions, store_id, requests, discounts)
         tally = _record(sessions, store_id, batch.results, batch.discounts, now, tally, batch.calls, asked)
+        if progress is not None:
+            progress(len(requests))
     with transaction(sessions) as session:
         store = session.get(Store, store_id)
         store.codes_due_at = _next_due(session, store, now, starts_supported)

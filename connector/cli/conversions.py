@@ -9,7 +9,7 @@ import click
 from sqlalchemy import select
 
 from connector.campaigns import directory
-from connector.cli.shared import Context, fail_on_connector_errors, lines_wanted, pass_context
+from connector.cli.shared import Context, fail_on_connector_errors, in_batches, lines_wanted, pass_context, progress
 from connector.db import transaction
 from connector.delivery import outbox
 from connector.models import AttributionRecord, Conversion, DeliveryAttempt, Store
@@ -82,8 +82,15 @@ def conversions_replay(obj: Context, conversion_ids: tuple[str, ...], failed: bo
     """Send conversions again, same id and body: the named ones, or --failed."""
     if bool(conversion_ids) == failed:
         raise click.UsageError("name conversion ids or pass --failed (not both)")
-    with transaction(obj.sessions) as session:
-        replayed = outbox.replay(session, list(conversion_ids) or None, datetime.now(timezone.utc))
+    with obj.sessions() as session:
+        wanted = list(conversion_ids) or list(session.scalars(select(Conversion.id).where(
+            Conversion.status == "failed").order_by(Conversion.id)))
+    replayed: list[str] = []
+    with progress("queueing conversions", len(wanted)) as advance:
+        for batch in in_batches(wanted):
+            with transaction(obj.sessions) as session:
+                replayed += outbox.replay(session, batch, datetime.now(timezone.utc), only_failed=failed)
+            advance(len(batch))
     missing = set(conversion_ids) - set(replayed)
     for conversion_id in replayed:
         click.echo(f"queued {conversion_id}")

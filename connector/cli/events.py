@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import click
 from sqlalchemy import select
 
-from connector.cli.shared import Context, lines_wanted, pass_context
+from connector.cli.shared import Context, in_batches, lines_wanted, pass_context, progress
 from connector.core.times import format_time
 from connector.db import transaction
 from connector.intake import inbox
@@ -56,8 +56,15 @@ def events_replay(obj: Context, event_ids: tuple[int, ...], failed: bool, reject
                      if chosen)
     if bool(event_ids) == bool(statuses):
         raise click.UsageError("name event ids or choose --failed, --rejected or --skipped (not both)")
-    with transaction(obj.sessions) as session:
-        replayed = inbox.replay_events(session, list(event_ids) or None, statuses, datetime.now(timezone.utc))
+    with obj.sessions() as session:
+        wanted = list(event_ids) or list(session.scalars(select(Event.id).where(Event.status.in_(statuses))
+                                                         .order_by(Event.id)))
+    replayed: list[int] = []
+    with progress("queueing events", len(wanted)) as advance:
+        for batch in in_batches(wanted):
+            with transaction(obj.sessions) as session:
+                replayed += inbox.replay_events(session, batch, statuses, datetime.now(timezone.utc))
+            advance(len(batch))
     missing = set(event_ids) - set(replayed)
     click.echo(f"queued {len(replayed)} events" + (f": {', '.join(map(str, replayed))}" if replayed else ""))
     if missing:

@@ -9,9 +9,10 @@ import click
 from connector.campaigns import directory
 from connector.campaigns import influencers as campaigns
 from connector.campaigns.codes import sync_codes
-from connector.cli.shared import TIME, Context, fail_on_connector_errors, lines_wanted, pass_context
+from connector.cli.shared import TIME, Context, fail_on_connector_errors, lines_wanted, pass_context, progress
 from connector.core.platform import FIXED_AMOUNT, PERCENTAGE
 from connector.db import transaction
+from connector.errors import PlatformError
 from connector.models import Influencer
 
 
@@ -121,3 +122,20 @@ def influencers_list(obj: Context, store: str, as_json: bool) -> None:
         click.echo(f"{i.tracking_id:<24} code {i.promo_code or '-':<16} {i.code_status:<9} campaign "
                    f"{i.campaign_id or '-':<16}{'' if i.active else ' (removed)'}"
                    + (f"  {i.code_error}" if i.code_error else ""))
+
+
+@influencers.command("sync")
+@click.argument("store")
+@pass_context
+@fail_on_connector_errors
+def influencers_sync(obj: Context, store: str) -> None:
+    """Create and remove STORE's waiting promo codes now, as the worker would (a bulk registration, say)."""
+    with obj.sessions() as session:
+        found = directory.find_store(session, store)
+        store_id, domain = found.id, found.domain
+    try:
+        with progress(f"codes in {domain}") as advance:
+            tally = sync_codes(obj.settings, obj.sessions, store_id, datetime.now(timezone.utc), progress=advance)
+    except PlatformError as exc:
+        raise click.ClickException(f"{domain}: {exc}") from None
+    click.echo(f"{domain}: {tally}")

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import click
 
-from connector.cli.shared import Context, pass_context
+from connector.cli.shared import Context, pass_context, progress
 from connector.db import transaction
 from connector.worker import prune as pruning
 from connector.worker import retention
@@ -26,5 +26,8 @@ def prune(obj: Context, dry_run: bool) -> None:
         return
     with transaction(obj.sessions) as session:
         pruned = pruning.prune(session, now)
-    erased = retention.erase(obj.sessions, now, days)
+    with obj.sessions() as session:
+        waiting = retention.due(session, now, days)
+    with progress("erasing past retention", waiting.bodies + waiting.excerpts) as advance:
+        erased = retention.erase(obj.sessions, now, days, progress=advance)
     click.echo(f"erased: {pruned}; {erased} older than {days} days")

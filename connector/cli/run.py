@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import click
 
 from connector.campaigns import directory
-from connector.cli.shared import TIME, Context, fail_on_connector_errors, log_to_stderr, pass_context
+from connector.cli.shared import TIME, Context, fail_on_connector_errors, log_to_stderr, pass_context, progress
 from connector.errors import PlatformError
 
 
@@ -59,8 +59,9 @@ def reconcile(obj: Context, store: str, since: datetime | None) -> None:
         found = directory.find_store(session, store)
         store_id, domain = found.id, found.domain
     try:
-        result = reconcile_store(obj.settings, obj.sessions, store_id, datetime.now(timezone.utc),
-                                 since=since)
+        with progress(f"reading {domain}'s orders") as advance:
+            result = reconcile_store(obj.settings, obj.sessions, store_id, datetime.now(timezone.utc),
+                                     since=since, progress=advance)
     except PlatformError as exc:
         raise click.ClickException(f"{domain}: {exc}") from None
     click.echo(f"{domain}: {result}; `connector worker` handles them like webhooks")

@@ -5,9 +5,13 @@ The group modules import this one and this one imports none of them, so no group
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
 import json
+import sys
 from datetime import datetime
+from typing import Callable, Iterator
 
 import click
 
@@ -106,3 +110,33 @@ def lines_wanted(listing: list[dict], as_json: bool, nothing: str) -> bool:
     if not listing:
         click.echo(nothing)
     return True
+
+
+#: rows queued per transaction by a replay of many: each batch commits on its own, so a large replay never
+#: holds thousands of rows locked, and one interrupted half-way has queued what it reported
+REPLAY_BATCH = 500
+
+
+def no_progress(_advanced: int = 1) -> None:
+    """What long work calls when nobody watches it."""
+
+
+@contextlib.contextmanager
+def progress(label: str, length: int | None = None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (click's) for work that takes a while; yields `advance(n)`.
+
+    Drawn only when stderr is a terminal, so piped output, logs and `--json` stay what they were. With an
+    unknown length (orders read page after page) it counts instead of filling.
+    """
+    if not sys.stderr.isatty():
+        yield no_progress
+        return
+    # click's bar needs an iterable or a length; a length-less one is given an endless iterable it never reads.
+    with click.progressbar(iterable=None if length is not None else itertools.repeat(None), length=length,
+                           label=label, file=sys.stderr, show_pos=True, show_eta=length is not None) as bar:
+        yield bar.update
+
+
+def in_batches(items: list, size: int = REPLAY_BATCH) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -123,10 +123,15 @@ def release_conversions(session: Session, worker_id: str) -> int:
     return result.rowcount
 
 
-def replay(session: Session, conversion_ids: Sequence[str] | None, now: datetime) -> list[str]:
-    """Queue conversions again with the same id and body: the named ones, or every failed one."""
+def replay(session: Session, conversion_ids: Sequence[str] | None, now: datetime, *,
+           only_failed: bool = False) -> list[str]:
+    """Queue conversions again with the same id and body: the named ones, or every failed one (both: the named
+    ones still failed, as a replay of many in batches asks)."""
     query = select(Conversion)
-    query = query.where(Conversion.id.in_(conversion_ids)) if conversion_ids else query.where(Conversion.status == "failed")
+    if conversion_ids:
+        query = query.where(Conversion.id.in_(conversion_ids))
+    if only_failed or not conversion_ids:
+        query = query.where(Conversion.status == "failed")
     replayed = []
     for conversion in session.scalars(query.with_for_update()):
         conversion.status = "pending"

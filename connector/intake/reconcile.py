@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +28,8 @@ log = logging.getLogger("connector.reconcile")
 
 #: read a little before the last reconciled time: clocks differ, and an update may commit late
 OVERLAP = timedelta(minutes=5)
+#: how often each store's webhook subscriptions are checked (connector/installs/webhooks.py)
+WEBHOOK_CHECK_INTERVAL = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,9 @@ def default_since(store: Store) -> datetime:
 
 
 def reconcile_store(settings: Settings, sessions: sessionmaker[Session], store_id: int, now: datetime,
-                    since: datetime | None = None) -> Reconciled:
-    """Read the store's orders updated since `since` and queue the ones not stored in that state yet.
+                    since: datetime | None = None, progress: Callable[[int], None] | None = None) -> Reconciled:
+    """Read the store's orders updated since `since` and queue the ones not stored in that state yet
+    (`progress(1)` after each order read: the command line's bar).
 
     Raises PlatformError / PlatformAuthError when the store cannot be read; nothing is marked done then.
     """
@@ -71,6 +75,8 @@ def reconcile_store(settings: Settings, sessions: sessionmaker[Session], store_i
         outcome = inbox.store_delivery(engine, store_id=store_id, platform=platform, delivery_id=delivery.delivery_id,
                                        topic=delivery.topic, body=delivery.body, now=now)
         stored += outcome == inbox.STORED
+        if progress is not None:
+            progress(1)
     with transaction(sessions) as session:
         store = session.get(Store, store_id)
         # Only when this run covered everything the schedule would have read (a manual --since later than
@@ -80,8 +86,15 @@ def reconcile_store(settings: Settings, sessions: sessionmaker[Session], store_i
     return Reconciled(since, fetched, stored, unseen)
 
 
+def webhook_check_due(now: datetime):
+    """Stores whose webhooks were last checked a day ago; never checked, a day after setup (which read them)."""
+    due = now - WEBHOOK_CHECK_INTERVAL
+    return and_(Store.setup_at.is_not(None), or_(
+        Store.webhooks_checked_at <= due, and_(Store.webhooks_checked_at.is_(None), Store.setup_at <= due)))
+
+
 def claim_store_for_maintenance(session: Session, now: datetime, settings: Settings) -> int | None:
-    """One store whose setup is pending, whose promo codes are due or whose reconciliation is due, under a lease.
+    """One store whose setup is pending, whose promo codes, webhook check or reconciliation is due, under a lease.
 
     Only stores set up by the connector (an install, or `stores add` without --no-setup) are
     maintained; a store added with --no-setup is left alone (reconcile it by hand).
@@ -95,6 +108,7 @@ def claim_store_for_maintenance(session: Session, now: datetime, settings: Setti
             or_(
                 Store.setup_pending.is_(True),
                 and_(Store.codes_due_at.is_not(None), Store.codes_due_at <= now),
+                webhook_check_due(now),
                 and_(Store.setup_at.is_not(None), or_(Store.reconciled_at.is_(None), Store.reconciled_at <= due_reconcile)),
             ),
         )

@@ -5,7 +5,7 @@ from connector.models.stores import Store, UsedNonce, PrivacyRequest
 from connector.models.campaigns import Influencer, Campaign, Discount, Click, ClickCount, StorefrontReport, Customer
 from connector.models.events import Event, REPORT_TOPICS
 from connector.models.orders import Order, AttributionRecord, Conversion, ConversionCredit, DeliveryAttempt
-from connector.models.operations import WorkerBeat
+from connector.models.operations import Alert, WorkerBeat
 
 __all__ = [
     "NAMING",
@@ -31,4 +31,5 @@ __all__ = [
     "ConversionCredit",
     "DeliveryAttempt",
     "WorkerBeat",
+    "Alert",
 ]

@@ -1,9 +1,10 @@
 """GET /metrics: the operator's numbers in Prometheus' text format (prometheus-client).
 
 What lives in the database (events waiting and the oldest one's age, conversions by status, delivery attempts
-by outcome, stores by status, orders states reconciliation brought) is read from it at scrape time, so every
-web and worker process reports the same numbers. The webhook edge's latency is this process's own: under
-gunicorn, set PROMETHEUS_MULTIPROC_DIR (an empty directory) and the processes' histograms are added up.
+by outcome, stores by status, orders states reconciliation brought, webhook subscriptions the daily check mended)
+is read from it at scrape time, so every web and worker process reports the same numbers. The webhook edge's
+latency is this process's own: under gunicorn, set PROMETHEUS_MULTIPROC_DIR (an empty directory) and the
+processes' histograms are added up.
 CONNECTOR_METRICS_TOKEN, when set, is required as a bearer token.
 """
 
@@ -22,6 +23,7 @@ from sqlalchemy import case, func, select
 from connector import registry
 from connector.models import Conversion, DeliveryAttempt, Event, Store
 from connector.models.events import RECONCILE_TOPIC
+from connector.models.operations import ALERT_KINDS, Alert
 from connector.web import services
 
 bp = Blueprint("metrics", __name__)
@@ -47,6 +49,10 @@ class DatabaseNumbers:
             attempts = connection.execute(select(outcome, func.count()).group_by(outcome)).all()
             stores = connection.execute(select(Store.status, func.count()).group_by(Store.status)).all()
             reconciled = connection.scalar(select(func.count(Event.id)).where(RECONCILE_TOPIC))
+            repaired = dict(connection.execute(select(Store.platform, func.sum(Store.webhooks_repaired))
+                                               .group_by(Store.platform)).all())
+            alerts = connection.execute(select(Alert.kind, func.count(), func.count(Alert.id).filter(
+                Alert.resolved_at.is_(None))).group_by(Alert.kind)).all()
         yield GaugeMetricFamily("connector_events_pending", "Stored webhook events waiting for a worker", value=pending)
         age = (now - oldest).total_seconds() if oldest is not None else 0.0
         yield GaugeMetricFamily("connector_oldest_pending_event_seconds", "Age of the oldest waiting event",
@@ -59,6 +65,18 @@ class DatabaseNumbers:
                                       "webhook had brought (webhook gaps healed)")
         counter.add_metric([], reconciled or 0)
         yield counter
+        yield _webhooks_repaired(repaired)
+        yield from _alerts(alerts)
+
+
+def _webhooks_repaired(totals: dict):
+    """Subscriptions the daily check mended, by platform: one series per adapter, at zero when none (no store's
+    value can add a label)."""
+    family = CounterMetricFamily("connector_webhooks_repaired", "Webhook subscriptions the daily check found "
+                                 "missing, disabled or pointing elsewhere, and mended", labels=["platform"])
+    for platform in sorted(registry.adapters()):
+        family.add_metric([platform], int(totals.get(platform) or 0))
+    return family
 
 
 def _by(name: str, documentation: str, label: str, rows, *, gauge: bool = False):
@@ -66,6 +84,21 @@ def _by(name: str, documentation: str, label: str, rows, *, gauge: bool = False)
     for value, count in rows:
         family.add_metric([str(value)], count)
     return family
+
+
+def _alerts(rows):
+    """Open alerts and alerts ever raised, by kind; every kind is listed, at zero when none was raised."""
+    counts = {kind: (raised, still_open) for kind, raised, still_open in rows}
+    open_now = GaugeMetricFamily("connector_alerts_open", "Alerts whose condition still holds (connector alerts)",
+                                 labels=["kind"])
+    raised = CounterMetricFamily("connector_alerts_raised", "Alerts raised (each also an ERROR log line)",
+                                 labels=["kind"])
+    for kind in ALERT_KINDS:
+        total, still_open = counts.get(kind, (0, 0))
+        open_now.add_metric([kind], still_open)
+        raised.add_metric([kind], total)
+    yield open_now
+    yield raised
 
 
 def registry_for(engine) -> CollectorRegistry:

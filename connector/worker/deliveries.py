@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
+from connector import logs
 from connector.db import transaction
 from connector.delivery import outbox
 from connector.delivery.forwarder import DeliveryResult
@@ -71,4 +72,7 @@ class DeliversConversions(WorkerBase):
             log.exception("could not record %d deliveries", len(results))
             return
         for conversion_id, result in results:
-            log.info("conversion %s: %s (%s)", conversion_id, statuses.get(conversion_id), result.describe()[:120])
+            # The delivery threads do not carry the loop's log context: each line names its conversion itself.
+            with logs.context(conversion=conversion_id):
+                log.info("conversion %s: %s (%s)", conversion_id, statuses.get(conversion_id),
+                         result.describe()[:120])

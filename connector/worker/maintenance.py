@@ -1,4 +1,5 @@
-"""The worker's maintenance loop: one store at a time, its setup finished, its codes synced, or it reconciled."""
+"""The worker's maintenance loop: one store at a time, its setup finished, its codes synced, its webhooks checked
+(daily), or it reconciled."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from connector.campaigns.codes import CODE_RETRY, postpone_codes, sync_codes
 from connector.db import transaction
 from connector.errors import PlatformAuthError, PlatformError
 from connector.installs import state as install_state
+from connector.installs import webhooks
 from connector.installs.setup import mark_needs_reauth, run_setup
 from connector.intake.reconcile import claim_store_for_maintenance, reconcile_store, release_store
 from connector.models import Store
 from connector.worker import prune, retention
-from connector.worker.base import WorkerBase
+from connector.worker.alerts import WatchesForAlerts
 
 log = logging.getLogger("connector.worker")
 
@@ -22,7 +24,7 @@ log = logging.getLogger("connector.worker")
 PRUNE_INTERVAL = 3600.0
 
 
-class MaintainsStores(WorkerBase):
+class MaintainsStores(WatchesForAlerts):
     """The maintenance loop's steps."""
 
     def _prune(self, now: datetime) -> None:
@@ -40,12 +42,13 @@ class MaintainsStores(WorkerBase):
             log.info("erased past %d days: %s", self.settings.retention_days, erased)
 
     def maintain(self) -> int:
-        """Finish one store's setup, sync its promo codes, or reconcile it when due; returns 1 when one was claimed.
+        """Finish one store's setup, sync its codes, check its webhooks or reconcile it; 1 when one was claimed.
 
         A store that fails keeps its lease, so it is tried again when the lease ends (minutes), not at once.
         """
         if self._stop.is_set():
             return 0
+        self.watch_alerts()
         now = self.clock()
         with transaction(self.sessions) as session:
             store_id = claim_store_for_maintenance(session, now, self.settings)
@@ -60,6 +63,7 @@ class MaintainsStores(WorkerBase):
                 store = session.get(Store, store_id)
                 setup_pending = store.setup_pending
                 codes_due = store.codes_due_at is not None and store.codes_due_at <= now
+                webhooks_due = webhooks.is_due(store, now)
             if setup_pending:
                 done = run_setup(self.settings, self.sessions, store_id, now).done
             elif codes_due:
@@ -72,6 +76,8 @@ class MaintainsStores(WorkerBase):
                     postpone_codes(self.sessions, store_id, now)
                     log.warning("store %s: codes will be tried again in %d s: %s", store_id, CODE_RETRY, exc)
                 done = True
+            elif webhooks_due:
+                done = webhooks.check_webhooks(self.settings, self.sessions, store_id, now)
             else:
                 result = reconcile_store(self.settings, self.sessions, store_id, now)
                 log.info("store %s reconciled: %s", store_id, result)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,7 +55,7 @@ def due(session: Session, now: datetime, days: int) -> Erased:
     return Erased(count(_expired_events(now, days)), count(_expired_excerpts(now, days)))
 
 
-def _in_batches(sessions: sessionmaker[Session], expired, change) -> int:
+def _in_batches(sessions: sessionmaker[Session], expired, change, progress: Callable[[int], None] | None) -> int:
     """Apply `change` to the rows `expired` selects, a batch per transaction (rows taken with SKIP LOCKED), so
     no pass holds many rows locked: a privacy erasure or a replay of one of them waits a batch at most."""
     done = 0
@@ -64,15 +65,20 @@ def _in_batches(sessions: sessionmaker[Session], expired, change) -> int:
             if ids:
                 session.execute(change(ids))
         done += len(ids)
+        if progress is not None:
+            progress(len(ids))
         if len(ids) < BATCH:
             break
     return done
 
 
-def erase(sessions: sessionmaker[Session], now: datetime, days: int) -> Erased:
-    """Erase what is past keeping, in batches: two workers never fight over the same rows."""
+def erase(sessions: sessionmaker[Session], now: datetime, days: int,
+          progress: Callable[[int], None] | None = None) -> Erased:
+    """Erase what is past keeping, in batches: two workers never fight over the same rows (`progress(n)` after
+    each batch: the command line's bar)."""
     bodies = _in_batches(sessions, _expired_events(now, days),
-                         lambda ids: update(Event).where(Event.id.in_(ids)).values(body=EXPIRED))
+                         lambda ids: update(Event).where(Event.id.in_(ids)).values(body=EXPIRED), progress)
     excerpts = _in_batches(sessions, _expired_excerpts(now, days),
-                           lambda ids: update(DeliveryAttempt).where(DeliveryAttempt.id.in_(ids)).values(excerpt=None))
+                           lambda ids: update(DeliveryAttempt).where(DeliveryAttempt.id.in_(ids)).values(excerpt=None),
+                           progress)
     return Erased(bodies, excerpts)
