@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from functools import partial
+from typing import Callable, Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -52,16 +53,35 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+def transaction(factory: sessionmaker[Session] | Callable[[], Session]) -> Iterator[Session]:
     """A session whose work is committed on success and rolled back on any error."""
     with factory() as session:
         with session.begin():
             yield session
 
 
+@contextmanager
+def one_connection(factory: sessionmaker[Session]) -> Iterator[Callable[[], Session]]:
+    """A session factory whose sessions share one pooled connection, each in a transaction of its own.
+
+    For a run of short transactions (a batch of the worker's events, one transaction each): one checkout
+    from the pool, with its liveness ping, for the run rather than one per transaction. A connection lost
+    in one transaction is replaced at the next one's start (SQLAlchemy reconnects an invalidated one).
+    """
+    engine = factory.kw.get("bind")
+    if not isinstance(engine, Engine):
+        yield factory
+        return
+    with engine.connect() as connection:
+        yield partial(factory, bind=connection)
+
+
 def insert(engine_or_session, table):
     """An INSERT that can do `ON CONFLICT DO NOTHING` on the dialect in use."""
     bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
-    if bind.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return insert_for(bind.dialect.name, table)
+
+
+def insert_for(dialect: str, table):
+    """The INSERT (with ON CONFLICT) of the dialect named."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)

@@ -35,21 +35,24 @@ def gather(session: Session, store: Store, event: NeutralEvent, now: datetime,
                                  purchase=purchase_of(session, order, reversible=True),
                                  sent_refunds=sent_refunds(session, store, refunds))
     first_event = _note(order, event, event_id)
-    joined, touches, directory = [], [], Directory()
-    if not event.cancelled and order.purchase_conversion_id is None:
-        # Only an order that may still be credited is attributed: its reports are joined now.
-        joined = reports.join_order_reports(session, order)
-        touches = reports.touches_of(session, store.id, joined)
-        directory = directory_for(session, store.id, *signal_keys(event, touches))
-    deferred = deferred_refunds(order)
-    refunds = [*event.refunds, *deferred]
-    return order, OrderFacts(
-        event=event, rules=rules, directory=directory, touches=tuple(touches), reported=bool(joined),
-        first_event=first_event, awaiting_report_until=order.awaiting_report_until, cancelled=order.cancelled,
-        purchase=purchase_of(session, order, reversible=event.cancelled or bool(refunds)),
-        deferred_refunds=deferred, sent_refunds=sent_refunds(session, store, refunds),
-        customer_email_sha256=order.customer_email_sha256,
-    )
+    # None of the reads below depends on what _note changed: it reaches the database with the rest of the
+    # order's changes, in one UPDATE, rather than on the first read.
+    with session.no_autoflush:
+        joined, touches, directory = [], [], Directory()
+        if not event.cancelled and order.purchase_conversion_id is None:
+            # Only an order that may still be credited is attributed: its reports are joined now.
+            joined = reports.join_order_reports(session, order)
+            touches = reports.touches_of(session, store.id, joined)
+            directory = directory_for(session, store.id, *signal_keys(event, touches))
+        deferred = deferred_refunds(order)
+        refunds = [*event.refunds, *deferred]
+        return order, OrderFacts(
+            event=event, rules=rules, directory=directory, touches=tuple(touches), reported=bool(joined),
+            first_event=first_event, awaiting_report_until=order.awaiting_report_until, cancelled=order.cancelled,
+            purchase=purchase_of(session, order, reversible=event.cancelled or bool(refunds)),
+            deferred_refunds=deferred, sent_refunds=sent_refunds(session, store, refunds),
+            customer_email_sha256=order.customer_email_sha256,
+        )
 
 
 def _note(order: Order, event: OrderEvent, event_id: int | None) -> bool:
@@ -94,12 +97,14 @@ def lock_order_id(session: Session, store_id: int, order_id: str) -> None:
 def locked_order(session: Session, store: Store, order_id: str, now: datetime) -> Order:
     """The order's row, made if it is new, locked so two workers holding two of its deliveries take turns."""
     lock_order_id(session, store.id, order_id)
-    stmt = (
-        insert(session, Order.__table__)
+    made = session.scalars(
+        insert(session, Order)
         .values(store_id=store.id, platform_order_id=order_id, first_seen_at=now, test=False, cancelled=False)
         .on_conflict_do_nothing(index_elements=["store_id", "platform_order_id"])
-    )
-    session.execute(stmt)
+        .returning(Order)
+    ).one_or_none()
+    if made is not None:
+        return made  # new, and this transaction's insert holds its row: no second read needed
     return session.scalars(
         select(Order)
         .where(Order.store_id == store.id, Order.platform_order_id == order_id)

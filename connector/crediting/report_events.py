@@ -23,10 +23,11 @@ from connector.models import Customer, Event, Order, Store
 from connector.core.platform import OrderEvent
 
 
-def apply_report(session: Session, store: Store, row: Event, now: datetime, *,
+def apply_report(session: Session, store: Store, body: bytes, received_at: datetime, now: datetime, *,
                  grace: timedelta = timedelta(0)) -> Applied:
-    """Keep the report; credit the order or sign-up it proves when that is still possible."""
-    report = reports.keep(session, store.id, row.body, row.received_at)
+    """Keep the report (the event's body, as the inbox holds it); credit the order or sign-up it proves when
+    that is still possible."""
+    report = reports.keep(session, store.id, body, received_at)
     if report.kind == reports.SIGNUP:
         return _signup(session, store, report, now, grace)
     # The order id's lock: a worker handling the order's webhook at this moment takes the same one, so one

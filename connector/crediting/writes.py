@@ -9,14 +9,19 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
+from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from connector.core import payload
 from connector.core.attribution import Attribution, match_key
 from connector.core.crediting import KEEP_WAIT, OrderDecision, Reversal
 from connector.core.platform import Money, RefundEvent
+from connector.db import insert_for
 from connector.models import AttributionRecord, Conversion, ConversionCredit, Order, Store
+
+RECORD_COLUMNS = ("order_id", "decided_at", "method", "outcome", "credits", "signals")
 
 
 @dataclass(frozen=True)
@@ -41,11 +46,12 @@ def write(session: Session, store: Store, order: Order, decision: OrderDecision,
         write_record(session, order, decision.attribution, decision.outcome, now)
     created, notes = [], list(decision.notes)
     if decision.purchase is not None:
+        # The order's part is set before the conversion is flushed, so its row is updated once per event.
+        conversion_id = payload.new_conversion_id()
         order.commission_base = decision.purchase["amount"].amount
-        purchase = write_conversion(session, store, order, f"purchase:{order.platform_order_id}", now,
-                                    **decision.purchase)
-        order.purchase_conversion_id, order.credited_at = purchase.id, now
-        created.append(purchase)
+        order.purchase_conversion_id, order.credited_at = conversion_id, now
+        created.append(write_conversion(session, store, order, f"purchase:{order.platform_order_id}", now,
+                                        conversion_id=conversion_id, **decision.purchase))
     for reversal in decision.reversals:
         created.append(write_reversal(session, store, order, reversal, now))
         notes.append(reversal.note(order.purchase_conversion_id))
@@ -54,10 +60,10 @@ def write(session: Session, store: Store, order: Order, decision: OrderDecision,
     return Applied(tuple(created), decision.heading + "; ".join(notes), decision.retry_at)
 
 
-def write_conversion(session: Session, store: Store, order: Order | None, dedupe_key: str, now: datetime,
-                     **fields) -> Conversion:
+def write_conversion(session: Session, store: Store, order: Order | None, dedupe_key: str, now: datetime, *,
+                     conversion_id: str | None = None, **fields) -> Conversion:
     """A conversion row, its body serialised once (the outbox sends these bytes), and its credits."""
-    conversion_id = payload.new_conversion_id()
+    conversion_id = conversion_id or payload.new_conversion_id()
     amount: Money = fields["amount"]
     body = payload.conversion_body(
         conversion_id=conversion_id, created_at=now, platform=store.platform, store=store.domain, **fields
@@ -99,18 +105,28 @@ def write_reversal(session: Session, store: Store, order: Order, reversal: Rever
 
 
 def write_record(session: Session, order: Order, attribution: Attribution, outcome: str, now: datetime) -> None:
-    """Why the order was (or was not) credited, every signal with what became of it: one row per order."""
-    record = session.get(AttributionRecord, order.id)
-    if record is None:
-        record = AttributionRecord(order_id=order.id)
-        session.add(record)
-    record.decided_at = now
-    record.method = attribution.method
-    record.outcome = outcome
-    record.credits = [
-        {"tracking_id": c.influencer.tracking_id, "share": payload.format_share(c.share)} for c in attribution.credits
-    ]
-    record.signals = [o.as_record() for o in attribution.outcomes]
+    """Why the order was (or was not) credited, every signal with what became of it: one row per order.
+
+    One upsert rather than a read and then an insert or an update (nothing reads the record back here).
+    """
+    values = {
+        "order_id": order.id, "decided_at": now, "method": attribution.method, "outcome": outcome,
+        "credits": [{"tracking_id": c.influencer.tracking_id, "share": payload.format_share(c.share)}
+                    for c in attribution.credits],
+        "signals": [o.as_record() for o in attribution.outcomes],
+    }
+    with session.no_autoflush:  # the order's pending changes go with the conversion's flush, in one UPDATE
+        session.execute(_record_upsert(session.get_bind().dialect.name), values)
+
+
+@lru_cache(maxsize=4)
+def _record_upsert(dialect: str):
+    """The record's upsert, built once per dialect so each order only binds its values."""
+    table = AttributionRecord.__table__
+    statement = insert_for(dialect, table).values({name: bindparam(name, type_=table.c[name].type)
+                                                   for name in RECORD_COLUMNS})
+    return statement.on_conflict_do_update(index_elements=[table.c.order_id],
+                                           set_={name: statement.excluded[name] for name in RECORD_COLUMNS[1:]})
 
 
 def defer_refund(order: Order, refund: RefundEvent) -> None:

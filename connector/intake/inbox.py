@@ -10,7 +10,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 import psycopg
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -22,6 +22,8 @@ from connector.models.events import ERASED_BODIES
 from connector.core.platform import StoreView
 
 STORED, DUPLICATE = "stored", "duplicate"
+#: the PostgreSQL channel a newly stored event is announced on (connector/worker/wake.py listens)
+EVENTS_CHANNEL = "connector_events"
 
 
 class StoreCache:
@@ -90,7 +92,15 @@ def delivery_row(*, store_id: int, platform: str, delivery_id: str, topic: str, 
 
 @lru_cache(maxsize=4)
 def _insert_sql(dialect) -> str:
-    return str(_insert_events(dialect.name).compile(dialect=dialect))
+    """The PostgreSQL edge's statement: the insert, and a NOTIFY only when a row went in.
+
+    pg_notify in the same statement is part of its transaction, so listening workers hear of the event when
+    it commits (never before it is visible, never for a duplicate); a worker that is not listening finds it
+    at its next poll anyway. The payload is the schema, so that deployments sharing a database in schemas of
+    their own never wake each other's workers.
+    """
+    insert = _insert_events(dialect.name).compile(dialect=dialect)
+    return f"WITH stored AS ({insert}) SELECT pg_notify('{EVENTS_CHANNEL}', current_schema()) FROM stored"
 
 
 def store_delivery(engine: Engine, **fields) -> str:
@@ -124,6 +134,7 @@ class ClaimedEvent:
     topic: str
     body: bytes
     attempts: int
+    received_at: datetime
 
 
 def claim_events(session: Session, worker_id: str, now: datetime, lease_seconds: float, limit: int) -> list[ClaimedEvent]:
@@ -139,10 +150,27 @@ def claim_events(session: Session, worker_id: str, now: datetime, lease_seconds:
         update(Event)
         .where(Event.id.in_(due.scalar_subquery()))
         .values(lease_until=now + timedelta(seconds=lease_seconds), claimed_by=worker_id)
-        .returning(Event.id, Event.store_id, Event.platform, Event.topic, Event.body, Event.attempts)
+        .returning(Event.id, Event.store_id, Event.platform, Event.topic, Event.body, Event.attempts,
+                   Event.received_at)
         .execution_options(synchronize_session=False)
     ).all()
     return sorted((ClaimedEvent(*row) for row in claimed), key=lambda event: event.id)
+
+
+def settle_event(session: Session, event_id: int, worker_id: str, **values) -> bool:
+    """Record how handling a claimed event ended; False when the claim is no longer this worker's.
+
+    The claim is checked here, at the end, in the statement that records the outcome (and locks the row
+    until the commit), rather than by reading the row first: one round trip less per event. A worker whose
+    lease ran out then rolls back what it did; the worker that holds the claim now handles the event.
+    """
+    result = session.execute(
+        update(Event)
+        .where(Event.id == event_id, Event.claimed_by == worker_id, Event.status == "pending")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 def release_events(session: Session, worker_id: str) -> int:
@@ -157,16 +185,28 @@ def release_events(session: Session, worker_id: str) -> int:
 
 
 def replay_events(session: Session, event_ids: list[int] | None, statuses: tuple[str, ...], now: datetime) -> list[int]:
-    """Queue stored events again: the named ones, or every one in the given statuses.
+    """Queue stored events again: the named ones, or every one in the given statuses (both given: the named
+    ones still in those statuses, as a replay of many in batches asks).
 
     An event whose body was erased (past CONNECTOR_RETENTION_DAYS, or by a privacy request) has nothing left
     to handle: it is not queued (the caller says how many were asked for and how many went).
     """
-    query = select(Event).where(Event.id.in_(event_ids)) if event_ids else select(Event).where(Event.status.in_(statuses))
-    query = query.where(Event.body.not_in(ERASED_BODIES))
+    query = select(Event).where(Event.body.not_in(ERASED_BODIES))
+    if event_ids:
+        query = query.where(Event.id.in_(event_ids))
+    if statuses or not event_ids:
+        query = query.where(Event.status.in_(statuses))
     replayed = []
     for event in session.scalars(query.with_for_update()):
         event.status, event.attempts, event.error = "pending", 0, None
         event.lease_until = event.claimed_by = event.handled_at = None
         replayed.append(event.id)
+    if replayed:
+        announce_events(session)
     return replayed
+
+
+def announce_events(session: Session) -> None:
+    """Tell listening workers (PostgreSQL) that events are due, when this transaction commits."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(EVENTS_CHANNEL, func.current_schema())))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import DataError
@@ -21,7 +22,7 @@ from connector import logs
 from connector.crediting.conversions import apply_event
 from connector.crediting.leads import apply_signup
 from connector.crediting.report_events import apply_report
-from connector.db import transaction
+from connector.db import one_connection, transaction
 from connector.errors import MalformedPayload
 from connector.installs.lifecycle import apply_lifecycle
 from connector.intake import inbox
@@ -37,6 +38,8 @@ EVENT_BATCH = 50
 MAX_EVENT_ATTEMPTS = 30
 # A store that needs re-authorisation still has its orders handled: only calls into the shop wait.
 PROCESSED_STATUSES = ("active", "needs_reauth")
+#: how far an event must move the store's last_event_at on before the store's row is updated for it
+LAST_EVENT_STEP = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -54,28 +57,45 @@ def event_retry_wait(attempts: int) -> float:
     return float(min(2 ** attempts, 3600))
 
 
+def _moves_on(last: datetime | None, received: datetime) -> bool:
+    """Whether an event received then moves the store's last_event_at on by LAST_EVENT_STEP or more.
+
+    Shown to the merchant as "arrived N minutes ago" and read by reconciliation with minutes to spare: finer
+    steps would only make every event of a busy store update (and lock) the store's row.
+    """
+    return last is None or received - last >= LAST_EVENT_STEP
+
+
+class _LeaseLost(Exception):
+    """The event's claim ran out while it was handled, and another worker holds it now."""
+
 
 class HandlesEvents(WorkerBase):
     """The events loop's steps."""
 
     def handle_events(self, limit: int = EVENT_BATCH) -> int:
         """Claim and handle a batch of stored events; returns how many were claimed."""
-        with transaction(self.sessions) as session:
-            claimed = inbox.claim_events(session, self.worker_id, self.clock(), self.settings.lease_seconds, limit)
-        for event in claimed:
-            if self._stop.is_set():
-                break  # the rest are released on the way out
-            with logs.context(event=event.id, store=event.store_id):
-                self._handle_one(event)
+        with one_connection(self.sessions) as sessions:
+            with transaction(sessions) as session:
+                claimed = inbox.claim_events(session, self.worker_id, self.clock(), self.settings.lease_seconds,
+                                             limit)
+            for event in claimed:
+                if self._stop.is_set():
+                    break  # the rest are released on the way out
+                with logs.context(event=event.id, store=event.store_id):
+                    self._handle_one(event, sessions)
         if claimed:
             self._conversions_waiting.set()
         return len(claimed)
 
-    def _handle_one(self, event: inbox.ClaimedEvent) -> None:
+    def _handle_one(self, event: inbox.ClaimedEvent, sessions: Callable[[], Session]) -> None:
         try:
             prepared = self._prepare(event)
-            with transaction(self.sessions) as session:
+            with transaction(sessions) as session:
                 self._apply(session, event, prepared)
+        except _LeaseLost:
+            log.info("event %s (%s): its lease ran out and another worker has it now; nothing kept", event.id,
+                     event.topic)
         except Exception as exc:  # noqa: BLE001 - one bad event must never stop the worker
             log.exception("event %s (%s) failed", event.id, event.topic)
             self._set_aside(event, exc)
@@ -104,13 +124,13 @@ class HandlesEvents(WorkerBase):
         refuted = adapter.confirm(self.settings, self.sessions, event.store_id, neutral)
         return _Prepared(neutral=neutral, refuted=refuted)
 
-    def _apply(self, session: Session, claimed: inbox.ClaimedEvent, prepared: "_Prepared") -> None:
+    def _apply(self, session: Session, row: inbox.ClaimedEvent, prepared: "_Prepared") -> None:
+        """Apply the claimed event and record its outcome, in the caller's transaction.
+
+        The event's row is not read again (the claim returned what this needs); `settle_event` checks that
+        the claim is still ours as it records the outcome, and _LeaseLost rolls everything back if not.
+        """
         now = self.clock()
-        row = session.scalars(
-            select(Event).where(Event.id == claimed.id, Event.claimed_by == self.worker_id, Event.status == "pending")
-        ).one_or_none()
-        if row is None:
-            return  # our lease ran out and another worker has it now
         store = session.get(Store, row.store_id)
         status, error, note, neutral, retry_at = "handled", None, "", prepared.neutral, None
         is_report = row.topic.startswith(reports.TOPIC_PREFIX)
@@ -135,21 +155,22 @@ class HandlesEvents(WorkerBase):
             grace = timedelta(seconds=self.settings.report_grace_seconds)
             applied = None
             if is_report:
-                applied = apply_report(session, store, row, now, grace=grace)
+                applied = apply_report(session, store, row.body, row.received_at, now, grace=grace)
             elif isinstance(neutral, CustomerCreated):
                 applied = apply_signup(session, store, neutral, now, grace=grace)
             elif neutral is not None:
                 applied = apply_event(session, store, neutral, now, event_id=row.id, grace=grace)
             if applied is not None:
                 note, retry_at = applied.note, applied.retry_at
-            if not is_report:
-                store.last_event_at = max(filter(None, [store.last_event_at, row.received_at]))
-        row.status, row.error, row.handled_at = status, error, now
-        row.lease_until = row.claimed_by = None
+            if not is_report and _moves_on(store.last_event_at, row.received_at):
+                store.last_event_at = row.received_at
+        outcome = {"status": status, "error": error, "handled_at": now, "lease_until": None, "claimed_by": None}
         if retry_at is not None:
             # Waiting for the browser's report: handled again then (or sooner, by the report itself).
-            status = row.status = "pending"
-            row.lease_until, row.handled_at = retry_at, None
+            status = outcome["status"] = "pending"
+            outcome["lease_until"], outcome["handled_at"] = retry_at, None
+        if not inbox.settle_event(session, row.id, self.worker_id, **outcome):
+            raise _LeaseLost(row.id)
         log.info("event %s %s %s: %s", row.id, row.topic, status, error or note or "nothing to do")
 
     def _set_aside(self, event: inbox.ClaimedEvent, exc: Exception) -> None:

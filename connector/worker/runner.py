@@ -23,6 +23,7 @@ from connector.worker.deliveries import DeliversConversions
 from connector.worker.events import HandlesEvents
 from connector.worker.heartbeat import KeepsHeartbeat
 from connector.worker.maintenance import MaintainsStores
+from connector.worker.wake import Listener, listen
 
 log = logging.getLogger("connector.worker")
 
@@ -55,10 +56,14 @@ class Worker(HandlesEvents, DeliversConversions, MaintainsStores, KeepsHeartbeat
                             timeout=settings.http_timeout)
         self.sender = sender
         self._stop = threading.Event()
+        # Set by a NOTIFY of a newly stored event (PostgreSQL), so the events loop looks at once.
+        self._events_waiting = threading.Event()
         # Set when events were handled, so the delivery loop sends their conversions without waiting a poll.
         self._conversions_waiting = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=settings.delivery_concurrency, thread_name_prefix="deliver")
         self._pruned_at: float | None = None
+        #: the thread that LISTENs for new events while `run` runs (PostgreSQL only)
+        self.listener: Listener | None = None
         self._started_at: datetime | None = None
 
     # -- running ---------------------------------------------------------------------------------
@@ -66,13 +71,16 @@ class Worker(HandlesEvents, DeliversConversions, MaintainsStores, KeepsHeartbeat
     def stop(self) -> None:
         """Ask the loop to finish the work in hand and return (SIGTERM)."""
         self._stop.set()
+        self._events_waiting.set()
         self._conversions_waiting.set()
 
     def run(self, *, burst: bool = False) -> None:
         """Loop until stopped; with burst, until nothing is due now.
 
         Events and deliveries run in loops of their own, so a backend that times out (a delivery
-        round can take tens of seconds) never holds up new events, which are picked up within a poll.
+        round can take tens of seconds) never holds up new events. On PostgreSQL a new event wakes the
+        events loop at once (LISTEN/NOTIFY, connector/worker/wake.py); the poll stays, for what nothing
+        announces (leases, retries and waits coming due) and for when the listener is reconnecting.
         """
         log.info("worker %s started%s", self.worker_id, " (burst)" if burst else "")
         self.heartbeat()
@@ -87,12 +95,15 @@ class Worker(HandlesEvents, DeliversConversions, MaintainsStores, KeepsHeartbeat
                     threading.Thread(target=self._loop, args=(self.maintain,),
                                      kwargs={"interval": MAINTENANCE_POLL}, name="maintenance"),
                 ]
+                self.listener = listen(self.sessions.kw.get("bind"), {inbox.EVENTS_CHANNEL: [self._events_waiting]})
                 for thread in helpers:
                     thread.start()
                 try:
-                    self._loop(self._events_and_heartbeat)
+                    self._loop(self._events_and_heartbeat, wake=self._events_waiting)
                 finally:
                     self.stop()
+                    if self.listener is not None:
+                        self.listener.stop()
                     for thread in helpers:
                         thread.join()
         finally:
