@@ -88,7 +88,7 @@ def test_on_sqlite_nothing_listens_and_the_poll_finds_the_event(client, settings
         assert running.worker.listener is None
         post_shopify(client, "orders/paid", _order(1))
         took = _wait(lambda: _handled(sessions) == 1, poll + 5.0)
-    assert took is not None and took < poll + 0.5
+    assert took is not None and took < poll + 2.0, f"handled after {took} s"
 
 
 @pytest.mark.only_database("postgresql")
@@ -115,10 +115,14 @@ def test_stopping_the_worker_stops_the_listener_promptly(settings, sessions, eng
     started = time.monotonic()
     running.__exit__(None, None, None)
     assert not running.thread.is_alive() and not listener.alive
-    assert time.monotonic() - started < 2.0
-    with engine.connect() as connection:
-        assert connection.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                                 {"pid": listener.backend_pid}) == 0
+    assert time.monotonic() - started < 5.0
+
+    def gone() -> bool:
+        with engine.connect() as connection:
+            return connection.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                                     {"pid": listener.backend_pid}) == 0
+
+    assert _wait(gone, 5.0) is not None, "the listener's connection was closed"
 
 
 @pytest.mark.only_database("postgresql")
