@@ -27,7 +27,10 @@ from standins.woocommerce.store import StandinWooCommerce
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # Several runs may share the database at once (one per checkout or session), each in its own schema.
-PG_SCHEMA = os.environ.get("TEST_PG_SCHEMA", "connector_test")
+# Under pytest-xdist each worker process takes a schema of its own too.
+PG_SCHEMA = os.environ.get("TEST_PG_SCHEMA", "connector_test") + (
+    f"_{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else ""
+)
 SHOP = "test-shop.myshopify.com"
 SHOPIFY_SECRET = "test-shopify-secret-0123456789abcdef"
 #: the Shopify app's client id in tests that install through the app or open the merchant app
