@@ -31,6 +31,25 @@ class Customer:
 
 
 @dataclass(frozen=True)
+class LineItem:
+    """One line of an order, or the part of one that a refund or an edit concerns: what the backend pays per product.
+
+    `amount` is the line's part of the commission base (after its discounts; tax, shipping and tips out), in the
+    shop's currency. An order's lines add up to its commission base exactly, a refund's to its commission base.
+    """
+
+    #: the platform's id of the line, which refunds and edits name (Shopify line item id, WooCommerce item id)
+    line_id: str | None
+    product_id: str | None
+    variant_id: str | None
+    sku: str | None
+    title: str | None
+    #: whole units as a rule; WooCommerce plugins that sell by weight or length may give a fraction
+    quantity: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class RefundEvent:
     """A refund of part or all of an order."""
 
@@ -40,6 +59,55 @@ class RefundEvent:
     #: the refunded part of the commission base, shop currency
     commission_base: Money
     presentment_base: Money | None = None
+    #: the refunded lines, positive amounts adding up to `commission_base`; empty for a refund of an amount
+    #: alone (the core then shares it out over the purchase's lines)
+    items: tuple[LineItem, ...] = ()
+    #: per refunded line (its line_id), the tax its amount holds if the shop's prices include tax. Shopify's refund
+    #: line `subtotal` holds it there, and refunds/create does not say whether they do: the core takes it out
+    #: (amounts and items) when the order's own event said so (OrderEvent.taxes_included), as the purchase did
+    included_tax: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """The order is a subscription's recurring order, and what says so."""
+
+    #: the marker that was read, for the attribution record: "source_name subscription_contract",
+    #: "tag Subscription Recurring Order", "meta _subscription_renewal", "created_via subscription"
+    marker: str
+    #: the platform's id of the subscription (Shopify contract id, WooCommerce subscription id), to find its start
+    subscription_id: str | None = None
+    #: the order that started the subscription, when the delivery or the platform names it
+    origin_order_id: str | None = None
+    #: why the start order could not be read from the platform, for the record (missing scope, not found)
+    lookup_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One of the shopper's sessions as the platform recorded it (Shopify customerJourneySummary)."""
+
+    #: first or last
+    position: str
+    at: datetime
+    #: the session's referral code (Shopify reads ref, source or r from the landing URL), else ref= of its landing page
+    ref: str | None
+    landing_url: str | None = None
+    source: str | None = None
+    utm: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Journey:
+    """What the platform says of the shopper's visits before the order."""
+
+    #: False: the platform has not built the order's sessions yet (Shopify's `ready`); read it again later
+    ready: bool
+    visits: tuple[Visit, ...] = ()
+    #: the order's place among the customer's orders (1 = first), when the platform says
+    customer_order_index: int | None = None
+    #: why it could not be read (missing scope, an error), for the record
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +138,19 @@ class OrderEvent:
     #: the secret a browser report must show to be joined with this order: Shopify's `checkout_token`,
     #: WooCommerce's `order_key`; None when the delivery does not carry it
     proof: str | None = None
+    #: the order's lines as they stand after edits, refunds not taken out; their amounts add up to
+    #: `commission_base` exactly (which is, likewise, the edited order's base before refunds)
+    items: tuple[LineItem, ...] = ()
+    #: when the platform last changed the order (an edit moves it): an older state never adjusts a newer one
+    updated_at: datetime | None = None
+    #: the shop's prices include tax (its refunds' line subtotals then hold tax too)
+    taxes_included: bool = False
+    #: a subscription's recurring order (None: not a renewal, as far as the delivery and the platform say)
+    renewal: Renewal | None = None
+    #: the order starts a subscription (a line with a selling plan, WooCommerce Subscriptions' parent order)
+    starts_subscription: bool = False
+    #: the platform's record of the shopper's visits, when `enrich` read it
+    journey: Journey | None = None
 
 
 @dataclass(frozen=True)
@@ -307,6 +388,21 @@ class WebhookHealth:
         return tuple(repair for repair in self.repairs if repair.error is not None)
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What crediting an order event needs that its delivery may not carry (PlatformAdapter.enrich)."""
+
+    #: the shopper's visits (Shopify customerJourneySummary): the order has no code and no click to go by
+    journey: bool = False
+    #: the order that started a renewal's subscription, when the delivery does not name it
+    renewal_origin: bool = False
+    #: the order's refunds exactly, with their lines (WooCommerce's order JSON lists only their totals)
+    refunds: bool = False
+
+    def __bool__(self) -> bool:
+        return self.journey or self.renewal_origin or self.refunds
+
+
 class PlatformAdapter(Protocol):
     """What the core asks of a platform. Adapters are found through the `connector.platforms` entry points."""
 
@@ -363,6 +459,15 @@ class PlatformAdapter(Protocol):
         Optional (the worker's daily check skips an adapter without it). Only the list is read when all is
         well. Raises PlatformAuthError when the store refuses the credentials, PlatformError when the list
         cannot be read now; a repair that fails is a WebhookRepair with its error.
+        """
+
+    def enrich(self, settings: "Settings", sessions: "sessionmaker", store_id: int, event: OrderEvent,
+               needs: Needs) -> OrderEvent:
+        """The event with what `needs` asks for read from the platform (visits, a renewal's start, exact refunds).
+
+        Optional (an adapter without it credits from the delivery alone). Called before the event's transaction.
+        What cannot be read for good (a missing scope, a contract of another app) comes back as the value's
+        `error`/`lookup_error`, never as an exception; PlatformError (an outage, throttling) retries the event.
         """
 
     def reconcile(self, settings: "Settings", sessions: "sessionmaker", store_id: int, since: datetime) -> Iterator[Delivery]:
