@@ -145,7 +145,8 @@ def test_stores_are_listed_with_their_state(api, sessions, settings, store):
     assert (shopify["id"], shopify["platform"], shopify["domain"], shopify["status"]) == (
         store.id, "shopify", SHOP, "active")
     assert shopify["attribution"] == {"model": "last_click", "window_days": 30, "half_life_days": 7,
-                                      "precedence": ["promo_code", "click", "landing_page"]}
+                                      "precedence": ["renewal", "promo_code", "click", "landing_page", "customer"],
+                                      "lifetime_days": 0, "renewals": "credit"}
     assert shopify["storefront_script"] is None  # Shopify's web pixel needs no line in the theme
     assert (woocommerce["platform"], woocommerce["status"]) == ("woocommerce", "needs_reauth")
     assert woocommerce["status_reason"] == "the REST keys were revoked"
@@ -156,13 +157,24 @@ def test_stores_are_listed_with_their_state(api, sessions, settings, store):
 
 def test_the_attribution_settings_of_a_store_are_set(api, store):
     answer = api.put(f"/stores/{store.id}/attribution",
-                     {"model": "linear", "window_days": 14, "half_life_days": 3, "precedence": ["click", "promo_code"]})
+                     {"model": "linear", "window_days": 14, "half_life_days": 3, "precedence": ["click", "promo_code"],
+                      "lifetime_days": 180, "renewals": "ignore"})
     assert answer.status_code == 200
     assert answer.get_json()["attribution"] == {"model": "linear", "window_days": 14, "half_life_days": 3,
-                                                "precedence": ["click", "promo_code"]}
+                                                "precedence": ["click", "promo_code"], "lifetime_days": 180,
+                                                "renewals": "ignore"}
     assert api.get(f"/stores/{store.id}").get_json()["attribution"]["model"] == "linear"
     error_of(api.put(f"/stores/{store.id}/attribution", {"precedence": ["click", "click"]}), 422,
              "validation_error", "precedence")
+    error_of(api.put(f"/stores/{store.id}/attribution", {"lifetime_days": -1}), 422, "validation_error",
+             "lifetime_days")
+    error_of(api.put(f"/stores/{store.id}/attribution", {"renewals": "sometimes"}), 422, "validation_error",
+             "renewals")
+    # A PUT sets the whole: leaving the new fields out turns returning customers off and renewals back on.
+    answer = api.put(f"/stores/{store.id}/attribution", {"precedence": ["customer", "promo_code"]})
+    assert answer.get_json()["attribution"]["lifetime_days"] == 0
+    assert answer.get_json()["attribution"]["renewals"] == "credit"
+    assert answer.get_json()["attribution"]["precedence"] == ["customer", "promo_code"]
 
 
 # -- campaigns and influencers ---------------------------------------------------------------------------

@@ -32,8 +32,9 @@ ROUTES = [
     ("get", "/admin/api/deliveries", None), ("post", "/admin/api/deliveries/cv_x/replay", None),
     ("get", "/admin/api/settings", None),
     ("put", "/admin/api/settings", {"model": "linear", "window_days": 9, "half_life_days": 3,
-                                    "precedence": ["click", "promo_code", "landing_page"],
-                                    "forward_test_orders": True, "credit_on": "creation"}),
+                                    "precedence": ["click", "promo_code", "landing_page", "renewal", "customer"],
+                                    "forward_test_orders": True, "credit_on": "creation", "lifetime_days": 90,
+                                    "renewals": "ignore"}),
 ]
 GOOD_SETTINGS = ROUTES[-1][2]
 
@@ -146,8 +147,8 @@ def test_settings_saved_in_the_app_are_what_the_api_and_the_pixel_then_read(merc
     with sessions() as session:
         saved = session.get(Store, store.id)
         assert (saved.attribution_model, saved.attribution_window_days, saved.half_life_days, saved.precedence,
-                saved.forward_test_orders, saved.credit_on) == ("linear", 9, 3, "click,promo_code,landing_page",
-                                                                True, "creation")
+                saved.forward_test_orders, saved.credit_on, saved.lifetime_days, saved.renewals) == (
+            "linear", 9, 3, "click,promo_code,landing_page,renewal,customer", True, "creation", 90, "ignore")
         assert saved.setup_pending  # the web pixel's window is updated by the worker's next setup
 
 
@@ -161,6 +162,9 @@ def test_settings_saved_in_the_app_are_what_the_api_and_the_pixel_then_read(merc
     ({"credit_on": "shipped"}, "credit_on", "when paid, or when placed"),
     ({"forward_test_orders": "yes"}, "forward_test_orders", "either credited or not"),
     ({"surprise": 1}, "surprise", "surprise: unknown field"),
+    ({"lifetime_days": -5}, "lifetime_days", "from 0 (off) to 3650"),
+    ({"lifetime_days": True}, "lifetime_days", "from 0 (off) to 3650"),
+    ({"renewals": "sometimes"}, "renewals", "credited or ignored"),
 ])
 def test_a_bad_setting_is_refused_with_the_field_and_words_a_merchant_reads(merchant, store, sessions, change,
                                                                               field, words):

@@ -22,10 +22,12 @@ from connector.core.payload import (
 )
 from connector.core.platform import Money
 
-# The keys of the contract's example body, plus the `presentment` extension.
+# The keys of the contract's example body and its later additions (items, renewal_of), plus the `presentment`
+# extension.
 CONTRACT_DATA_KEYS = {
     "conversion_id", "platform", "store", "order_id", "order_name", "occurred_at", "amount", "currency",
     "tracking_id", "campaign_id", "method", "promo_code", "click_id", "credits", "customer", "reverses", "test",
+    "items", "renewal_of",
 }
 UTC_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 DECIMAL_STRING = re.compile(r"^-?\d+\.\d{2,}$")

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from connector.core.attribution import match_key
+from connector.core.attribution import RENEWAL_POLICIES, match_key
 from connector.campaigns.directory import parse_precedence
 from connector.errors import ConnectorError
 from connector.models import Campaign, Influencer, Store
@@ -161,9 +161,19 @@ def _code_clash(session: Session, store: Store, code: str, influencer_id: int | 
 
 def set_attribution(store: Store, *, model: str | None = None, window_days: int | None = None,
                     half_life_days: int | None = None, precedence: str | None = None,
-                    forward_test_orders: bool | None = None, credit_on: str | None = None) -> None:
+                    forward_test_orders: bool | None = None, credit_on: str | None = None,
+                    lifetime_days: int | None = None, renewals: str | None = None) -> None:
     """Change the store's attribution settings (None keeps one): the one function the CLI, /api/v1 and the
-    merchant app set them with. Precedence and credit_on are validated here."""
+    merchant app set them with. Precedence, credit_on, lifetime_days and renewals are validated here."""
+    if lifetime_days is not None:
+        if isinstance(lifetime_days, bool) or not isinstance(lifetime_days, int) or not 0 <= lifetime_days <= 3650:
+            raise InvalidField("lifetime_days", f"lifetime_days must be a whole number of days from 0 (off) to "
+                                                f"3650, got {lifetime_days!r}")
+        store.lifetime_days = lifetime_days
+    if renewals is not None:
+        if renewals not in RENEWAL_POLICIES:
+            raise InvalidField("renewals", f"renewals must be one of {', '.join(RENEWAL_POLICIES)}, got {renewals!r}")
+        store.renewals = renewals
     if credit_on is not None:
         if credit_on not in CREDIT_ON:
             raise InvalidField("credit_on", f"credit_on must be one of {', '.join(CREDIT_ON)}, got {credit_on!r}")

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from connector.campaigns import directory
 from connector.campaigns import influencers as campaigns
 from connector.cli.shared import Context, fail_on_connector_errors, lines_wanted, pass_context
-from connector.core.attribution import SIGNAL_KINDS
+from connector.core.attribution import RENEWAL_POLICIES, SIGNAL_KINDS
 from connector.core.credit_models import MODELS
 from connector.core.rules import CREDIT_ON
 from connector.db import transaction
@@ -129,15 +129,23 @@ def stores_list(obj: Context, as_json: bool) -> None:
 @click.option("--precedence", help="Signal kinds, strongest first (code-vs-link precedence).")
 @click.option("--credit-on", type=click.Choice(CREDIT_ON), help="Credit orders when paid (default) or on creation.")
 @click.option("--test-orders/--no-test-orders", default=None, help="Credit the store's test orders, or not (default).")
+@click.option("--lifetime-days", type=click.IntRange(0, 3650),
+              help="A returning customer's orders go to their first credited order's influencers this long (0: off).")
+@click.option("--renewals", type=click.Choice(RENEWAL_POLICIES),
+              help="Subscription renewals: credit them to the subscription's start (default), or ignore them.")
 @pass_context
 @fail_on_connector_errors
 def stores_attribution(obj: Context, store: str, model, window_days, half_life_days, precedence, credit_on,
-                       test_orders) -> None:
-    """Show or set STORE's attribution model, window, precedence, test orders and when orders are credited."""
+                       test_orders, lifetime_days, renewals) -> None:
+    """Show or set STORE's attribution model, window, precedence, test orders, when orders are credited, the
+    returning customers' lifetime and subscription renewals."""
     with transaction(obj.sessions) as session:
         found = directory.find_store(session, store)
         campaigns.set_attribution(found, model=model, window_days=window_days, half_life_days=half_life_days,
-                                  precedence=precedence, credit_on=credit_on, forward_test_orders=test_orders)
+                                  precedence=precedence, credit_on=credit_on, forward_test_orders=test_orders,
+                                  lifetime_days=lifetime_days, renewals=renewals)
+        lifetime = f"{found.lifetime_days} days" if found.lifetime_days else "off"
         click.echo(f"{found.domain}: {found.attribution_model}, window {found.attribution_window_days} days, "
                    f"half-life {found.half_life_days} days, precedence {found.precedence}, credit on "
-                   f"{found.credit_on}, test orders {'credited' if found.forward_test_orders else 'not credited'}")
+                   f"{found.credit_on}, test orders {'credited' if found.forward_test_orders else 'not credited'}, "
+                   f"returning customers {lifetime}, renewals {found.renewals}")

@@ -6,75 +6,24 @@ see why an order was (or was not) credited to someone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import Iterable, Mapping, Sequence
-from urllib.parse import parse_qs, urlsplit
+from typing import Sequence
 
-from connector.core.credit_models import ModelSettings, Touch, share_credit
+from connector.core.credit_models import ModelSettings, Touch, exact_shares, share_credit
 from connector.core.platform import Customer, OrderEvent
 from connector.core.rules import is_self_referral
+# What signals are, re-exported: the rest of the connector names them as attribution's.
+from connector.core.signals import (CLICK, CLICK_ID_ATTRIBUTE, CLOCK_SKEW, CUSTOMER, DEFAULT_PRECEDENCE,  # noqa: F401
+                                    INHERITED_KINDS, LANDING_PAGE, PROMO_CODE, REF_ATTRIBUTE, RENEWAL,
+                                    RENEWAL_POLICIES, RENEWALS_CREDIT, RENEWALS_IGNORE, SIGNAL_KINDS, Directory,
+                                    InfluencerRef, Inherited, PastCredit, RenewalContext, ReportedTouch, Signal,
+                                    collect_signals, inherited_signals, journey_refs, journey_signals, match_key,
+                                    ref_from_url, signal_keys, touch_signals)
 
-PROMO_CODE, CLICK, LANDING_PAGE = "promo_code", "click", "landing_page"
-SIGNAL_KINDS = (PROMO_CODE, CLICK, LANDING_PAGE)
-DEFAULT_PRECEDENCE = SIGNAL_KINDS
-# Cart attributes a theme or another tool may set (contract: `_ref` and `_click_id`).
-REF_ATTRIBUTE, CLICK_ID_ATTRIBUTE = "_ref", "_click_id"
 SHARE_PLACES = Decimal("0.0001")
 DEFAULT_MODEL = ModelSettings()
-#: how far apart the platform's clock (order times, rounded to the second) and ours (clicks) may be
-CLOCK_SKEW = timedelta(minutes=2)
-
-
-@dataclass(frozen=True)
-class InfluencerRef:
-    tracking_id: str
-    campaign_id: str | None = None
-    promo_code: str | None = None
-    email_sha256: str | None = None
-    customer_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Directory:
-    """A store's influencers, keyed the way signals are matched: trimmed and lower-cased."""
-
-    by_code: Mapping[str, InfluencerRef] = field(default_factory=dict)
-    by_tracking_id: Mapping[str, InfluencerRef] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, influencers: Iterable[InfluencerRef]) -> "Directory":
-        influencers = list(influencers)
-        return cls(
-            by_code={match_key(i.promo_code): i for i in influencers if i.promo_code},
-            by_tracking_id={match_key(i.tracking_id): i for i in influencers},
-        )
-
-
-@dataclass(frozen=True)
-class ReportedTouch:
-    """A touch the shopper's browser kept and reported (web pixel, storefront script), joined by its proof."""
-
-    ref: str
-    click_id: str | None
-    at: datetime
-    #: storefront_report, or where else it was read
-    source: str = "storefront_report"
-    #: the time came from the connector's own click record, not from the browser
-    click_verified: bool = False
-
-
-@dataclass(frozen=True)
-class Signal:
-    kind: str
-    #: where it was read: discount_codes, storefront_report, note_attributes._ref, landing_site, landing_site_ref
-    source: str
-    value: str
-    influencer: InfluencerRef | None
-    click_id: str | None = None
-    #: when the touch happened (browser-reported clicks); None for signals read off the order itself
-    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +41,7 @@ class Outcome:
             "tracking_id": self.signal.influencer.tracking_id if self.signal.influencer else None,
             "click_id": self.signal.click_id,
             "at": self.signal.at.isoformat() if self.signal.at else None,
+            **({"share": format(self.signal.share.normalize(), "f")} if self.signal.share is not None else {}),
             "status": self.status,
             "reason": self.reason,
         }
@@ -119,58 +69,6 @@ class Attribution:
     @property
     def winning_signals(self) -> tuple[Signal, ...]:
         return tuple(o.signal for o in self.outcomes if o.status == "won")
-
-
-def match_key(value: str) -> str:
-    """Codes and tracking ids match case-insensitively, surrounding spaces ignored."""
-    return value.strip().lower()
-
-
-def ref_from_url(url: str | None) -> str | None:
-    """The `ref` query parameter of a landing URL (absolute, or path and query), if any."""
-    if not url:
-        return None
-    try:
-        query = urlsplit(url.strip()).query
-    except ValueError:
-        return None
-    values = [v.strip() for v in parse_qs(query, keep_blank_values=False).get("ref", []) if v.strip()]
-    return values[0] if values else None
-
-
-def signal_keys(order: OrderEvent, touches: Sequence[ReportedTouch] = ()) -> tuple[set[str], set[str]]:
-    """The codes and tracking ids an order's signals name (match keys): all a directory needs to hold."""
-    codes = {match_key(code) for code in order.discount_codes if code.strip()}
-    refs = {match_key(t.ref) for t in touches if t.ref.strip()}
-    for value in (order.cart_attributes.get(REF_ATTRIBUTE, ""), ref_from_url(order.landing_url) or "",
-                  order.landing_ref or ""):
-        if value.strip():
-            refs.add(match_key(value))
-    return codes, refs
-
-
-def collect_signals(order: OrderEvent, directory: Directory, touches: Sequence[ReportedTouch] = ()) -> list[Signal]:
-    """Every signal the order carries, matched to an influencer where one fits."""
-    signals = [
-        Signal(PROMO_CODE, "discount_codes", code, directory.by_code.get(match_key(code)))
-        for code in order.discount_codes
-        if code.strip()
-    ]
-    # The browser's touches first: they carry times, and they are what the click models share out.
-    signals += touch_signals(touches, directory)
-    ref = order.cart_attributes.get(REF_ATTRIBUTE, "").strip()
-    if ref:
-        click_id = order.cart_attributes.get(CLICK_ID_ATTRIBUTE, "").strip() or None
-        signals.append(
-            Signal(CLICK, f"note_attributes.{REF_ATTRIBUTE}", ref, directory.by_tracking_id.get(match_key(ref)), click_id)
-        )
-    landing = ref_from_url(order.landing_url)
-    if landing:
-        signals.append(Signal(LANDING_PAGE, "landing_site", landing, directory.by_tracking_id.get(match_key(landing))))
-    if order.landing_ref and order.landing_ref.strip():
-        value = order.landing_ref.strip()
-        signals.append(Signal(LANDING_PAGE, "landing_site_ref", value, directory.by_tracking_id.get(match_key(value))))
-    return signals
 
 
 def split_equally(count: int) -> list[Decimal]:
@@ -239,37 +137,95 @@ def _in_window(signal: Signal, at: datetime, model: ModelSettings) -> tuple[str,
 
 
 def attribute(order: OrderEvent, directory: Directory, precedence: Sequence[str] = DEFAULT_PRECEDENCE, *,
-              touches: Sequence[ReportedTouch] = (), model: ModelSettings = DEFAULT_MODEL) -> Attribution:
+              touches: Sequence[ReportedTouch] = (), model: ModelSettings = DEFAULT_MODEL,
+              inherited: Inherited = Inherited()) -> Attribution:
     """Decide who is credited for an order and record what became of every signal."""
-    return attribute_signals(collect_signals(order, directory, touches), order.occurred_at, order.customer,
-                             precedence, model)
+    return attribute_signals(collect_signals(order, directory, touches, inherited), order.occurred_at, order.customer,
+                             precedence, model, inherited)
 
 
-def touch_signals(touches: Sequence[ReportedTouch], directory: Directory) -> list[Signal]:
-    """Click signals from the browser's touches alone (a sign-up has no order to read signals off)."""
-    return [Signal(CLICK, t.source, t.ref.strip(), directory.by_tracking_id.get(match_key(t.ref)), t.click_id, t.at)
-            for t in touches if t.ref.strip()]
+def ordered_kinds(precedence: Sequence[str]) -> list[str]:
+    """The store's precedence, then the kinds it leaves out in their default order."""
+    ordered = [kind for kind in precedence if kind in SIGNAL_KINDS]
+    return ordered + [kind for kind in SIGNAL_KINDS if kind not in ordered]
+
+
+def _excluded(signal: Signal, at: datetime, customer: Customer, model: ModelSettings,
+              inherited: Inherited) -> tuple[str, str] | None:
+    """Why a signal cannot count (ignored, out of window, in the future), or None when it is eligible."""
+    if signal.excluded is not None:
+        return "ignored", signal.excluded
+    if signal.influencer is None:
+        what = "code" if signal.kind == PROMO_CODE else "tracking id"
+        return "ignored", f"no influencer of this store has this {what}"
+    if is_self_referral(signal.influencer, customer):
+        return "ignored", "self-referral: the customer is this influencer"
+    if signal.kind == CUSTOMER:
+        if signal.at is not None and inherited.lifetime is not None and signal.at < at - inherited.lifetime:
+            return ("out_of_window", f"the customer's first credited order ({signal.value}) is older than the "
+                                     f"{inherited.lifetime.days}-day customer lifetime")
+        return None
+    if signal.kind in (CLICK, LANDING_PAGE):
+        return _in_window(signal, at, model)
+    return None
+
+
+def _inherited_share(signals: list[Signal]) -> tuple[list[tuple[Signal, Decimal]], dict[int, str]]:
+    """The earlier order's shares, among its influencers who still count (shares made to add up to 1 again)."""
+    shares = exact_shares([(match_key(s.influencer.tracking_id), s.share) for s in signals])
+    first = {}
+    for signal in signals:
+        first.setdefault(match_key(signal.influencer.tracking_id), signal)
+    return [(first[key], share) for key, share in shares], {}
+
+
+def _landing_share(signals: list[Signal], at: datetime, model: ModelSettings,
+                   verdicts: dict[int, tuple[str, str]]) -> tuple[list[tuple[Signal, Decimal]], dict[int, str]]:
+    """Landing refs off the order: the first listed wins; with the platform's timed visits, the store's model."""
+    if not any(signal.at is not None for signal in signals):
+        return _first_listed(signals)
+    return _clicks_share(signals, at, model, verdicts)
+
+
+def _superseded_landings(signals: list[Signal]) -> dict[int, tuple[str, str]]:
+    """The order's own landing fields, when the platform's visit data gives the same landing with its time."""
+    timed = {match_key(s.value): s.source for s in signals if s.kind == LANDING_PAGE and s.at is not None}
+    return {index: ("lost", f"the same landing as {timed[match_key(s.value)]}, which carries its time")
+            for index, s in enumerate(signals)
+            if s.kind == LANDING_PAGE and s.at is None and match_key(s.value) in timed}
+
+
+def _renewal_verdict(signals: list[Signal], renewal: RenewalContext | None) -> tuple[str, str] | None:
+    """A renewal is credited through its subscription's start alone: why it is not credited at all, or None."""
+    if renewal is None:
+        return None
+    if renewal.policy == RENEWALS_IGNORE:
+        return "ignored", "a subscription renewal: this store does not credit renewals (renewals = ignore)"
+    if renewal.origin is None:
+        return "ignored", f"a subscription renewal whose start cannot be credited: {renewal.missing}"
+    return None
 
 
 def attribute_signals(signals: list[Signal], at: datetime, customer: Customer, precedence: Sequence[str],
-                      model: ModelSettings) -> Attribution:
+                      model: ModelSettings, inherited: Inherited = Inherited()) -> Attribution:
     """Pick the strongest eligible kind of signal by the store's precedence, and share the credit within it."""
     reasons: dict[int, tuple[str, str]] = {}
     eligible: dict[str, list[int]] = {kind: [] for kind in SIGNAL_KINDS}
+    no_credit = _renewal_verdict(signals, inherited.renewal)
+    superseded = _superseded_landings(signals)
     for index, signal in enumerate(signals):
-        excluded = _in_window(signal, at, model) if signal.kind == CLICK else None
-        if signal.influencer is None:
-            what = "code" if signal.kind == PROMO_CODE else "tracking id"
-            reasons[index] = ("ignored", f"no influencer of this store has this {what}")
-        elif is_self_referral(signal.influencer, customer):
-            reasons[index] = ("ignored", "self-referral: the customer is this influencer")
+        excluded = _excluded(signal, at, customer, model, inherited)
+        if no_credit is not None:
+            # The code or ref on a recurring order was copied there from the subscription, not used again.
+            reasons[index] = excluded or no_credit
         elif excluded is not None:
             reasons[index] = excluded
+        elif index in superseded:
+            reasons[index] = superseded[index]
         else:
             eligible[signal.kind].append(index)
 
-    ordered = [kind for kind in precedence if kind in SIGNAL_KINDS]
-    ordered += [kind for kind in SIGNAL_KINDS if kind not in ordered]
+    ordered = ordered_kinds(precedence)
     method = next((kind for kind in ordered if eligible[kind]), None)
     credits: tuple[Credit, ...] = ()
     if method is not None:
@@ -280,13 +236,15 @@ def attribute_signals(signals: list[Signal], at: datetime, customer: Customer, p
             shares, losers = _codes_share(chosen)
         elif method == CLICK:
             shares, losers = _clicks_share(chosen, at, model, verdicts)
+        elif method in INHERITED_KINDS:
+            shares, losers = _inherited_share(chosen)
         else:
-            shares, losers = _first_listed(chosen)
+            shares, losers = _landing_share(chosen, at, model, verdicts)
         for position, index in enumerate(indexes):
             if position in losers:
                 reasons[index] = ("lost", losers[position])
             else:
-                reasons[index] = verdicts.get(position, ("won", f"{method} is the strongest kind of signal on this order"))
+                reasons[index] = verdicts.get(position, ("won", _won_reason(method, signals[index])))
         credits = tuple(Credit(signal.influencer, share) for signal, share in shares)
         for kind in ordered:
             if kind != method:
@@ -295,3 +253,11 @@ def attribute_signals(signals: list[Signal], at: datetime, customer: Customer, p
 
     outcomes = tuple(Outcome(signal, *reasons[index]) for index, signal in enumerate(signals))
     return Attribution(method=method, credits=credits, outcomes=outcomes)
+
+
+def _won_reason(method: str, signal: Signal) -> str:
+    if method == CUSTOMER:
+        return f"a returning customer: their first credited order {signal.value} was this influencer's"
+    if method == RENEWAL:
+        return f"a subscription renewal: the order that started it, {signal.value}, was this influencer's"
+    return f"{method} is the strongest kind of signal on this order"

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Sequence
 
+from connector.core import items as lines
 from connector.core import payload
-from connector.core.attribution import (CLICK, PROMO_CODE, SIGNAL_KINDS, Attribution, Directory, ReportedTouch,
-                                        attribute)
+from connector.core.attribution import (CLICK, PROMO_CODE, RENEWAL, Attribution, Directory, Inherited, ReportedTouch,
+                                        attribute, ordered_kinds)
 from connector.core.credit_models import ModelSettings
-from connector.core.platform import Money, NeutralEvent, OrderDeleted, OrderEvent, RefundEvent
+from connector.core.platform import NeutralEvent, OrderDeleted, OrderEvent, RefundEvent
+from connector.core.reversals import (Purchase, Reversal, cancellation, refund_reversal,  # noqa: F401 (re-exported)
+                                      refund_reversals, taxed_out)
 from connector.core.rules import Decision, StorePolicy, purchase_decision
+
+#: how long an order without a code waits for Shopify to build its visits (customerJourneySummary.ready), and
+#: how often it looks again meanwhile
+JOURNEY_WAIT, JOURNEY_RECHECK = timedelta(minutes=5), timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -31,37 +36,8 @@ class StoreRules:
 
     def ranks_above(self, kind: str, other: str) -> bool:
         """Does the precedence put `kind` before `other`? (Kinds it leaves out come last, in default order.)"""
-        ordered = [k for k in self.precedence if k in SIGNAL_KINDS]
-        ordered += [k for k in SIGNAL_KINDS if k not in ordered]
+        ordered = ordered_kinds(self.precedence)
         return ordered.index(kind) < ordered.index(other)
-
-
-@dataclass(frozen=True)
-class Purchase:
-    """An order's credited purchase, as much as reversing it needs."""
-
-    #: None: the purchase this same decision makes (its id is given when it is written)
-    conversion_id: str | None
-    amount: Decimal
-    #: what refunds have reversed of it so far
-    reversed: Decimal = Decimal(0)
-
-
-@dataclass(frozen=True)
-class Reversal:
-    """A refund or cancellation to send against the order's purchase, carrying the purchase's attribution."""
-
-    kind: str
-    dedupe_key: str
-    amount: Decimal
-    occurred_at: datetime
-    presentment: Money | None = None
-    refund_id: str | None = None
-
-    def note(self, purchase_id: str) -> str:
-        if self.kind == payload.CANCELLATION:
-            return f"cancelled: voids {purchase_id}"
-        return f"refund {self.refund_id}: reverses {self.amount} of {purchase_id}"
 
 
 @dataclass(frozen=True)
@@ -88,6 +64,15 @@ class OrderFacts:
     sent_refunds: frozenset[str] = frozenset()
     #: the order's customer email hash as the order row keeps it (gone after a customers/redact)
     customer_email_sha256: str | None = None
+    #: the customer's earlier credited order and a renewal's start, for the customer and renewal kinds
+    inherited: Inherited = Inherited()
+    #: new or returning (True, False, None = unknown), and what said so
+    first_order: bool | None = None
+    first_order_source: str = "unknown"
+    #: the order's own event said the shop's prices include tax (refund lines then hold tax too)
+    taxes_included: bool = False
+    #: an order without a code waits until then for the platform's visits to be ready
+    journey_wait_until: datetime | None = None
 
 
 #: OrderDecision.awaiting_report_until when the order's wait stays as it was
@@ -116,50 +101,14 @@ class OrderDecision:
     defer: RefundEvent | None = None
     #: what the note for the log starts with
     heading: str = ""
+    #: the order state's update time the purchase now stands on (an adjustment, or a newer state with no change)
+    base_as_of: datetime | None = None
+    #: what to add to the attribution record's details (first_order, renewal, journey, adjustments)
+    details: dict = field(default_factory=dict)
 
 
-def cancellation(purchase: Purchase | None, already_cancelled: bool, order_id: str,
-                 occurred_at: datetime) -> tuple[Reversal | None, str | None]:
-    """A cancelled (or deleted) order voids what the backend still holds of its purchase, once."""
-    if purchase is None or already_cancelled:
-        return None, "already cancelled" if already_cancelled else "cancelled; nothing credited to reverse"
-    # What the backend still holds for this purchase: the amount less what refunds already reversed.
-    remaining = max(purchase.amount - purchase.reversed, Decimal(0))
-    return Reversal(payload.CANCELLATION, f"cancellation:{order_id}", remaining, occurred_at), None
-
-
-def refund_reversal(purchase: Purchase | None, cancelled: bool, refund: RefundEvent,
-                    sent: frozenset[str]) -> tuple[Reversal | None, str | None]:
-    """A refund reverses its commission base, never more than the purchase still holds."""
-    if purchase is None:
-        return None, f"refund {refund.refund_id}: the order was never credited, nothing to reverse"
-    if cancelled:
-        return None, f"refund {refund.refund_id}: the purchase was already cancelled"
-    dedupe_key = f"refund:{refund.refund_id}"
-    if dedupe_key in sent:
-        return None, f"refund {refund.refund_id}: already sent"
-    # Never reverse more than was credited: refunds of shipping or tax, or rounding, must not go negative.
-    amount = min(refund.commission_base.amount, purchase.amount - purchase.reversed)
-    if amount <= 0:
-        return None, f"refund {refund.refund_id}: no commission base refunded"
-    presentment = refund.presentment_base if amount == refund.commission_base.amount else None
-    return Reversal(payload.REFUND, dedupe_key, amount, refund.occurred_at, presentment, refund.refund_id), None
-
-
-def refund_reversals(purchase: Purchase, cancelled: bool, refunds: Sequence[RefundEvent],
-                     sent: frozenset[str]) -> tuple[Reversal, ...]:
-    """The reversals for refunds an order shows at once; each one lowers what the next may reverse."""
-    made: list[Reversal] = []
-    for refund in refunds:
-        reversal, _ = refund_reversal(purchase, cancelled, refund, sent)
-        if reversal is not None:
-            made.append(reversal)
-            purchase = replace(purchase, reversed=purchase.reversed + reversal.amount)
-            sent = sent | {reversal.dedupe_key}
-    return tuple(made)
-
-
-def purchase_fields(event: OrderEvent, attribution: Attribution, customer_email_sha256: str | None) -> dict:
+def purchase_fields(event: OrderEvent, attribution: Attribution, customer_email_sha256: str | None,
+                    first_order: bool | None = None, renewal_of: str | None = None) -> dict:
     """The purchase conversion's fields, from the order event and who won it."""
     winner = attribution.winner
     winning = attribution.winning_signals
@@ -180,9 +129,11 @@ def purchase_fields(event: OrderEvent, attribution: Attribution, customer_email_
         click_id=click_ids[0] if click_ids else None,
         credits=[(c.influencer.tracking_id, c.share) for c in attribution.credits],
         customer_email_sha256=customer_email_sha256,
-        first_order=event.customer.first_order,
+        first_order=first_order,
         reverses=None,
         test=event.test,
+        items=lines.share_out(event.commission_base.amount, event.items),
+        renewal_of=renewal_of,
     )
 
 
@@ -201,7 +152,16 @@ def _wait_or_credit(facts: OrderFacts, attribution: Attribution, decision: Decis
     # first, and a forged one for a future order id must not shorten the wait).
     waits_until = now + grace if facts.first_event else facts.awaiting_report_until
     code_decides = attribution.method == PROMO_CODE and facts.rules.ranks_above(PROMO_CODE, CLICK)
-    if decision.credit and not code_decides and not facts.reported and waits_until and now < waits_until:
+    # A renewal is charged by the subscription, with no shopper in a browser to report anything.
+    renewal = facts.inherited.renewal is not None
+    journey = facts.event.journey if isinstance(facts.event, OrderEvent) else None
+    if decision.credit and not code_decides and not renewal and journey is not None and not journey.ready \
+            and facts.journey_wait_until and now < facts.journey_wait_until:
+        retry = min(now + JOURNEY_RECHECK, facts.journey_wait_until)
+        return _Verdict(Decision(False, "awaiting_visits", "waiting for Shopify to build the order's visits"),
+                        "awaiting_visits", KEEP_WAIT, retry)
+    if decision.credit and not code_decides and not renewal and not facts.reported and waits_until \
+            and now < waits_until:
         return _Verdict(Decision(False, "awaiting_report", "waiting for the browser's report"), "awaiting_report",
                         waits_until, waits_until)
     outcome = decision.outcome
@@ -229,7 +189,8 @@ def decide(facts: OrderFacts, now: datetime, grace: timedelta = timedelta(0)) ->
     if facts.purchase is None and not facts.cancelled:
         return OrderDecision(notes=(f"refund {event.refund_id}: kept until the purchase is credited (an uncredited "
                                     "order sends nothing)",), defer=event)
-    reversal, note = refund_reversal(facts.purchase, facts.cancelled, event, facts.sent_refunds)
+    reversal, note = refund_reversal(facts.purchase, facts.cancelled, taxed_out(event, facts.taxes_included),
+                                     facts.sent_refunds)
     return OrderDecision(notes=(note,) if note else (), reversals=(reversal,) if reversal else ())
 
 
@@ -244,22 +205,83 @@ def decide_order(facts: OrderFacts, now: datetime, grace: timedelta = timedelta(
     decision = purchase_decision(event, facts.rules.policy, already_credited=facts.purchase is not None,
                                  cancelled=facts.cancelled)
     if decision.outcome == "already_credited":
-        return _with_refunds(facts, OrderDecision(notes=("already credited",)), facts.purchase)
+        made, purchase = edit_adjustment(facts, facts.purchase)
+        return _with_refunds(facts, made, purchase)
     attribution = attribute(event, facts.directory, facts.rules.precedence, touches=facts.touches,
-                            model=facts.rules.model)
+                            model=facts.rules.model, inherited=facts.inherited)
     verdict = _wait_or_credit(facts, attribution, decision, now, grace)
     credited = verdict.decision.credit and bool(attribution.credits)
     if credited:
         note = f"purchase credited to {attribution.winner.tracking_id} by {attribution.method}"
     else:
         note = f"not credited: {verdict.decision.reason if not verdict.decision.credit else verdict.outcome}"
+    renewal = facts.inherited.renewal
+    renewal_of = renewal.origin.order_id if renewal and renewal.origin and attribution.method == RENEWAL else None
     made = OrderDecision(
         notes=(note,), attribution=attribution, outcome=verdict.outcome,
-        purchase=purchase_fields(event, attribution, facts.customer_email_sha256) if credited else None,
+        purchase=purchase_fields(event, attribution, facts.customer_email_sha256, facts.first_order, renewal_of)
+        if credited else None,
         awaiting_report_until=verdict.awaiting_report_until, retry_at=verdict.retry_at,
+        base_as_of=event.updated_at if credited else None, details=decision_details(facts),
     )
-    purchase = facts.purchase or (Purchase(None, event.commission_base.amount) if credited else None)
+    purchase = facts.purchase or (Purchase(None, event.commission_base.amount, base_as_of=event.updated_at,
+                                           items=lines.held([made.purchase["items"]])) if credited else None)
     return _with_refunds(facts, made, purchase)
+
+
+def decision_details(facts: OrderFacts) -> dict:
+    """The record's account of what attribution went by besides the signals: new or returning, renewal, visits."""
+    event = facts.event
+    details: dict = {"first_order": {"value": facts.first_order, "source": facts.first_order_source}}
+    renewal = facts.inherited.renewal
+    if renewal is not None:
+        details["renewal"] = {"marker": renewal.marker, "policy": renewal.policy,
+                              "start": renewal.origin.order_id if renewal.origin else None,
+                              "start_name": renewal.origin.order_name if renewal.origin else None,
+                              "found_by": renewal.origin.found_by if renewal.origin else None,
+                              "missing": renewal.missing}
+    if facts.inherited.lifetime is not None:
+        past = facts.inherited.customer
+        details["customer"] = {"lifetime_days": facts.inherited.lifetime.days,
+                               "first_credited_order": past.order_name or past.order_id if past else None,
+                               "found_by": past.found_by if past else None}
+    journey = event.journey if isinstance(event, OrderEvent) else None
+    if journey is not None:
+        details["journey"] = {"ready": journey.ready, "error": journey.error,
+                              "visits": [{"position": v.position, "at": v.at.isoformat(), "ref": v.ref,
+                                          "source": v.source, "utm": dict(v.utm)} for v in journey.visits]}
+    return details
+
+
+def edit_adjustment(facts: OrderFacts, purchase: Purchase) -> tuple[OrderDecision, Purchase]:
+    """A credited order whose commission base an edit changed: the difference, as conversion.adjustment.
+
+    Only a newer state of the order than the one the purchase stands on adjusts it (deliveries come in any
+    order), and never so far down that the purchase, its adjustments and its refunds would go below zero.
+    """
+    event = facts.event
+    unchanged = OrderDecision(notes=("already credited",))
+    if facts.cancelled or event.updated_at is None or \
+            (purchase.base_as_of is not None and event.updated_at <= purchase.base_as_of):
+        return unchanged, purchase
+    newer = replace(unchanged, base_as_of=event.updated_at)
+    target = max(event.commission_base.amount, purchase.reversed)
+    delta = target - purchase.held
+    if delta == 0 or purchase.conversion_id is None:
+        return newer, purchase
+    held = purchase.items or {}
+    changed = [item for item in lines.changes(held, event.items) if item.amount]
+    items = lines.share_out(delta, changed or list(held.values()))
+    reversal = Reversal(payload.ADJUSTMENT, f"adjustment:{event.order_id}:{event.updated_at.isoformat()}", delta,
+                        event.updated_at, items=items)
+    detail = {"at": event.updated_at.isoformat(), "from": str(purchase.held), "to": str(target),
+              "amount": str(delta)}
+    if target != event.commission_base.amount:
+        detail["floor"] = f"the order now earns {event.commission_base.amount}, but refunds already reversed " \
+                          f"{purchase.reversed}: never below zero"
+    adjusted = replace(purchase, adjusted=purchase.adjusted + delta, base_as_of=event.updated_at,
+                       items=lines.held([held.values(), items]))
+    return replace(newer, reversals=(reversal,), details={"adjustment": detail}), adjusted
 
 
 def _with_refunds(facts: OrderFacts, made: OrderDecision, purchase: Purchase | None) -> OrderDecision:
@@ -268,5 +290,5 @@ def _with_refunds(facts: OrderFacts, made: OrderDecision, purchase: Purchase | N
     if purchase is None:
         return made
     reversals = refund_reversals(purchase, facts.cancelled, [*facts.event.refunds, *facts.deferred_refunds],
-                                 facts.sent_refunds)
-    return replace(made, reversals=reversals, clear_deferred=True)
+                                 facts.sent_refunds, facts.taxes_included or facts.event.taxes_included)
+    return replace(made, reversals=made.reversals + reversals, clear_deferred=True)

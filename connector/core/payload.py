@@ -9,14 +9,17 @@ from datetime import datetime, timezone
 from decimal import Decimal, localcontext
 from typing import Sequence
 
-from connector.core.platform import Money
+from connector.core.platform import LineItem, Money
 
-PURCHASE, LEAD, REFUND, CANCELLATION = (
+PURCHASE, LEAD, REFUND, CANCELLATION, ADJUSTMENT = (
     "conversion.purchase",
     "conversion.lead",
     "conversion.refund",
     "conversion.cancellation",
+    "conversion.adjustment",
 )
+#: the types that take something back from the purchase they name (their credits count negative)
+REVERSING = (REFUND, CANCELLATION)
 
 
 def new_conversion_id() -> str:
@@ -46,6 +49,27 @@ def format_share(share: Decimal) -> str:
     return f"{normal:f}"
 
 
+def format_quantity(quantity: Decimal) -> int | str:
+    """Whole quantities as JSON integers; a fraction (WooCommerce plugins selling by weight) as a decimal string."""
+    if quantity == quantity.to_integral_value():
+        return int(quantity)
+    return f"{quantity.normalize():f}"
+
+
+def item_document(item: LineItem) -> dict:
+    """One line of `data.items`, as the backend reads it."""
+    return {
+        # the platform's id of the line (an extension of the contract's fields): refunds and edits name it
+        "line_id": item.line_id,
+        "product_id": item.product_id,
+        "variant_id": item.variant_id,
+        "sku": item.sku,
+        "title": item.title,
+        "quantity": format_quantity(item.quantity),
+        "amount": format_amount(item.amount),
+    }
+
+
 def conversion_body(
     *,
     type: str,
@@ -68,6 +92,8 @@ def conversion_body(
     first_order: bool | None,
     reverses: str | None,
     test: bool,
+    items: Sequence[LineItem] = (),
+    renewal_of: str | None = None,
 ) -> str:
     """The JSON text of a conversion exactly as the contract shows it (plus `presentment`, an extension)."""
     document = {
@@ -91,6 +117,8 @@ def conversion_body(
             "customer": {"email_sha256": customer_email_sha256, "first_order": first_order},
             "reverses": reverses,
             "test": test,
+            "items": [item_document(item) for item in items],
+            "renewal_of": renewal_of,
             "presentment": (
                 {"amount": format_amount(presentment.amount), "currency": presentment.currency}
                 if presentment is not None

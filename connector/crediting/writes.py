@@ -21,7 +21,7 @@ from connector.core.platform import Money, RefundEvent
 from connector.db import insert_for
 from connector.models import AttributionRecord, Conversion, ConversionCredit, Order, Store
 
-RECORD_COLUMNS = ("order_id", "decided_at", "method", "outcome", "credits", "signals")
+RECORD_COLUMNS = ("order_id", "decided_at", "method", "outcome", "credits", "signals", "details")
 
 
 @dataclass(frozen=True)
@@ -43,16 +43,23 @@ def write(session: Session, store: Store, order: Order, decision: OrderDecision,
     if decision.defer is not None:
         defer_refund(order, decision.defer)
     if decision.attribution is not None:
-        write_record(session, order, decision.attribution, decision.outcome, now)
+        write_record(session, order, decision.attribution, decision.outcome, now, decision.details)
+    elif decision.details:
+        add_to_record(session, order, decision.details)
+    if decision.base_as_of is not None:
+        order.base_as_of = decision.base_as_of
     created, notes = [], list(decision.notes)
     if decision.purchase is not None:
         # The order's part is set before the conversion is flushed, so its row is updated once per event.
         conversion_id = payload.new_conversion_id()
         order.commission_base = decision.purchase["amount"].amount
+        order.adjusted_base = Decimal(0)
         order.purchase_conversion_id, order.credited_at = conversion_id, now
         created.append(write_conversion(session, store, order, f"purchase:{order.platform_order_id}", now,
                                         conversion_id=conversion_id, **decision.purchase))
     for reversal in decision.reversals:
+        if reversal.kind == payload.ADJUSTMENT:
+            order.adjusted_base = (order.adjusted_base or Decimal(0)) + reversal.amount
         created.append(write_reversal(session, store, order, reversal, now))
         notes.append(reversal.note(order.purchase_conversion_id))
     if decision.clear_deferred:
@@ -101,10 +108,12 @@ def write_reversal(session: Session, store: Store, order: Order, reversal: Rever
         # The order's, not the purchase body's: after a customers/redact it is gone and must not travel again.
         customer_email_sha256=order.customer_email_sha256,
         first_order=original["customer"]["first_order"], reverses=purchase.id, test=purchase.test,
+        items=reversal.items, renewal_of=original.get("renewal_of"),
     )
 
 
-def write_record(session: Session, order: Order, attribution: Attribution, outcome: str, now: datetime) -> None:
+def write_record(session: Session, order: Order, attribution: Attribution, outcome: str, now: datetime,
+                 details: dict | None = None) -> None:
     """Why the order was (or was not) credited, every signal with what became of it: one row per order.
 
     One upsert rather than a read and then an insert or an update (nothing reads the record back here).
@@ -114,9 +123,24 @@ def write_record(session: Session, order: Order, attribution: Attribution, outco
         "credits": [{"tracking_id": c.influencer.tracking_id, "share": payload.format_share(c.share)}
                     for c in attribution.credits],
         "signals": [o.as_record() for o in attribution.outcomes],
+        "details": details or None,
     }
     with session.no_autoflush:  # the order's pending changes go with the conversion's flush, in one UPDATE
         session.execute(_record_upsert(session.get_bind().dialect.name), values)
+
+
+def add_to_record(session: Session, order: Order, details: dict) -> None:
+    """A later decision about a credited order (an edit's adjustment), added to its record's details."""
+    record = session.get(AttributionRecord, order.id)
+    if record is None:
+        return
+    kept = dict(record.details or {})
+    for key, value in details.items():
+        if key == "adjustment":
+            kept["adjustments"] = [*kept.get("adjustments", []), value]
+        else:
+            kept[key] = value
+    record.details = kept  # a new dict, so the JSON column is seen as changed
 
 
 @lru_cache(maxsize=4)

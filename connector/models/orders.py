@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    false,
     JSON,
     BigInteger,
     Boolean,
@@ -30,6 +31,9 @@ class Order(Base):
         UniqueConstraint("store_id", "platform_order_id"),
         # the merchant app lists a store's orders newest first, a page at a time
         Index("ix_orders_store_seen", "store_id", "first_seen_at"),
+        # a customer's earlier orders (new or returning, their first credited order): indexed, however many
+        Index("ix_orders_store_customer", "store_id", "customer_id"),
+        Index("ix_orders_store_email", "store_id", "customer_email_sha256"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -53,6 +57,16 @@ class Order(Base):
     last_event_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), nullable=True)
     #: no promo code and no browser report yet: crediting waits for a report until then
     awaiting_report_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: when the shopper placed it (the platform's time): a returning customer's lifetime counts from it
+    ordered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the shop's prices include tax (its order event said): refunds' line amounts then hold tax to take out
+    taxes_included: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: it started a subscription (a renewal with no named start is matched to the customer's latest such order)
+    starts_subscription: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: the platform's update time of the order state the purchase (or its last adjustment) stands on
+    base_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: what conversion.adjustment has added to the purchase (negative: taken off) so far
+    adjusted_base: Mapped[Decimal] = mapped_column(DecimalAmount, default=Decimal(0), server_default="0")
 
 
 class AttributionRecord(Base):
@@ -66,6 +80,8 @@ class AttributionRecord(Base):
     outcome: Mapped[str] = mapped_column(String(40))
     credits: Mapped[list] = mapped_column(JSON, default=list)
     signals: Mapped[list] = mapped_column(JSON, default=list)
+    #: what else the decision went by: new or returning and why, a renewal's start, the platform's visits, edits
+    details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class Conversion(Base):

@@ -57,7 +57,11 @@ class Store(Base):
     credit_on: Mapped[str] = mapped_column(String(20), default="paid")
     forward_test_orders: Mapped[bool] = mapped_column(Boolean, default=False)
     #: comma-separated signal kinds, strongest first (code-vs-link precedence)
-    precedence: Mapped[str] = mapped_column(String(100), default="promo_code,click,landing_page")
+    precedence: Mapped[str] = mapped_column(String(100), default="renewal,promo_code,click,landing_page,customer")
+    #: a returning customer's orders go to the influencers of their first credited order for this many days; 0 = off
+    lifetime_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: subscription renewals: credit (to the influencers of the order that started the subscription) or ignore
+    renewals: Mapped[str] = mapped_column(String(20), default="credit", server_default="credit")
     #: how touches (clicks) share an order: last_click, first_click, linear, time_decay
     attribution_model: Mapped[str] = mapped_column(String(20), default="last_click")
     #: touches older than this before the order are kept in the record as "out of window", not credited

@@ -7,7 +7,7 @@ backoff and finally set aside, never stopping the worker.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session
 
 from connector import registry
 from connector.campaigns import reports
-from connector.core.platform import CONFIRMED_EVENTS, CustomerCreated, LifecycleEvent
+from connector.core.platform import CONFIRMED_EVENTS, CustomerCreated, Journey, LifecycleEvent, Needs, OrderEvent
 from connector import logs
+from connector.crediting import enrichment
 from connector.crediting.conversions import apply_event
 from connector.crediting.leads import apply_signup
 from connector.crediting.report_events import apply_report
 from connector.db import one_connection, transaction
-from connector.errors import MalformedPayload
+from connector.errors import MalformedPayload, PlatformError
 from connector.installs.lifecycle import apply_lifecycle
 from connector.intake import inbox
 from connector.models import Event, Store
@@ -114,6 +115,8 @@ class HandlesEvents(WorkerBase):
             neutral = adapter.normalise(event.topic, event.body)
         except MalformedPayload as exc:
             return _Prepared(malformed=str(exc))
+        if isinstance(neutral, OrderEvent):
+            return _Prepared(neutral=self._enriched(adapter, event, neutral))
         if not isinstance(neutral, CONFIRMED_EVENTS):
             return _Prepared(neutral=neutral)
         if not isinstance(neutral, LifecycleEvent):
@@ -123,6 +126,30 @@ class HandlesEvents(WorkerBase):
                 return _Prepared(neutral=neutral)  # skipped in _apply: nothing to confirm
         refuted = adapter.confirm(self.settings, self.sessions, event.store_id, neutral)
         return _Prepared(neutral=neutral, refuted=refuted)
+
+    def _enriched(self, adapter, event: inbox.ClaimedEvent, order: OrderEvent) -> OrderEvent:
+        """The order event with what its delivery does not carry, read from the platform (visits, a renewal's
+        start, exact refunds), outside any transaction.
+
+        When the platform cannot answer now, a renewal's start or exact refunds are worth waiting for (PlatformError
+        propagates and the event is retried later: a guess would be sent for good). The visits are not: the order
+        is credited from what its delivery says (which names the last visit's landing) and the record says why.
+        """
+        enrich = getattr(adapter, "enrich", None)
+        if enrich is None:
+            return order
+        with self.sessions() as session:
+            status = session.scalar(select(Store.status).where(Store.id == event.store_id))
+            needs = enrichment.needs_for(session, event.store_id, order) if status == "active" else Needs()
+        if not needs:
+            return order
+        try:
+            return enrich(self.settings, self.sessions, event.store_id, order, needs)
+        except PlatformError as exc:
+            if needs.renewal_origin or needs.refunds:
+                raise
+            log.warning("event %s: the order's visits could not be read (%s); credited without them", event.id, exc)
+            return replace(order, journey=Journey(ready=True, error=f"could not be read: {exc}"))
 
     def _apply(self, session: Session, row: inbox.ClaimedEvent, prepared: "_Prepared") -> None:
         """Apply the claimed event and record its outcome, in the caller's transaction.

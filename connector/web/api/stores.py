@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from connector.campaigns import influencers as registrations
+from connector.core.attribution import SIGNAL_KINDS
 from connector.db import transaction
 from connector.errors import ConnectorError
 from connector.models import Store
@@ -30,9 +31,13 @@ class AttributionIn(Strict):
     window_days: whole(1, 365) = 30
     half_life_days: whole(1, 365) = 7
     #: strongest first: which kind of signal wins when an order carries several (code-vs-link precedence)
-    precedence: list[Literal["promo_code", "click", "landing_page"]] = Field(
-        default=["promo_code", "click", "landing_page"], min_length=1, max_length=3,
+    precedence: list[Literal["renewal", "promo_code", "click", "landing_page", "customer"]] = Field(
+        default=list(SIGNAL_KINDS), min_length=1, max_length=len(SIGNAL_KINDS),
         json_schema_extra={"uniqueItems": True})
+    #: a returning customer's orders go to the influencers of their first credited order for this many days (0: off)
+    lifetime_days: whole(0, 3650) = 0
+    #: subscription renewals: credited to the influencers of the order that started the subscription, or ignored
+    renewals: Literal["credit", "ignore"] = "credit"
 
 
 class AttributionOut(BaseModel):
@@ -40,6 +45,8 @@ class AttributionOut(BaseModel):
     window_days: int
     half_life_days: int
     precedence: list[str]
+    lifetime_days: int
+    renewals: str
 
 
 class StoreOut(BaseModel):
@@ -67,7 +74,8 @@ def store_out(store: Store) -> dict:
         "status_reason": store.status_reason, "installed_at": format_time(store.installed_at),
         "storefront_url": store.storefront_url, "currency": store.currency,
         "attribution": {"model": store.attribution_model, "window_days": store.attribution_window_days,
-                        "half_life_days": store.half_life_days, "precedence": store.precedence.split(",")},
+                        "half_life_days": store.half_life_days, "precedence": store.precedence.split(","),
+                        "lifetime_days": store.lifetime_days, "renewals": store.renewals},
         "storefront_script": snippet(services().settings, store) if store.platform == "woocommerce" else None,
     }
 
@@ -92,9 +100,10 @@ def set_attribution(store_id: str):
         body = read_body(AttributionIn)
         try:
             registrations.set_attribution(store, model=body.model, window_days=body.window_days,
-                                          half_life_days=body.half_life_days, precedence=",".join(body.precedence))
+                                          half_life_days=body.half_life_days, precedence=",".join(body.precedence),
+                                          lifetime_days=body.lifetime_days, renewals=body.renewals)
         except ConnectorError as exc:
-            raise ApiError(422, "validation_error", str(exc), "precedence") from None
+            raise ApiError(422, "validation_error", str(exc), getattr(exc, "field", "precedence")) from None
         return jsonify(StoreOut.model_validate(store_out(store)).model_dump(mode="json"))
 
 
@@ -108,7 +117,7 @@ OPERATIONS = {
         "operationId": "getStore", "parameters": [STORE_ID],
         "responses": {"200": json_response(StoreOut, "The store"), **_common, **error_responses(404)}}},
     "/stores/{store_id}/attribution": {"put": {
-        "operationId": "setAttribution", "summary": "The store's attribution model, window and precedence",
+        "operationId": "setAttribution", "summary": "The store's attribution model, window, precedence, customer lifetime and renewals",
         "parameters": [STORE_ID], "requestBody": request_body(AttributionIn),
         "responses": {"200": json_response(StoreOut, "The store"), **_common, **error_responses(400, 404, 422)}}},
 }

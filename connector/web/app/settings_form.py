@@ -27,12 +27,20 @@ MODELS = {
     "linear": ("Shared equally", "Every influencer whose link was clicked in the window gets an equal share."),
     "time_decay": ("Time decay", "Every influencer gets a share; recent clicks weigh more (see half-life)."),
 }
-KINDS = {"promo_code": "Promo code", "click": "Click on a link", "landing_page": "Ref in the landing page"}
+KINDS = {"renewal": "Subscription renewal (its start's influencers)", "promo_code": "Promo code",
+         "click": "Click on a link", "landing_page": "Ref in the landing page",
+         "customer": "Returning customer (their first credited order's influencers)"}
+RENEWAL_LABELS = {"credit": ("Credit renewals", "A renewal goes to the influencers of the order that started it."),
+                  "ignore": ("Ignore renewals", "Only a subscription's first order is credited.")}
 CREDIT_ON_LABELS = {"paid": ("When the order is paid", "An unpaid order waits; most stores want this."),
                     "creation": ("When the order is placed", "Also credits orders paid later, or never.")}
 FIELD_NAMES = {"model": "Attribution model", "window_days": "Attribution window",
                "half_life_days": "Half-life", "precedence": "Signal order", "forward_test_orders": "Test orders",
-               "credit_on": "Credit orders"}
+               "credit_on": "Credit orders", "lifetime_days": "Returning customers", "renewals": "Renewals"}
+
+
+PRECEDENCE_MESSAGE = ("Put each kind of signal once: renewal, promo code, click, landing page ref and returning "
+                      "customer.")
 
 
 class SettingsIn(BaseModel):
@@ -40,16 +48,19 @@ class SettingsIn(BaseModel):
     model: Literal["last_click", "first_click", "linear", "time_decay"]
     window_days: int = Field(ge=1, le=365)
     half_life_days: int = Field(ge=1, le=365)
-    precedence: list[Literal["promo_code", "click", "landing_page"]] = Field(min_length=len(SIGNAL_KINDS),
-                                                                            max_length=len(SIGNAL_KINDS))
+    precedence: list[Literal["renewal", "promo_code", "click", "landing_page", "customer"]] = Field(
+        min_length=len(SIGNAL_KINDS), max_length=len(SIGNAL_KINDS))
     forward_test_orders: bool
     credit_on: Literal["paid", "creation"]
+    lifetime_days: int = Field(ge=0, le=3650)
+    renewals: Literal["credit", "ignore"]
 
 
 def settings_of(store: Store) -> dict:
     return {"model": store.attribution_model, "window_days": store.attribution_window_days,
             "half_life_days": store.half_life_days, "precedence": store.precedence.split(","),
-            "forward_test_orders": store.forward_test_orders, "credit_on": store.credit_on}
+            "forward_test_orders": store.forward_test_orders, "credit_on": store.credit_on,
+            "lifetime_days": store.lifetime_days, "renewals": store.renewals}
 
 
 def _choices() -> dict:
@@ -58,6 +69,7 @@ def _choices() -> dict:
         "precedence": [{"value": v, "label": label} for v, label in KINDS.items()],
         "credit_on": [{"value": v, "label": label, "help": help_} for v, (label, help_) in CREDIT_ON_LABELS.items()
                       if v in CREDIT_ON],
+        "renewals": [{"value": v, "label": label, "help": help_} for v, (label, help_) in RENEWAL_LABELS.items()],
     }
 
 
@@ -70,7 +82,9 @@ def _refusal(exc: ValidationError) -> AppError:
     messages = {
         "window_days": "The attribution window is a whole number of days from 1 to 365.",
         "half_life_days": "The half-life is a whole number of days from 1 to 365.",
-        "precedence": "Put each kind of signal once: promo code, click and landing page ref.",
+        "precedence": PRECEDENCE_MESSAGE,
+        "lifetime_days": "Returning customers: a whole number of days from 0 (off) to 3650.",
+        "renewals": "Choose whether renewals are credited or ignored.",
         "model": f"Choose one of: {', '.join(label for label, _help in MODELS.values())}.",
         "credit_on": "Choose when orders are credited: when paid, or when placed.",
         "forward_test_orders": "Test orders are either credited or not.",
@@ -96,12 +110,12 @@ def put_settings():
         except ValidationError as exc:
             raise _refusal(exc) from None
         if len(set(body.precedence)) != len(body.precedence):
-            raise AppError(422, "validation_error", "Put each kind of signal once: promo code, click and landing "
-                           "page ref.", "precedence")
+            raise AppError(422, "validation_error", PRECEDENCE_MESSAGE, "precedence")
         try:
             registrations.set_attribution(store, model=body.model, window_days=body.window_days,
                                           half_life_days=body.half_life_days, precedence=",".join(body.precedence),
-                                          forward_test_orders=body.forward_test_orders, credit_on=body.credit_on)
+                                          forward_test_orders=body.forward_test_orders, credit_on=body.credit_on,
+                                          lifetime_days=body.lifetime_days, renewals=body.renewals)
         except ConnectorError as exc:
             raise AppError(422, "validation_error", str(exc)) from None
         return jsonify(settings=settings_of(store), message="Settings saved")
