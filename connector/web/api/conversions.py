@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask import jsonify, request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from connector.core.attribution import match_key
@@ -79,6 +79,8 @@ class SignalOut(BaseModel):
     tracking_id: str | None
     click_id: str | None = None
     at: str | None = None
+    #: customer and renewal signals: the influencer's share of the earlier order they inherit from
+    share: str | None = None
     status: str
     reason: str
 
@@ -96,6 +98,68 @@ class ReportOut(BaseModel):
     note: str | None
 
 
+class FirstOrderOut(BaseModel):
+    #: true (new), false (returning), null (unknown)
+    value: bool | None
+    #: what said so: the platform, or the connector's own sightings of the customer's earlier orders
+    source: str
+
+
+class RenewalOut(BaseModel):
+    #: what marked the order as a renewal (a tag, source_name, the renewal-order meta)
+    marker: str
+    #: credit or ignore: the store's setting when it was decided
+    policy: str
+    #: the order that started the subscription (platform id and name), and how it was found
+    start: str | None
+    start_name: str | None
+    found_by: str | None
+    #: why no credited start was found
+    missing: str | None
+
+
+class CustomerLinkOut(BaseModel):
+    lifetime_days: int
+    #: the customer's first credited order in the store, if any
+    first_credited_order: str | None
+    #: customer_id or email_sha256
+    found_by: str | None
+
+
+class VisitOut(BaseModel):
+    position: str
+    at: str
+    ref: str | None
+    source: str | None
+    utm: dict[str, str]
+
+
+class JourneyOut(BaseModel):
+    #: false when Shopify had not built the order's sessions yet
+    ready: bool
+    error: str | None
+    visits: list[VisitOut]
+
+
+class AdjustmentOut(BaseModel):
+    #: the order state's update time, the commission base before and after, and the signed difference sent
+    at: str
+    #: "from" in the JSON
+    from_: str = Field(alias="from")
+    to: str
+    amount: str
+    #: set when the edit would have taken the order below what refunds already reversed
+    floor: str | None = None
+
+
+class RecordDetails(BaseModel):
+    first_order: FirstOrderOut | None = None
+    renewal: RenewalOut | None = None
+    customer: CustomerLinkOut | None = None
+    journey: JourneyOut | None = None
+    adjustments: list[AdjustmentOut] = []
+
+
 class AttributionRecordOut(BaseModel):
     store_id: int
     order_id: str
@@ -108,6 +172,9 @@ class AttributionRecordOut(BaseModel):
     signals: list[SignalOut]
     reports: list[ReportOut]
     purchase_conversion_id: str | None
+    #: what else the decision went by: new or returning, a renewal's start, a returning customer's first
+    #: credited order, Shopify's visits, and the edits that adjusted the purchase since
+    details: RecordDetails
 
 
 def _conversion_out(conversion: Conversion) -> dict:
@@ -210,6 +277,7 @@ def order_attribution(store_id: str, order_id: str):
             reports=[{"id": r.id, "status": r.status, "received_at": format_time(r.received_at),
                       "touches": len(r.touches or []), "note": r.note} for r in found],
             purchase_conversion_id=order.purchase_conversion_id,
+            details=record.details or {},
         )
 
 
