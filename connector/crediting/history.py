@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.core.attribution import (RENEWALS_IGNORE, Directory, Inherited, PastCredit, RenewalContext,
@@ -21,16 +21,11 @@ from connector.models import ConversionCredit, Order, Store
 _PLACED = func.coalesce(Order.ordered_at, Order.first_seen_at)
 
 
-def _same_customer(store_id: int, order: Order, customer_id: str | None, email_hash: str | None) -> list:
-    """Conditions for the store's other orders of this customer: by platform customer id, else by email hash."""
-    who = []
-    if customer_id:
-        who.append(Order.customer_id == customer_id)
-    if email_hash:
-        who.append(Order.customer_email_sha256 == email_hash)
-    if not who:
-        return []
-    return [Order.store_id == store_id, Order.id != order.id, or_(*who)]
+def _by_customer(customer_id: str | None, email_hash: str | None) -> list:
+    """One condition per way the customer is known (platform customer id, email hash), each queried on its own
+    index: an OR of the two would make SQLite and PostgreSQL read one of them whole."""
+    return [column == value for column, value in ((Order.customer_id, customer_id),
+                                                  (Order.customer_email_sha256, email_hash)) if value]
 
 
 def first_order(session: Session, store: Store, order: Order, event: OrderEvent) -> tuple[bool | None, str]:
@@ -44,13 +39,14 @@ def first_order(session: Session, store: Store, order: Order, event: OrderEvent)
     journey = event.journey
     if journey is not None and journey.customer_order_index is not None:
         return journey.customer_order_index <= 1, "platform: the order's place among the customer's orders"
-    where = _same_customer(store.id, order, event.customer.id, email_sha256(event.customer.email))
-    if not where:
+    who = _by_customer(event.customer.id, email_sha256(event.customer.email))
+    if not who:
         return None, "unknown: the order names no customer"
-    earlier = session.scalar(select(Order.id).where(*where, Order.test.is_(False), _PLACED < event.occurred_at)
-                             .limit(1))
-    if earlier is not None:
-        return False, "connector: an earlier order of this customer was seen in this store"
+    for condition in who:
+        earlier = session.scalar(select(Order.id).where(Order.store_id == store.id, condition, Order.id != order.id,
+                                                        Order.test.is_(False), _PLACED < event.occurred_at).limit(1))
+        if earlier is not None:
+            return False, "connector: an earlier order of this customer was seen in this store"
     return None, "unknown: the platform does not say, and the connector has seen no earlier order of this customer"
 
 
@@ -108,11 +104,13 @@ def renewal_origin(session: Session, store: Store, order: Order, event: OrderEve
             return _missing(context, f"the order that started it ({renewal.origin_order_id}) is unknown to the "
                                      "connector (placed before the install, or never delivered)")
     else:
-        where = _same_customer(store.id, order, event.customer.id, email_sha256(event.customer.email))
-        if where:
-            start = session.scalars(select(Order).where(*where, Order.starts_subscription.is_(True),
+        for condition in _by_customer(event.customer.id, email_sha256(event.customer.email)):
+            start = session.scalars(select(Order).where(Order.store_id == store.id, condition, Order.id != order.id,
+                                                        Order.starts_subscription.is_(True),
                                                         _PLACED < event.occurred_at)
                                     .order_by(_PLACED.desc(), Order.id.desc()).limit(1)).first()
+            if start is not None:
+                break
         found_by = "customer_subscription"
         if start is None:
             why = f" ({renewal.lookup_error})" if renewal.lookup_error else ""
