@@ -6,13 +6,14 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from connector.core import storable
-from connector.core.platform import (CodeBatch, CodeRemoval, CodeRequest, Delivery, DeliveryHeaders, NeutralEvent,
-                                OrderDeleted, StoreView, WebhookHealth)
+from connector.core.platform import (CodeBatch, CodeRemoval, CodeRequest, Delivery, DeliveryHeaders, Needs,
+                                     NeutralEvent, OrderDeleted, OrderEvent, StoreView, WebhookHealth)
 from connector.settings import Settings
 
 from . import binding as _binding
 from . import coupons as _coupons
 from . import normalise as _normalise
+from . import order_context as _order_context
 from . import remote as _remote
 from . import store_url as _store_url
 from . import verify as _verify
@@ -56,6 +57,11 @@ class WooCommerceAdapter:
     def normalise(self, topic: str, body: bytes) -> NeutralEvent | None:
         # Every value is checked storable here, so a lone surrogate or a year-1 date is rejected at once.
         return storable.checked(_normalise.normalise(topic, body))
+
+    def enrich(self, settings: Settings, sessions: "sessionmaker", store_id: int, event: OrderEvent,
+               needs: Needs) -> OrderEvent:
+        """Exact refunds from the order's refunds endpoint; a renewal's start from its subscription's parent_id."""
+        return _order_context.enrich(settings, sessions, store_id, event, needs)
 
     def setup(self, settings: Settings, sessions: "sessionmaker", store_id: int) -> str:
         """Create or repair the store's webhooks (its secret made first if missing); record storefront and currency."""

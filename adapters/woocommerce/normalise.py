@@ -1,13 +1,22 @@
 """WooCommerce webhooks (the REST v3 order and customer JSON) → neutral OrderEvent / OrderDeleted / CustomerCreated.
 
 - Commission base: the sum of the line items' `total`, which WooCommerce keeps after coupon discounts
-  and without tax (even when prices are entered with tax); shipping, fees and taxes are out.
+  and without tax (even when prices are entered with tax); shipping, fees and taxes are out. The lines
+  themselves are the event's `items` (lines.py), so they add up to the base exactly. A merchant's edit
+  changes `line_items` in place and a refund is an object of its own that leaves them as they were
+  (`wc_create_refund` copies the refunded lines into the refund), so the lines and the base are the order
+  as edited, refunds not taken out.
+- `updated_at` is `date_modified_gmt`, which every save of the order moves; `taxes_included` is
+  `prices_include_tax`, for the record only: WooCommerce's line and refund totals are without tax either way.
+- Renewals of WooCommerce Subscriptions are read from the order's meta (renewals.py).
 - WooCommerce has no refund webhook: a refund arrives as `order.updated` with an entry in `refunds`
   (`{id, reason, total: "-10.00"}`), and the order JSON does not say how much of a refund was goods
   and how much shipping or tax. The refunded commission base is therefore estimated in proportion:
   |refund total| × commission base / order total, rounded half-up to cents, and never more than the
   refund itself (the whole refund when the order total is zero). The core caps reversals at what is
-  still credited, so an estimate can never reverse more than was credited.
+  still credited, so an estimate can never reverse more than was credited. The normaliser is pure, so the
+  estimate is what it gives; the adapter's `enrich` replaces it with the refund as the store's refunds
+  endpoint has it, line by line, when the core asks (order_context.py, answers.py).
 - A refund has no time of its own in the order JSON: it takes the order's `date_modified_gmt`.
 - `*_gmt` times carry no offset but are UTC. `order.deleted` carries only `{"id": N}`, so its
   OrderDeleted is stamped with the time it is normalised (close to when it was received).
@@ -28,8 +37,13 @@ from typing import Any
 
 from connector.errors import MalformedPayload
 from connector.core.json_body import load
-from connector.core.platform import Customer, CustomerCreated, Money, OrderDeleted, OrderEvent, RefundEvent
+from connector.core.platform import (Customer, CustomerCreated, LineItem, Money, OrderDeleted, OrderEvent,
+                                     RefundEvent)
 from connector.core.shapes import Empty, list_field, objects_field, text_or_none
+
+from . import renewals as _renewals
+from .fields import amount as _amount, gmt_time as _time, positive_id as _id
+from .lines import order_lines
 
 ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
 DELETED_TOPIC = "order.deleted"
@@ -43,75 +57,30 @@ ATTRIBUTION_PREFIX = "_wc_order_attribution_"
 LANDING_KEY = ATTRIBUTION_PREFIX + "session_entry"
 # The shopper's browser string is theirs, not a traffic source: it is not carried.
 NOT_TRAFFIC = frozenset({"session_entry", "user_agent"})
-MAX_AMOUNT = Decimal(10) ** 14  # what the connector's money columns hold before the decimal point
-MAX_QUANTITY = 10**9
 MAX_NAME = 100
 MAX_PROOF = 255
 MAX_EMAIL = 320
-ASCII_DIGITS = re.compile(r"[0-9]{1,64}")  # ids are kept in 64-character columns
-AMOUNT = re.compile(r"-?[0-9]{1,32}(\.[0-9]{1,32})?")
 CURRENCY = re.compile(r"[A-Z]{3}")
 CENT = Decimal("0.01")
 #: WooCommerce writes an empty list as [] (its schema types them as arrays): only null is no entries
 EMPTY = Empty.NULL
 
 
-def _id(value: Any, field: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**64:
-        return str(value)
-    if isinstance(value, str) and ASCII_DIGITS.fullmatch(value.strip()) and int(value) > 0:
-        return value.strip()
-    raise MalformedPayload(f"{field} is missing or not a positive whole number: {value!r}")
-
-
-def _amount(value: Any, field: str) -> Decimal:
-    if isinstance(value, bool) or value is None:
-        raise MalformedPayload(f"{field} is missing")
-    if isinstance(value, (int, Decimal)):
-        amount = Decimal(value)
-    elif isinstance(value, str) and AMOUNT.fullmatch(value.strip()):
-        amount = Decimal(value.strip())
-    else:
-        raise MalformedPayload(f"{field} is not an amount: {value!r}")
-    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
-        raise MalformedPayload(f"{field} is not a plausible amount: {value!r}")
-    return amount
-
-
-def _time(value: Any, field: str) -> datetime:
-    if not isinstance(value, str):
-        raise MalformedPayload(f"{field} is missing or not text: {value!r}")
-    try:
-        parsed = datetime.fromisoformat(value)
-        # WooCommerce's *_gmt fields have no offset and are UTC.
-        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
-    except (ValueError, OverflowError):  # OverflowError: year 1 shifted out of range by its offset
-        raise MalformedPayload(f"{field} is not an ISO 8601 time: {value!r}") from None
-
-
-def _quantity(value: Any, field: str) -> None:
-    # Whole numbers in core; some plugins sell by weight or length, so a fraction is accepted.
-    plausible = not isinstance(value, bool) and isinstance(value, (int, Decimal)) \
-        and (not isinstance(value, Decimal) or value.is_finite()) and 0 <= value <= MAX_QUANTITY
-    if not plausible:
-        raise MalformedPayload(f"{field} is missing or not a plausible quantity: {value!r}")
-
-
-def commission_base(order: dict) -> Money:
+def commission_base(order: dict, items: tuple[LineItem, ...]) -> Money:
     """The line items' totals (after coupons, tax out); shipping, fees and taxes are not in it."""
     currency = order.get("currency")
     if not isinstance(currency, str) or not CURRENCY.fullmatch(currency):
         raise MalformedPayload(f"currency is missing or not an ISO 4217 code: {currency!r}")
-    if not isinstance(order.get("line_items"), list):
-        raise MalformedPayload("line_items is missing or not a list")
-    total = Decimal(0)
-    for index, line in enumerate(objects_field(order, "line_items", empty=EMPTY)):
-        where = f"line_items[{index}]"
-        _quantity(line.get("quantity"), f"{where}.quantity")
-        total += _amount(line.get("total"), f"{where}.total")
-    if abs(total) >= MAX_AMOUNT:
-        raise MalformedPayload(f"commission base {total} is out of range")
-    return Money(total, currency)
+    # The base is the items' own sum, so they add up to it exactly whatever their precision.
+    return Money(sum((item.amount for item in items), Decimal(0)), currency)
+
+
+def _taxes_included(value: Any) -> bool:
+    if value is None:  # an order from before the field (WooCommerce 3.0), or a plugin's: as entered without tax
+        return False
+    if not isinstance(value, bool):
+        raise MalformedPayload(f"prices_include_tax is not true or false: {value!r}")
+    return value
 
 
 def _meta(order: dict) -> dict[str, Any]:
@@ -214,7 +183,8 @@ def _refunds(order: dict, order_id: str, base: Money, modified_at: datetime) -> 
 def order_event(topic: str, order: dict) -> OrderEvent:
     """A WooCommerce order (order.created, order.updated, order.restored) as an OrderEvent."""
     order_id = _id(order.get("id"), "order id")
-    base = commission_base(order)
+    items = order_lines(order)
+    base = commission_base(order, items)
     status = order.get("status")
     if not isinstance(status, str) or not status.strip() or len(status) > MAX_NAME:
         raise MalformedPayload(f"status is missing or not a status: {status!r}")
@@ -244,6 +214,11 @@ def order_event(topic: str, order: dict) -> OrderEvent:
         refunds=_refunds(order, order_id, base, modified_at),
         traffic=_traffic(meta),
         proof=_proof(order.get("order_key")),
+        items=items,
+        updated_at=modified_at,
+        taxes_included=_taxes_included(order.get("prices_include_tax")),
+        renewal=_renewals.renewal(meta, order.get("created_via")),
+        starts_subscription=_renewals.starts_subscription(meta),
     )
 
 

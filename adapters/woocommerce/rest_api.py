@@ -48,6 +48,12 @@ MAX_WAIT = 30.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: what WooCommerce answers (404) for an order that does not load: deleted for good
 ORDER_NOT_FOUND = "woocommerce_rest_shop_order_invalid_id"
+#: what WooCommerce Subscriptions answers (404, WC_REST_CRUD_Controller::get_item) for an id that is no subscription
+SUBSCRIPTION_NOT_FOUND = "woocommerce_rest_shop_subscription_invalid_id"
+#: what WordPress answers (404) for a route no plugin registered: here, WooCommerce Subscriptions is not active
+NO_ROUTE = "rest_no_route"
+#: an order with more refunds than this is not read exactly (its estimates stay)
+MAX_REFUND_PAGES = 10
 #: the most a store's answer may be: a page of 100 orders is well under 2 MB
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 DEFAULT_TIMEOUT = 10.0
@@ -126,7 +132,8 @@ class WooCommerceClient:
                 attempt += 1
                 if not retry or attempt >= ATTEMPTS or wait > MAX_WAIT:
                     later = f" (Retry-After {exc.retry_after:.0f} s)" if exc.retry_after else ""
-                    raise PlatformError(f"{exc}{later}") from None
+                    # Still a _Transient, so callers can tell (may_pass) an outage from a refusal.
+                    raise _Transient(f"{exc}{later}", exc.retry_after) from None
                 self._sleep(wait)
 
     def _once(self, method: str, endpoint: str, *, params: dict | None, data: Any, api: API) -> Any:
@@ -263,6 +270,25 @@ class WooCommerceClient:
             raise PlatformError(f"{self.store_url}: GET orders/{order_id} answered no status")
         return status
 
+    def order_refunds(self, order_id: str) -> list[dict]:
+        """The order's refunds (`GET orders/{id}/refunds`), in pages of 100, each with its line items.
+
+        WooCommerce answers [] for an order that does not exist (the list is a query by parent order);
+        a 404 (`woocommerce_rest_invalid_order_id`, or no route at all) is NotFound.
+        """
+        return list(self._pages(f"orders/{_numeric(order_id, 'order')}/refunds", {}, MAX_REFUND_PAGES))
+
+    def subscription(self, subscription_id: str) -> dict:
+        """One WooCommerce Subscriptions subscription (`GET subscriptions/{id}`); its `parent_id` is its first order.
+
+        NotFound with code NO_ROUTE when Subscriptions is not active, SUBSCRIPTION_NOT_FOUND when the id is none.
+        """
+        endpoint = f"subscriptions/{_numeric(subscription_id, 'subscription')}"
+        answer = self._call("get", endpoint)
+        if not isinstance(answer, dict):
+            raise PlatformError(f"{self.store_url}: GET {endpoint} answered something that is not an object")
+        return answer
+
     # --- coupons ---------------------------------------------------------------------------------
 
     def coupon_batch(self, *, create: Sequence[dict] = (), update: Sequence[dict] = ()) -> dict[str, list[dict]]:
@@ -340,6 +366,13 @@ def _gmt(value) -> datetime | None:
         return datetime.fromisoformat(str(value)).replace(tzinfo=timezone.utc)
     except ValueError:
         return None
+
+
+def _numeric(value: str, what: str) -> int:
+    """An id as the path wants it; anything else is refused before a call is made."""
+    if not (isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0):
+        raise PlatformError(f"{value!r} is not a{'n' if what[0] in 'aeiou' else ''} {what} id")
+    return int(value)
 
 
 def _hook_id(hook: dict) -> int:

@@ -38,14 +38,17 @@ def diagnose(existing: Sequence[Mapping], delivery_url: str, secret: str, topics
              name_prefix: str) -> list[Finding]:
     """At most one finding per topic; none for a topic that has an active webhook to `delivery_url` with `secret`.
 
-    Ours is one of the topic delivering to `delivery_url` (an active one first); failing that, one we named
-    (`name_prefix`) that delivers elsewhere, pointed back here rather than duplicated; failing that, a new one.
+    Ours is one of the topic delivering to `delivery_url` (a healthy one first, then an active one); failing
+    that, one we named (`name_prefix`) that delivers elsewhere, pointed back here rather than duplicated;
+    failing that, a new one.
     """
     findings = []
     for topic in topics:
         same_topic = [hook for hook in existing if hook.get("topic") == topic]
+        # A healthy one first, then an active one: a second webhook of ours signing with another secret
+        # must not hide the healthy one (the store then holds two, and nothing needs mending).
         ours = sorted((hook for hook in same_topic if hook.get("delivery_url") == delivery_url),
-                      key=lambda hook: hook.get("status") != ACTIVE)
+                      key=lambda hook: (hook.get("status") != ACTIVE, hook.get("secret") != secret))
         named = [hook for hook in same_topic if str(hook.get("name") or "").startswith(name_prefix)]
         if ours:
             hook = ours[0]

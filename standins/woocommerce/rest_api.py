@@ -1,10 +1,11 @@
 """The WooCommerce stand-in's HTTP side: every site's wc-auth and REST API v3 routes on one Flask app.
 
 The REST API serves `webhooks` (creating one pings its delivery_url first, and a ping not answered 200 refuses it,
-where WooCommerce shows the error but keeps the webhook), `orders`, `coupons` with `coupons/batch` (at most
-BATCH_LIMIT items in all, each failed item answered as `{"id": 0, "error": {...}}`, deletes always forced) and
-`data/currencies/current`. A failure a test planned (`fail_next`) is answered before anything else looks at the
-request, as a busy or broken host would.
+where WooCommerce shows the error but keeps the webhook), `orders` with `orders/{id}/refunds`, `coupons` with
+`coupons/batch` (at most BATCH_LIMIT items in all, each failed item answered as `{"id": 0, "error": {...}}`, deletes
+always forced), `data/currencies/current`, and WooCommerce Subscriptions' `subscriptions/{id}` (404 `rest_no_route`
+while a test has the plugin switched off). A failure a test planned (`fail_next`) is answered before anything else
+looks at the request, as a busy or broken host would.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class RestApi:
         app.add_url_rule(rest + "webhooks/<int:hook_id>", view_func=self._webhook, methods=["PUT"])
         app.add_url_rule(rest + "orders", view_func=self._orders, methods=["GET"])
         app.add_url_rule(rest + "orders/<int:order_id>", view_func=self._one_order, methods=["GET"])
+        app.add_url_rule(rest + "orders/<int:order_id>/refunds", view_func=self._refunds, methods=["GET"])
+        app.add_url_rule(rest + "subscriptions/<int:subscription_id>", view_func=self._subscription, methods=["GET"])
         app.add_url_rule(rest + "coupons", view_func=self._coupons, methods=["GET", "POST"])
         app.add_url_rule(rest + "coupons/batch", view_func=self._coupon_batch, methods=["POST", "PUT", "PATCH"])
         app.add_url_rule(rest + "data/currencies/current", view_func=self._current_currency, methods=["GET"])
@@ -161,6 +164,36 @@ class RestApi:
             found = copy.deepcopy(target.orders.get(order_id))
         if found is None:  # WC_REST_CRUD_Controller: the object does not load
             return rest_error(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+        return jsonify(found)
+
+    def _refunds(self, site: str, order_id: int):
+        """The order's refunds, newest first; [] for an order that does not exist, as WooCommerce's list is a query
+        of refunds by parent (WC_REST_CRUD_Controller::get_items) that never loads the order."""
+        target = self._sites.get(site)
+        refused = authenticate(self._sites, target, write=False)
+        if refused:
+            return refused
+        with self._sites.lock:
+            found = [self._refund_view(site, order_id, refund) for refund in target.refunds.get(order_id, [])]
+        return _list(found)
+
+    def _refund_view(self, site: str, order_id: int, refund: dict) -> dict:
+        base = f"{self._site_url(site)}/{API_PREFIX}orders/{order_id}"
+        return {**copy.deepcopy(refund), "_links": {"self": [{"href": f"{base}/refunds/{refund['id']}"}],
+                                                   "collection": [{"href": f"{base}/refunds"}],
+                                                   "up": [{"href": base}]}}
+
+    def _subscription(self, site: str, subscription_id: int):
+        target = self._sites.get(site)
+        if not target.subscriptions_active:  # the route is WooCommerce Subscriptions': WordPress never gets to auth
+            return rest_error(404, "rest_no_route", "No route was found matching the URL and request method.")
+        refused = authenticate(self._sites, target, write=False)
+        if refused:
+            return refused
+        with self._sites.lock:
+            found = copy.deepcopy(target.subscriptions.get(subscription_id))
+        if found is None:  # WC_REST_CRUD_Controller::get_item with the shop_subscription post type
+            return rest_error(404, "woocommerce_rest_shop_subscription_invalid_id", "Invalid ID.")
         return jsonify(found)
 
     def _current_currency(self, site: str):

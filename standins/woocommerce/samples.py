@@ -1,8 +1,9 @@
 """Sample WooCommerce deliveries, shaped like WooCommerce's REST v3 order and customer webhooks, for the demo,
 tests and benchmarks.
 
-`order.json` and `customer.json` beside this file are the templates (see PROVENANCE.md there); these helpers vary them,
-encode it the way PHP's wp_json_encode does and sign it the way WooCommerce does.
+`order.json`, `customer.json` and the tax-inclusive order with its refunds beside this file are the templates (see
+PROVENANCE.md there); these helpers vary them, encode them the way PHP's wp_json_encode does and sign them the
+way WooCommerce does.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ WORDPRESS_VERSION = "6.7.1"
 
 
 @lru_cache(maxsize=None)
-def _template(name: str) -> dict:
+def _template(name: str) -> Any:
     return json.loads((TEMPLATES / name).read_text(encoding="utf-8"))
 
 
@@ -90,6 +91,17 @@ def order(
     elif order_key is not None:
         body["order_key"] = order_key
     return body
+
+
+def tax_inclusive_order() -> dict[str, Any]:
+    """A copy of `order_tax_inclusive.json`: a shop whose prices include 20% VAT, with a line refund and an amount
+    refunded alone (PROVENANCE.md); `tax_inclusive_refunds()` is what its refunds endpoint answers."""
+    return copy.deepcopy(_template("order_tax_inclusive.json"))
+
+
+def tax_inclusive_refunds() -> list[dict[str, Any]]:
+    """A copy of `refunds_tax_inclusive.json`: `GET orders/5301/refunds` of the tax-inclusive order, newest first."""
+    return copy.deepcopy(_template("refunds_tax_inclusive.json"))
 
 
 def customer(

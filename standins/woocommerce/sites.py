@@ -1,4 +1,5 @@
-"""What the WooCommerce stand-in holds: each site's keys, webhooks, orders, customers, coupons and switches."""
+"""What the WooCommerce stand-in holds: each site's keys, webhooks, orders and their refunds, subscriptions, customers,
+coupons and switches."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ class Site:
         #: webhook id → deliveries failed in a row (WooCommerce's failure_count, not shown by its REST API)
         self.webhook_failures: dict[int, int] = {}
         self.orders: dict[int, dict] = {}
+        #: order id → its refunds as the refunds endpoint shows them, newest first
+        self.refunds: dict[int, list[dict]] = {}
+        #: WooCommerce Subscriptions' subscriptions by id, and whether the plugin is active (its routes exist)
+        self.subscriptions: dict[int, dict] = {}
+        self.subscriptions_active = True
         self.customers: dict[int, dict] = {}
         #: coupons as stored (date_expires an aware time or None), and their ids by lower-cased code
         self.coupons: dict[int, dict] = {}
@@ -48,6 +54,10 @@ class Sites:
         self.lock = threading.RLock()
         #: ids of everything made (keys, webhooks, coupons, meta rows), unique across sites
         self._ids = itertools.count(1)
+        #: WordPress post ids (refunds, subscriptions, orders the stand-in makes) and order item ids, both far
+        #: above the ids tests give the orders they place
+        self._post_ids = itertools.count(1_000_001)
+        self._item_ids = itertools.count(2_000_001)
         self._by_name: dict[str, Site] = {}
         #: (consumer key, nonce, timestamp) of every OAuth 1.0a request accepted, so a replay is refused
         self.oauth_nonces: set[tuple[str, str, int]] = set()
@@ -65,3 +75,9 @@ class Sites:
 
     def new_id(self) -> int:
         return next(self._ids)
+
+    def new_post_id(self) -> int:
+        return next(self._post_ids)
+
+    def new_item_id(self) -> int:
+        return next(self._item_ids)

@@ -3,13 +3,14 @@
 One HTTP server on 127.0.0.1 plays any number of sites, each under its own path prefix
 (`http://127.0.0.1:<port>/<site>`, created on first use). It does what the connector relies on, the way
 WooCommerce does it (PLATFORMS.md B1-B3): the wc-auth app authorisation (auto-approved, as if a shop
-manager were logged in), the REST API v3 `webhooks`, `orders`, `coupons` (with `coupons/batch`) and
-`data/currencies/current` endpoints with Basic, query-string or one-legged OAuth 1.0a authentication, the
-ping sent when a webhook is created, and signed webhook deliveries of the orders a test places, changes
-or deletes and of the customers it creates, with WooCommerce's count of failed deliveries that disables a
-webhook. Unlike WooCommerce it accepts a plain-http callback_url (it
-is recorded so tests can look), and it refuses to create a webhook whose ping is not answered 200
-(WooCommerce shows the error but keeps the webhook).
+manager were logged in), the REST API v3 `webhooks`, `orders` (with `orders/{id}/refunds`), `coupons` (with
+`coupons/batch`) and `data/currencies/current` endpoints and WooCommerce Subscriptions' `subscriptions/{id}`,
+with Basic, query-string or one-legged OAuth 1.0a authentication, the ping sent when a webhook is created,
+and signed webhook deliveries of the orders a test places, changes, refunds, edits, renews or deletes and of
+the customers it creates, with WooCommerce's count of failed deliveries that disables a webhook. Refunds and
+edits follow orders.py, subscriptions and their renewal orders subscriptions.py. Unlike WooCommerce it
+accepts a plain-http callback_url (it is recorded so tests can look), and it refuses to create a webhook
+whose ping is not answered 200 (WooCommerce shows the error but keeps the webhook).
 
 Coupons follow WooCommerce (PLATFORMS.md B6 and the v2/v3 coupons controller): codes are stored
 lower-cased and unique among published coupons (`woocommerce_rest_coupon_code_already_exists`); a batch
@@ -30,7 +31,6 @@ import copy
 import hashlib
 import hmac
 import secrets
-import string
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from standins.woocommerce import samples
+from standins.woocommerce import orders as order_changes, samples, subscriptions
 from standins.woocommerce.coupons import coupon_applies, coupon_view, save_coupon
 from standins.woocommerce.rest_api import API_PREFIX, RestApi
 from standins.woocommerce.sites import Site, Sites, now
@@ -112,20 +112,95 @@ class StandinWooCommerce:
         """
         order = copy.deepcopy(order)
         order.setdefault("date_modified_gmt", now())
+        order.setdefault("prices_include_tax", False)
         if not order.get("order_key"):
-            order["order_key"] = "wc_order_" + "".join(secrets.choice(string.ascii_letters + string.digits)
-                                                       for _ in range(13))
+            order["order_key"] = subscriptions.order_key()
         with self._lock:
             self._site(site).orders[int(order["id"])] = order
         return self.deliver(site, "order.created", order) if deliver else []
 
     def update_order(self, site: str, order_id: int, changes: dict, *, deliver: bool = True) -> list[requests.Response]:
+        """Change the order's fields as saved; its modification time moves (unless `changes` sets one)."""
         with self._lock:
-            order = self._site(site).orders[order_id]
+            target = self._site(site)
+            order = target.orders[order_id]
             order.update(copy.deepcopy(changes))
-            order["date_modified_gmt"] = changes.get("date_modified_gmt") or now()
+            if not changes.get("date_modified_gmt"):
+                order_changes.touch(order, target.utc_offset)
             order = copy.deepcopy(order)
         return self.deliver(site, "order.updated", order) if deliver else []
+
+    def refund(self, site: str, order_id: int, lines: dict[int, int] | None = None, *, amount: str | None = None,
+               reason: str = "", deliver: bool = True) -> dict:
+        """The merchant refunds units of lines (line id → units) or an amount alone (orders.refund): the
+        refund is kept for the refunds endpoint, the order lists it, and order.updated is delivered, as
+        WooCommerce's `woocommerce_order_refunded` does. The refund is returned as the endpoint shows it."""
+        with self._lock:
+            target = self._site(site)
+            order = target.orders[order_id]
+            made = order_changes.refund(order, lines or {}, amount, reason, refund_id=self._sites.new_post_id(),
+                                        new_item_id=self._sites.new_item_id, utc_offset=target.utc_offset)
+            target.refunds.setdefault(order_id, []).insert(0, made)
+            order = copy.deepcopy(order)
+        if deliver:
+            self.deliver(site, "order.updated", order)
+        return copy.deepcopy(made)
+
+    def delete_refund(self, site: str, order_id: int, refund_id: int, *, deliver: bool = True) -> list[requests.Response]:
+        """The merchant deletes a refund: gone from the endpoint and the order; order.updated is delivered."""
+        with self._lock:
+            target = self._site(site)
+            target.refunds[order_id] = [r for r in target.refunds.get(order_id, []) if r["id"] != refund_id]
+            order_changes.forget_refund(target.orders[order_id], refund_id, target.utc_offset)
+            order = copy.deepcopy(target.orders[order_id])
+        return self.deliver(site, "order.updated", order) if deliver else []
+
+    def edit_order(self, site: str, order_id: int, changes: dict[int, dict | None] | None = None,
+                   add: tuple[dict, ...] = (), *, deliver: bool = True) -> list[requests.Response]:
+        """The merchant edits the order's lines (orders.edit_lines: line id → new quantity/total, None to
+        remove; `add` new lines); the order is recalculated and order.updated delivered."""
+        with self._lock:
+            target = self._site(site)
+            order = target.orders[order_id]
+            order_changes.edit_lines(order, changes or {}, add, self._sites.new_item_id, target.utc_offset)
+            order = copy.deepcopy(order)
+        return self.deliver(site, "order.updated", order) if deliver else []
+
+    def add_subscription(self, site: str, parent_order_id: int, *, keep_coupons: bool = False) -> dict:
+        """A WooCommerce Subscriptions subscription started by a placed order (no webhook: none is subscribed)."""
+        with self._lock:
+            target = self._site(site)
+            made = subscriptions.subscription_from(
+                target.orders[parent_order_id], subscription_id=self._sites.new_post_id(),
+                new_item_id=self._sites.new_item_id, utc_offset=target.utc_offset, keep_coupons=keep_coupons,
+                site_url=self.site_url(site))
+            target.subscriptions[made["id"]] = made
+            return copy.deepcopy(made)
+
+    def renew_subscription(self, site: str, subscription_id: int, *, order_id: int | None = None,
+                           deliver: bool = True) -> dict:
+        """The subscription's next period paid: a renewal order is stored and order.created delivered; it is returned."""
+        with self._lock:
+            target = self._site(site)
+            chosen = order_id or max([*target.orders, self._sites.new_post_id()]) + 1
+            order = subscriptions.renewal_from(target.subscriptions[subscription_id], order_id=chosen,
+                                               new_item_id=self._sites.new_item_id, utc_offset=target.utc_offset,
+                                               site_url=self.site_url(site))
+            target.orders[chosen] = order
+            order = copy.deepcopy(order)
+        if deliver:
+            self.deliver(site, "order.created", order)
+        return order
+
+    def remove_subscription(self, site: str, subscription_id: int) -> None:
+        """The subscription deleted for good."""
+        with self._lock:
+            self._site(site).subscriptions.pop(subscription_id, None)
+
+    def set_subscriptions_active(self, site: str, active: bool) -> None:
+        """WooCommerce Subscriptions switched on or off: off, its REST routes answer 404 rest_no_route."""
+        with self._lock:
+            self._site(site).subscriptions_active = active
 
     def order(self, site: str, order_id: int) -> dict:
         """The order as the site holds it (with the order_key place_order may have made up)."""

@@ -1,7 +1,8 @@
 """A tiny local HTTP receiver for the WooCommerce tests: it records what the stand-in store sends it.
 
 It plays the connector's side of the wire (the wc-auth callback, the webhook ping, webhook deliveries)
-without the connector, so the stand-in and the adapter can be tested on their own.
+without the connector, so the stand-in and the adapter can be tested on their own. Also: a store row with
+REST keys, for the tests that call a stand-in site through the adapter.
 """
 
 from __future__ import annotations
@@ -9,6 +10,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from adapters.woocommerce import adapter
+from connector import crypto
+from connector.db import transaction
+from connector.models import Store
 
 
 @dataclass
@@ -63,3 +69,13 @@ class Receiver:
                 self.wfile.write(reply)
 
         return Handler
+
+
+def add_woocommerce_store(sessions, settings, url: str, keys: str) -> int:
+    """A WooCommerce store row with these REST keys ("ck_…:cs_…"), as an install leaves it."""
+    with transaction(sessions) as session:
+        store = Store(platform="woocommerce", domain=adapter.normalise_store_key(url) or url)
+        session.add(store)
+        session.flush()
+        store.access_token_encrypted = crypto.encrypt(settings.secret_key, store.id, keys)
+        return store.id
