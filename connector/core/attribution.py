@@ -216,8 +216,10 @@ def attribute_signals(signals: list[Signal], at: datetime, customer: Customer, p
     for index, signal in enumerate(signals):
         excluded = _excluded(signal, at, customer, model, inherited)
         if no_credit is not None:
-            # The code or ref on a recurring order was copied there from the subscription, not used again.
-            reasons[index] = excluded or no_credit
+            # The code or ref on a recurring order was copied there from the subscription, not used again: the
+            # renewal's own verdict is each signal's reason (the start's own signal says why it cannot count).
+            own = signal.kind == RENEWAL and inherited.renewal.policy != RENEWALS_IGNORE
+            reasons[index] = (excluded or no_credit) if own else no_credit
         elif excluded is not None:
             reasons[index] = excluded
         elif index in superseded:

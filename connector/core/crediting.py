@@ -274,11 +274,12 @@ def edit_adjustment(facts: OrderFacts, purchase: Purchase) -> tuple[OrderDecisio
     items = lines.share_out(delta, changed or list(held.values()))
     reversal = Reversal(payload.ADJUSTMENT, f"adjustment:{event.order_id}:{event.updated_at.isoformat()}", delta,
                         event.updated_at, items=items)
-    detail = {"at": event.updated_at.isoformat(), "from": str(purchase.held), "to": str(target),
-              "amount": str(delta)}
+    money = payload.format_amount
+    detail = {"at": event.updated_at.isoformat(), "from": money(purchase.held), "to": money(target),
+              "amount": money(delta)}
     if target != event.commission_base.amount:
-        detail["floor"] = f"the order now earns {event.commission_base.amount}, but refunds already reversed " \
-                          f"{purchase.reversed}: never below zero"
+        detail["floor"] = f"the order now earns {money(event.commission_base.amount)}, but refunds already " \
+                          f"reversed {money(purchase.reversed)}: never below zero"
     adjusted = replace(purchase, adjusted=purchase.adjusted + delta, base_as_of=event.updated_at,
                        items=lines.held([held.values(), items]))
     return replace(newer, reversals=(reversal,), details={"adjustment": detail}), adjusted

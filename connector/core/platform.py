@@ -87,7 +87,7 @@ class OrderEvent:
     items: tuple[LineItem, ...] = ()
     #: when the platform last changed the order (an edit moves it): an older state never adjusts a newer one
     updated_at: datetime | None = None
-    #: the shop's prices include tax (its refunds' line subtotals then hold tax too)
+    #: the shop's prices include tax (Shopify's refund line subtotals then hold tax too; WooCommerce's never do)
     taxes_included: bool = False
     #: a subscription's recurring order (None: not a renewal, as far as the delivery and the platform say)
     renewal: Renewal | None = None
