@@ -7,8 +7,8 @@ from typing import Iterator, Mapping, Sequence
 
 from connector.core import storable
 from connector.core.platform import (AppUninstalled, CodeBatch, CodeRemoval, CodeRequest, CustomerCreated, Delivery,
-                                DeliveryHeaders, LifecycleEvent, NeutralEvent, SetupReport, StoreView,
-                                WebhookHealth)
+                                DeliveryHeaders, LifecycleEvent, Needs, NeutralEvent, OrderEvent, SetupReport,
+                                StoreView, WebhookHealth)
 from connector.settings import Settings
 
 from . import binding as _binding
@@ -16,6 +16,7 @@ from . import compliance as _compliance
 from . import discounts as _discounts
 from . import merchant_session as _merchant_session
 from . import normalise as _normalise
+from . import order_context as _order_context
 from . import remote as _remote
 from . import verify as _verify
 from . import webhooks as _webhooks
@@ -79,6 +80,9 @@ class ShopifyAdapter:
 
     def check_webhooks(self, settings: Settings, sessions, store_id: int) -> WebhookHealth:
         return _webhooks.check(settings, sessions, store_id)
+
+    def enrich(self, settings: Settings, sessions, store_id: int, event: OrderEvent, needs: Needs) -> OrderEvent:
+        return _order_context.enrich(settings, sessions, store_id, event, needs)
 
     def reconcile(self, settings: Settings, sessions, store_id: int, since: datetime) -> Iterator[Delivery]:
         return _remote.reconcile(settings, sessions, store_id, since)

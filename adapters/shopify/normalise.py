@@ -2,7 +2,9 @@
 
 Money is read as Decimal from the shop-money side of each `*_set` (falling back to the plain field,
 which is in shop currency too); the presentment side is carried alongside. Order ids exceed 2**53,
-so they are kept as text and never pass through a float.
+so they are kept as text and never pass through a float. An order's lines are its items and its
+commission base, as they stand after edits (lines.py); a refund's lines are its items, with their tax
+beside them; renewal and first-order markers are renewals.py's.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from typing import Any
 
 from connector.errors import MalformedPayload
 from connector.core.json_body import load
-from connector.core.platform import Customer, CustomerCreated, Money, OrderEvent, RefundEvent
+from connector.core.platform import Customer, CustomerCreated, LineItem, Money, OrderEvent, RefundEvent
 from connector.core.shapes import Empty, list_field, objects_field, text_or_none
+
+from . import renewals
+from .lines import Line, order_lines
 
 ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled"})
 REFUND_TOPICS = frozenset({"refunds/create"})
@@ -29,6 +34,8 @@ MAX_QUANTITY = 10**9
 ASCII_DIGITS = re.compile(r"[0-9]{1,64}")  # ids are kept in 64-character columns
 CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_NAME = 100
+#: product titles and SKUs are cut here rather than refused: Shopify allows 255 characters for either
+MAX_TEXT = 255
 #: lenient, as this normaliser has always been: any empty value (null, "", {}, ...) where a list belongs is no entries
 EMPTY = Empty.FALSY
 
@@ -49,6 +56,25 @@ def _optional_id(value: Any, field: str) -> str | None:
     if len(str(value)) > 64:
         raise MalformedPayload(f"{field} is longer than 64 characters")
     return str(value)
+
+
+def _optional_numeric_id(value: Any, field: str) -> str | None:
+    """A numeric id that may be absent (a custom line has no product): None, or its digits as text."""
+    if value is None or value == "":
+        return None
+    return _id(value, field)
+
+
+def _quantity(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_QUANTITY:
+        raise MalformedPayload(f"{field} is missing or not a whole number")
+    return value
+
+
+def _text(value: Any) -> str | None:
+    """A title or SKU: text, cut to what the platform allows; anything else is no value."""
+    found = text_or_none(value)
+    return found[:MAX_TEXT] if found else None
 
 
 def _amount(value: Any, field: str) -> Decimal:
@@ -101,10 +127,51 @@ def _amounts(obj: dict, name: str, where: str) -> tuple[Decimal, Decimal | None]
     return _shop_amount(obj, name, where), present[0] if present else None
 
 
-def commission_base(order: dict) -> tuple[Money, Money | None]:
-    """Line items after their discounts; shipping, taxes (even when prices include them) and tips out.
+def _line(line: Any, where: str, taxes_included: bool) -> Line:
+    """One REST line item: its amounts as signed terms, its ids and its quantities."""
+    if not isinstance(line, dict):
+        raise MalformedPayload(f"{where} is not an object")
+    quantity = _quantity(line.get("quantity"), f"{where}.quantity")
+    current = line.get("current_quantity")
+    shop, present = _amounts(line, "price", where)
+    terms: list[tuple[Decimal, Decimal | None]] = [(shop * quantity, None if present is None else present * quantity)]
+    for allocation in objects_field(line, "discount_allocations", empty=EMPTY):
+        shop, present = _amounts(allocation, "amount", f"{where}.discount_allocations")
+        terms.append((-shop, None if present is None else -present))
+    if taxes_included:  # the line price holds its tax: take it out
+        for tax in objects_field(line, "tax_lines", empty=EMPTY):
+            shop, present = _amounts(tax, "price", f"{where}.tax_lines")
+            terms.append((-shop, None if present is None else -present))
+    return Line(
+        line_id=_optional_numeric_id(line.get("id"), f"{where}.id"),
+        product_id=_optional_numeric_id(line.get("product_id"), f"{where}.product_id"),
+        variant_id=_optional_numeric_id(line.get("variant_id"), f"{where}.variant_id"),
+        sku=_text(line.get("sku")),
+        title=_text(line.get("title")),
+        quantity=quantity,
+        # Older payloads (API versions before 2024-01) have no current_quantity: the line counts in full.
+        current_quantity=None if current is None else _quantity(current, f"{where}.current_quantity"),
+        terms=tuple(terms),
+    )
 
-    Returns the shop-currency base and, when every presentment amount is present, the presentment one.
+
+def refunded_units(refunds: tuple[RefundEvent, ...]) -> dict[str, int]:
+    """Units refunded per line id across the order's refunds: the base counts them back in."""
+    units: dict[str, int] = {}
+    for refund in refunds:
+        for item in refund.items:
+            if item.line_id is not None:
+                units[item.line_id] = units.get(item.line_id, 0) + int(item.quantity)
+    return units
+
+
+def commission_base(order: dict, refunds: tuple[RefundEvent, ...] = ()) -> tuple[Money, Money | None,
+                                                                                tuple[LineItem, ...]]:
+    """The order's lines after their discounts, as they stand after edits; shipping, taxes (even when prices
+    include them) and tips out; refunds not taken out (they are reversed on their own).
+
+    Returns the shop-currency base, the presentment one when every presentment amount is present, and the
+    lines as items whose amounts add up to the base exactly (adapters/shopify/lines.py).
     """
     shop_currency = order.get("currency")
     if not isinstance(shop_currency, str) or not CURRENCY.fullmatch(shop_currency):
@@ -113,34 +180,16 @@ def commission_base(order: dict) -> tuple[Money, Money | None]:
     if not isinstance(line_items, list):
         raise MalformedPayload("line_items is missing")
     taxes_included = order.get("taxes_included") is True
-
-    terms: list[tuple[Decimal, Decimal | None]] = []
-    for index, line in enumerate(line_items):
-        where = f"line_items[{index}]"
-        if not isinstance(line, dict):
-            raise MalformedPayload(f"{where} is not an object")
-        quantity = line.get("quantity")
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity <= MAX_QUANTITY:
-            raise MalformedPayload(f"{where}.quantity is missing or not a whole number")
-        shop, present = _amounts(line, "price", where)
-        terms.append((shop * quantity, None if present is None else present * quantity))
-        for allocation in objects_field(line, "discount_allocations", empty=EMPTY):
-            shop, present = _amounts(allocation, "amount", f"{where}.discount_allocations")
-            terms.append((-shop, None if present is None else -present))
-        if taxes_included:  # the line price holds its tax: take it out
-            for tax in objects_field(line, "tax_lines", empty=EMPTY):
-                shop, present = _amounts(tax, "price", f"{where}.tax_lines")
-                terms.append((-shop, None if present is None else -present))
-
-    shop_total = sum((shop for shop, _ in terms), Decimal(0))
-    if shop_total and shop_total.adjusted() >= MAX_BASE_DIGITS:
-        raise MalformedPayload(f"commission base {shop_total} is out of range")
+    lines = order_lines([_line(line, f"line_items[{index}]", taxes_included) for index, line in enumerate(line_items)],
+                        refunded_units(refunds))
+    if lines.shop_total and lines.shop_total.adjusted() >= MAX_BASE_DIGITS:
+        raise MalformedPayload(f"commission base {lines.shop_total} is out of range")
     presentment = None
     presentment_currency = order.get("presentment_currency")
-    if all(present is not None for _, present in terms) and isinstance(presentment_currency, str) \
+    if lines.presentment_total is not None and isinstance(presentment_currency, str) \
             and CURRENCY.fullmatch(presentment_currency):
-        presentment = Money(sum((present for _, present in terms), Decimal(0)), presentment_currency)
-    return Money(shop_total, shop_currency), presentment
+        presentment = Money(lines.presentment_total, presentment_currency)
+    return Money(lines.shop_total, shop_currency), presentment, lines.items
 
 
 def _customer(order: dict) -> Customer:
@@ -182,6 +231,11 @@ def refund_event(refund: dict, order_id: str | None = None) -> RefundEvent:
 
     The refunded commission base is the refunded line items' subtotals (after their discounts, tax
     out) plus any amount-only refund (`refund_discrepancy` adjustment); refunded shipping is not in it.
+    Each refunded line is an item; an amount-only refund has none (the core shares it out).
+
+    On a shop whose prices include tax a line's `subtotal` holds its tax, and refunds/create does not say
+    whether they do: each line's `total_tax` goes into `included_tax` for the core to take out when the
+    order said `taxes_included`, as the purchase's base did.
     """
     refund_id = _id(refund.get("id"), "refund id")
     owner = _id(refund.get("order_id"), "refund order_id") if refund.get("order_id") is not None else order_id
@@ -191,10 +245,18 @@ def refund_event(refund: dict, order_id: str | None = None) -> RefundEvent:
 
     terms: list[tuple[Decimal, Decimal | None]] = []
     currencies: list[tuple[str | None, str | None]] = []
+    items: list[LineItem] = []
+    included_tax: dict[str, Decimal] = {}
     for index, line in enumerate(objects_field(refund, "refund_line_items", empty=EMPTY)):
-        terms.append(_amounts(line, "subtotal", f"refund_line_items[{index}]"))
+        where = f"refund_line_items[{index}]"
+        terms.append(_amounts(line, "subtotal", where))
         shop, present = _money_set(line, "subtotal", "shop_money"), _money_set(line, "subtotal", "presentment_money")
         currencies.append((shop[1] if shop else None, present[1] if present else None))
+        item = _refund_item(line, where, terms[-1][0])
+        items.append(item)
+        if item.line_id is not None and (line.get("total_tax_set") is not None or line.get("total_tax") is not None):
+            tax = _shop_amount(line, "total_tax", where)
+            included_tax[item.line_id] = included_tax.get(item.line_id, Decimal(0)) + tax
     for index, adjustment in enumerate(objects_field(refund, "order_adjustments", empty=EMPTY)):
         if adjustment.get("kind") == "refund_discrepancy":
             # Adjustments are recorded as negative amounts on the order.
@@ -214,6 +276,23 @@ def refund_event(refund: dict, order_id: str | None = None) -> RefundEvent:
         occurred_at=occurred_at,
         commission_base=Money(sum((shop for shop, _ in terms), Decimal(0)), currency),
         presentment_base=presentment,
+        items=tuple(items),
+        included_tax=included_tax,
+    )
+
+
+def _refund_item(line: dict, where: str, amount: Decimal) -> LineItem:
+    """A refund line as an item: the refunded line's id and product (its `line_item` copy), the units, the subtotal."""
+    refunded = line.get("line_item") if isinstance(line.get("line_item"), dict) else {}
+    line_id = line.get("line_item_id") if line.get("line_item_id") is not None else refunded.get("id")
+    return LineItem(
+        line_id=_optional_numeric_id(line_id, f"{where}.line_item_id"),
+        product_id=_optional_numeric_id(refunded.get("product_id"), f"{where}.line_item.product_id"),
+        variant_id=_optional_numeric_id(refunded.get("variant_id"), f"{where}.line_item.variant_id"),
+        sku=_text(refunded.get("sku")),
+        title=_text(refunded.get("title")),
+        quantity=Decimal(_quantity(line.get("quantity"), f"{where}.quantity")),
+        amount=amount,
     )
 
 
@@ -228,12 +307,14 @@ def _name(value: Any) -> str | None:
 def order_event(topic: str, order: dict) -> OrderEvent:
     """A Shopify Order resource (any orders/* topic) as an OrderEvent."""
     order_id = _id(order.get("id"), "order id")
-    base, presentment = commission_base(order)
     financial_status = text_or_none(order.get("financial_status"))
     cancelled_at = _optional_time(order.get("cancelled_at"), "cancelled_at")
     refunds = tuple(
         refund_event(entry, order_id) for entry in list_field(order, "refunds", empty=EMPTY) if isinstance(entry, dict)
     )
+    base, presentment, items = commission_base(order, refunds)
+    tags = renewals.rest_tags(order.get("tags"))
+    renewal = renewals.renewal(order.get("source_name"), tags)
     name = order.get("name")
     return OrderEvent(
         order_id=order_id,
@@ -258,6 +339,12 @@ def order_event(topic: str, order: dict) -> OrderEvent:
         # The web pixel's checkout_completed event carries the same token (PLATFORMS.md A8): a browser
         # report presenting it is proven to come from this order's checkout.
         proof=text_or_none(order.get("checkout_token")),
+        items=items,
+        updated_at=_optional_time(order.get("updated_at"), "updated_at"),
+        taxes_included=order.get("taxes_included") is True,
+        renewal=renewal,
+        # REST line items carry no selling plan (renewals.py): only the tag says a first order here.
+        starts_subscription=renewals.starts_subscription(renewal, tags, selling_plan_line=False),
     )
 
 

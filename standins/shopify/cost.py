@@ -20,7 +20,7 @@ BUCKET, RESTORE_RATE = 2000.0, 100.0  # a Standard plan's restore rate; the conn
 def requested_cost(selection_set: graphql.SelectionSetNode | None, fragments: dict, variables: dict | None) -> int:
     """Objects cost 1, connections 2 plus `first` times their contents; scalars are free."""
     total = 0
-    for field in fields(selection_set, fragments):
+    for field in fields(selection_set, fragments, variables):
         if field.selection_set is None:
             continue
         inner = requested_cost(field.selection_set, fragments, variables)

@@ -20,7 +20,7 @@ from flask import Response, request
 from standins.shopify.cost import (BUCKET, MUTATION_COST, RESTORE_RATE, cost_extension, count_objects,
                                    requested_cost)
 from standins.shopify.discounts import DiscountData, FieldError
-from standins.shopify.documents import arguments, fields, operation, project
+from standins.shopify.documents import Restricted, arguments, fields, operation, project
 from standins.shopify.shops import Shop, Shops, Token
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
@@ -85,7 +85,8 @@ class GraphQL:
                 errors.append({"message": str(exc), "path": [key],
                                **({"extensions": {"code": code}} if code else {})})
                 continue
-            data[key] = project(full, field_node.selection_set, fragments)
+            data[key] = _unrestricted(project(full, field_node.selection_set, fragments, variables), grant.scope,
+                                      [key], errors)
         return data, errors
 
     def _restore(self, state: Shop) -> float:
@@ -94,6 +95,22 @@ class GraphQL:
         state.available = min(BUCKET, state.available + (now - state.restored_at) * RESTORE_RATE)
         state.restored_at = now
         return state.available
+
+
+def _unrestricted(value: Any, scope: str, path: list, errors: list[dict]) -> Any:
+    """The answer with each Restricted value opened for a token that has its scope, and null (with Shopify's
+    ACCESS_DENIED error at its path) for one that has not: the rest of the answer stands."""
+    if isinstance(value, Restricted):
+        if _granted(value.scope, scope):
+            return _unrestricted(value.value, scope, path, errors)
+        errors.append({"message": f"Access denied for {path[-1]} field. Required access: `{value.scope}` access scope.",
+                       "path": path, "extensions": {"code": "ACCESS_DENIED"}})
+        return None
+    if isinstance(value, list):
+        return [_unrestricted(item, scope, [*path, index], errors) for index, item in enumerate(value)]
+    if isinstance(value, dict):
+        return {key: _unrestricted(item, scope, [*path, key], errors) for key, item in value.items()}
+    return value
 
 
 def _granted(needed: str, scope: str) -> bool:

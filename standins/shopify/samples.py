@@ -1,6 +1,7 @@
 """Sample Shopify deliveries, shaped like Shopify's documented webhooks, for the demo, tests and benchmarks.
 
-`order.json` and `refund.json` beside this file are the templates (see PROVENANCE.md there);
+`order.json` and `refund.json` beside this file are the templates (see PROVENANCE.md there), and
+`order_vat.json` / `refund_vat.json` the same order and refund in a shop whose prices include 20% VAT;
 these helpers vary them and sign them the way Shopify does.
 """
 
@@ -101,6 +102,62 @@ def refund(*, refund_id: int = 509562969, order_id: int = 820982911946154508) ->
     for transaction in body.get("transactions", []):
         transaction["order_id"] = order_id
     return body
+
+
+def order_vat(*, shop: str | None = None, order_id: int = 6203151941770) -> dict[str, Any]:
+    """The tax-inclusive template (GBP, prices include 20% VAT): base 63.00 = 45.00 + 2 × 9.00, tax out."""
+    body = copy.deepcopy(_template("order_vat.json"))
+    body["id"] = order_id
+    body["admin_graphql_api_id"] = f"gid://shopify/Order/{order_id}"
+    if shop is not None:
+        body["order_status_url"] = order_status_url(shop)
+    return body
+
+
+def refund_vat(*, refund_id: int = 1093824511114, order_id: int = 6203151941770) -> dict[str, Any]:
+    """One pair of socks back from order_vat(): subtotal 10.80 holding 1.80 VAT."""
+    body = copy.deepcopy(_template("refund_vat.json"))
+    body["id"] = refund_id
+    body["order_id"] = order_id
+    body["admin_graphql_api_id"] = f"gid://shopify/Refund/{refund_id}"
+    for transaction in body.get("transactions", []):
+        transaction["order_id"] = order_id
+    return body
+
+
+def _money(shop: Decimal, currency: str, rate: Decimal, presentment: str) -> dict[str, Any]:
+    present = (shop * rate).quantize(Decimal("0.01"))
+    return {"shop_money": {"amount": f"{shop:.2f}", "currency_code": currency},
+            "presentment_money": {"amount": f"{present:.2f}", "currency_code": presentment}}
+
+
+def line_item(line_id: int, title: str, price: str, quantity: int = 1, *, sku: str | None = None,
+              product_id: int | None = None, variant_id: int | None = None, tax: str | None = None,
+              discount: str | None = None, currency: str = "EUR", presentment: str = "USD",
+              rate: str = "1.10") -> dict[str, Any]:
+    """A REST line item as the templates write theirs (presentment at the template's 1 EUR = 1.10 USD).
+
+    `tax` is the line's whole tax and `discount` its whole allocation, in shop currency; what an order
+    edit adds is a line like this (orderEditAddVariant makes a new line).
+    """
+    def money(amount: str) -> dict[str, Any]:
+        return _money(Decimal(amount), currency, Decimal(rate), presentment)
+
+    line = {
+        "id": line_id, "admin_graphql_api_id": f"gid://shopify/LineItem/{line_id}", "attributed_staffs": [],
+        "current_quantity": quantity, "fulfillable_quantity": quantity, "fulfillment_service": "manual",
+        "fulfillment_status": None, "gift_card": False, "grams": 100, "name": title, "price": price,
+        "price_set": money(price), "product_exists": product_id is not None, "product_id": product_id,
+        "properties": [], "quantity": quantity, "requires_shipping": True, "sales_line_item_group_id": None,
+        "sku": sku, "taxable": tax is not None, "title": title, "total_discount": "0.00",
+        "total_discount_set": money("0.00"), "variant_id": variant_id, "variant_inventory_management": "shopify",
+        "variant_title": None, "vendor": None, "duties": [],
+        "tax_lines": [] if tax is None else [{"price": tax, "rate": 0.2, "title": "FR TVA", "price_set": money(tax),
+                                               "channel_liable": False}],
+        "discount_allocations": [] if discount is None else [
+            {"amount": discount, "amount_set": money(discount), "discount_application_index": 0}],
+    }
+    return line
 
 
 def of_shop(body: dict[str, Any], shop: str) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """One shop's data in the Shopify stand-in and the root fields answered over it: no HTTP, no locks.
 
 `ShopData` holds the shop's webhook subscriptions, orders, customers and details and answers the root fields the
-connector's documents use (webhookSubscriptions, webhookSubscriptionCreate/Update, orders, shop, customer);
-discounts, codes and the web pixel are standins/shopify/discounts.py's. Lists are answered as connections
+connector's documents use (webhookSubscriptions, webhookSubscriptionCreate/Update, orders, order, shop, customer);
+discounts, codes and the web pixel are standins/shopify/discounts.py's, journeys journeys.py's and subscription
+contracts subscriptions.py's. Lists are answered as connections
 (`page`), and orders are searched the one way the connector searches them (`updated_after`).
 """
 
@@ -13,9 +14,11 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from standins.shopify import journeys
 from standins.shopify.discounts import DiscountData
-from standins.shopify.order_node import to_graphql_node
+from standins.shopify.order_node import line_nodes, page_sizes, to_graphql_node
 from standins.shopify.samples import shop_number
+from standins.shopify.subscriptions import Subscriptions
 
 #: GraphQL topic ↔ webhook topic, for the topics the stand-in can deliver
 TOPICS = {
@@ -49,6 +52,10 @@ class ShopData:
         #: REST-shaped customers by id (customers/create sent through the stand-in, or added by a test)
         self.customers: dict[str, dict] = {}
         self.discounts = DiscountData(pixel_fields)
+        #: customerJourneySummary by order id, as a test set it (None: the order has none)
+        self.journeys: dict[str, dict | None] = {}
+        #: subscription contracts and their lines (not the webhook subscriptions above)
+        self.contracts = Subscriptions()
         #: what `shop` answers; tests change it to play a shop with its own domain or currency
         self.details = {"id": f"gid://shopify/Shop/{shop_number(shop)}", "name": shop.split(".")[0],
                         "myshopifyDomain": shop, "currencyCode": "EUR",
@@ -56,7 +63,7 @@ class ShopData:
 
     #: the root fields of the connector's documents, the only ones answered
     ROOT_FIELDS = frozenset({"webhookSubscriptions", "webhookSubscriptionCreate", "webhookSubscriptionUpdate",
-                             "webhookSubscriptionDelete", "orders", "shop", "customer"}) | DiscountData.ROOT_FIELDS
+                             "webhookSubscriptionDelete", "orders", "order", "shop", "customer"}) | DiscountData.ROOT_FIELDS
 
     def resolve(self, name: str, args: dict, *, now: str, new_id: Callable[[], int]) -> Any:
         """The full object for one root field (one of ROOT_FIELDS); ValueError for a bad cursor or search."""
@@ -72,6 +79,8 @@ class ShopData:
             return page(list(self.subscriptions), lambda s: s["id"], args.get("first"), args.get("after"))
         if name == "orders":
             return self._orders(args)
+        if name == "order":
+            return self._order(args)
         if name == "webhookSubscriptionCreate":
             return self._create(args, now, new_id)
         if name == "webhookSubscriptionUpdate":
@@ -80,9 +89,26 @@ class ShopData:
             return self._delete(args)
         raise ValueError(f"the stand-in does not answer {name}")
 
+    def _order(self, args: dict) -> dict | None:
+        """order(id:): the reconciliation node, with the journey and each line's contract (order_context.graphql)."""
+        match = re.fullmatch(r"gid://shopify/Order/(\d+)", str(args.get("id") or ""))
+        order = self.orders.get(match.group(1)) if match else None
+        if order is None:
+            return None
+        node = to_graphql_node(order, self.shop, self.contracts.selling_plans)
+        key = str(order["id"])
+        node["customerJourneySummary"] = self.journeys[key] if key in self.journeys else journeys.from_order(
+            order, self.shop)
+        lines = [{**line, "contract": self.contracts.contract_of((line["id"] or "").rsplit("/", 1)[-1])}
+                 for line in line_nodes(order, self.contracts.selling_plans)]
+        size = page_sizes("order_context").get("lineItems", 250)
+        node["lineItems"] = {"nodes": lines[:size], "pageInfo": {"hasNextPage": len(lines) > size}}
+        return node
+
     def _orders(self, args: dict) -> dict:
         keep = updated_after(args.get("query"))
-        nodes = [to_graphql_node(o, self.shop) for o in self.orders.values() if keep(parse_time(o["updated_at"]))]
+        nodes = [to_graphql_node(o, self.shop, self.contracts.selling_plans)
+                 for o in self.orders.values() if keep(parse_time(o["updated_at"]))]
         if args.get("sortKey") == "UPDATED_AT":
             nodes.sort(key=lambda n: (parse_time(n["updatedAt"]), int(n["legacyResourceId"])))
         else:  # Shopify's default order is by id

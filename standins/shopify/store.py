@@ -9,8 +9,9 @@ scope each needs, and webhooks signed with the app secret. Its HMACs are compute
 connector's helpers, so a test that verifies them checks the connector against an independent signer.
 Dispatch is by root field on the parsed document; answers are cut to the document's selection
 (documents.py). Switches (`refuse_refresh`, `throttle_next`, `set_token_lifetime`, an injected `clock`)
-let tests play the awkward cases; `calls` records every request, `graphql_counts` counts them by root
-field, and `codes`, `discounts`, `pixel` show what the shop holds.
+let tests play the awkward cases; `set_journey`, `start_subscription` / `renew` and `edit_order` play the
+shopper's visits, subscription contracts with their renewals, and order edits; `calls` records every
+request, `graphql_counts` counts them by root field, and `codes`, `discounts`, `pixel` show what the shop holds.
 
 This module is the stand-in tests hold: its lifecycle, the webhooks it sends, and what tests arrange and
 look at; what it holds is in shops.py.
@@ -38,6 +39,7 @@ import requests
 from flask import Flask, Response, redirect
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from standins.shopify import edits
 from standins.shopify.discounts import active, declared_pixel_fields
 from standins.shopify.graphql_api import GraphQL
 from standins.shopify.oauth import OAuth, query_hmac
@@ -137,7 +139,8 @@ class StandinShopify:
         order = copy.deepcopy(order)
         order["updated_at"] = self._shops.now()
         order.setdefault("checkout_token", secrets.token_hex(16))
-        order["order_status_url"] = order_status_url(shop, order["checkout_token"])
+        # A renewal has no checkout (its token is null); its status page has a token all the same.
+        order["order_status_url"] = order_status_url(shop, order["checkout_token"] or secrets.token_hex(16))
         state = self._shops.get(shop)
         with self._lock:
             state.data.orders[str(order["id"])] = order
@@ -145,6 +148,54 @@ class StandinShopify:
         for topic in topics if deliver else ():
             answers += self.send_webhook(shop, topic, order)
         return answers
+
+    # --- journeys, subscriptions and order edits (journeys.py, subscriptions.py, edits.py) -----------
+
+    def set_journey(self, shop: str, order_id: int | str, summary: dict | None) -> None:
+        """What Order.customerJourneySummary answers for the order (journeys.summary and visit make one)."""
+        with self._lock:
+            self._shops.get(shop).data.journeys[str(order_id)] = copy.deepcopy(summary)
+
+    def start_subscription(self, shop: str, order: dict, *, own: bool = True, origin: bool = True,
+                           topics=("orders/create", "orders/paid")) -> str:
+        """Place `order` as bought with a selling plan on every line, starting a contract; the contract's number.
+
+        `own=False` makes it another subscription app's contract; `origin=False` one without an originOrder.
+        """
+        self.place_order(shop, order, topics=())
+        with self._lock:
+            data = self._shops.get(shop).data
+            number = str(90000 + self._shops.new_id())
+            data.contracts.start(data.orders[str(order["id"])], number, plan_id=70000 + self._shops.new_id(),
+                                     own=own, origin=origin)
+        for topic in topics:
+            self.send_webhook(shop, topic, self._stored(shop, order["id"]))
+        return number
+
+    def renew(self, shop: str, contract: str, order_id: int, *, source_name: str = "subscription_contract",
+              tags: str = "", topics=("orders/create", "orders/paid")) -> list[tuple[int | None, Any]]:
+        """One billing of the contract: a new order of its lines, as Shopify's subscription billing makes it."""
+        with self._lock:
+            data = self._shops.get(shop).data
+            renewal = data.contracts.renewal(data.contracts.contracts[contract], order_id, self._shops.new_id,
+                                                 now=self._shops.now(), source_name=source_name, tags=tags)
+        return self.place_order(shop, renewal, topics=topics)
+
+    def edit_order(self, shop: str, order_id: int | str, *, quantities: dict | None = None, add: tuple = (),
+                   topics=("orders/updated",)) -> list[tuple[int | None, Any]]:
+        """Commit an order edit (units removed per line id, lines added), then send orders/updated with the order."""
+        with self._lock:
+            order = self._shops.get(shop).data.orders[str(order_id)]
+            for line_id, units in (quantities or {}).items():
+                edits.set_quantity(order, line_id, units)
+            for line in add:
+                edits.add_line(order, line)
+            order["updated_at"] = self._shops.now()
+        return [answer for topic in topics for answer in self.send_webhook(shop, topic, self._stored(shop, order_id))]
+
+    def _stored(self, shop: str, order_id: int | str) -> dict:
+        with self._lock:
+            return copy.deepcopy(self._shops.get(shop).data.orders[str(order_id)])
 
     def send_webhook(self, shop: str, topic: str, body: dict, uri: str | None = None) -> list[tuple[int | None, Any]]:
         """POST `body` as Shopify would to `uri`, or to every subscription of `topic`: [(status, json)].

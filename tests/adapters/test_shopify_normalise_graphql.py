@@ -5,11 +5,10 @@ each comparison is one order seen both ways. The template order (adapters/shopif
 lines, 40.00 + 2 × 15.00 EUR, a 15% code allocated 6.00 + 4.50 (subtotal 59.50), 20% tax on top
 (11.90 on the lines, 0.98 on shipping: 12.88), presentment USD.
 
-GraphQL reads no line items: its base is the order's subtotal, less the lines' tax (total tax −
-shipping tax) when prices include it. The two agree on an order whose amounts add up, which
-`assert_consistent` checks of every order compared. Refunds are read in shop money only, so their
-presentment base is None by GraphQL. A list the query reads only one page of and that has more
-is refused (MalformedPayload), never credited short.
+Both normalisers read the base from the lines with the same arithmetic (adapters/shopify/lines.py),
+so they agree on items and base whatever the order-level totals say. Refunds are read in shop money
+only, so their presentment base is None by GraphQL. A list the query reads only one page of and that
+has more is refused (MalformedPayload), never credited short.
 """
 
 from __future__ import annotations
@@ -145,47 +144,6 @@ SAMPLE_ORDERS = {
 }
 
 
-def _shop_and_presentment(obj: dict, name: str) -> tuple[Decimal, Decimal | None]:
-    money_set = obj.get(f"{name}_set")
-    if isinstance(money_set, dict):
-        return Decimal(money_set["shop_money"]["amount"]), Decimal(money_set["presentment_money"]["amount"])
-    return Decimal(str(obj[name])), None
-
-
-def assert_consistent(order: dict) -> None:
-    """The order's amounts add up, as Shopify's do: what makes the subtotal route equal the line route.
-
-    subtotal = Σ price × quantity − Σ discount allocations, and total tax = Σ line tax + Σ shipping
-    tax, in shop money and (wherever the order states it) in presentment money.
-    """
-    lines, line_tax, shipping_tax = [], [], []
-    for line in order["line_items"]:
-        shop, present = _shop_and_presentment(line, "price")
-        lines.append((shop * line["quantity"], None if present is None else present * line["quantity"]))
-        lines += [(-s, None if p is None else -p) for s, p in
-                  (_shop_and_presentment(a, "amount") for a in line["discount_allocations"])]
-        line_tax += [_shop_and_presentment(t, "price") for t in line["tax_lines"]]
-    for line in order["shipping_lines"]:
-        shipping_tax += [_shop_and_presentment(t, "price") for t in line["tax_lines"]]
-    for name, terms in (("subtotal_price", lines), ("total_tax", line_tax + shipping_tax)):
-        shop, present = _shop_and_presentment(order, name)
-        assert shop == sum(s for s, _ in terms), name
-        if present is not None:
-            assert all(p is not None for _, p in terms) and present == sum(p for _, p in terms), name
-
-
-@pytest.mark.parametrize("build", SAMPLE_ORDERS.values(), ids=SAMPLE_ORDERS.keys())
-def test_the_compared_orders_add_up(build):
-    assert_consistent(build())
-
-
-def test_an_order_that_does_not_add_up_is_caught():
-    order = samples.order()
-    order["subtotal_price_set"]["presentment_money"]["amount"] = "65.46"
-    with pytest.raises(AssertionError):
-        assert_consistent(order)
-
-
 @pytest.mark.parametrize("topic", ["orders/updated", "orders/paid", "orders/cancelled", "reconcile/order"])
 @pytest.mark.parametrize("build", SAMPLE_ORDERS.values(), ids=SAMPLE_ORDERS.keys())
 def test_graphql_node_gives_the_same_event_as_the_webhook(build, topic):
@@ -211,11 +169,13 @@ def test_the_comparison_can_fail():
     """A node that differs from its order in one amount gives a different event."""
     order = samples.order()
     node = to_graphql_node(order)
-    node["subtotalPriceSet"]["shopMoney"]["amount"] = "60.50"
+    node["lineItems"]["nodes"][0]["originalUnitPriceSet"]["shopMoney"]["amount"] = "41.00"
     assert gql.order_event(node, "orders/updated") != rest.order_event("orders/updated", order)
     node = to_graphql_node(taxes_included(samples.order()))
-    node["shippingLines"]["nodes"][0]["taxLines"][0]["priceSet"]["shopMoney"]["amount"] = "0.99"
-    assert gql.order_event(node).commission_base != rest.order_event("orders/updated", taxes_included(samples.order())).commission_base
+    node["lineItems"]["nodes"][1]["taxLines"][0]["priceSet"]["shopMoney"]["amount"] = "5.11"
+    by_webhook = rest.order_event("orders/updated", taxes_included(samples.order()))
+    assert gql.order_event(node).commission_base != by_webhook.commission_base
+    assert gql.order_event(node).items != by_webhook.items
 
 
 # --- fields --------------------------------------------------------------------------------------
@@ -288,57 +248,69 @@ def test_landing_page_and_referral_code_come_from_the_last_visit():
 
 
 def test_taxes_included_takes_the_line_tax_out():
-    """Total tax 12.88 less shipping's 0.98: the lines' 11.90 (6.80 + 5.10) comes out of the subtotal."""
+    """The lines' tax lines, 6.80 + 5.10 (7.48 + 5.61 USD), come out; shipping's tax was never in."""
     event = gql.order_event(node(taxesIncluded=True))
     assert event.commission_base == Money(Decimal("59.50") - Decimal("11.90"), "EUR")
     assert event.presentment_base == Money(Decimal("65.45") - Decimal("13.09"), "USD")
+    assert [item.amount for item in event.items] == [Decimal("27.20"), Decimal("20.40")]
 
 
-def money_node(subtotal: tuple, tax: tuple | None, *shipping_taxes: list[tuple]) -> dict:
-    """A node with tax-inclusive prices: each amount a (shop, presentment) pair."""
-    def bag_of(pair):
-        return bag(*pair)
-    return node(taxesIncluded=True, subtotalPriceSet=bag_of(subtotal), totalTaxSet=None if tax is None else bag_of(tax),
-                shippingLines={"nodes": [{"taxLines": [{"priceSet": bag_of(t)} for t in taxes]}
-                                         for taxes in shipping_taxes],
-                               "pageInfo": {"hasNextPage": False}})
+def line_node(line_id: int, price: tuple, quantity: int = 1, allocations: tuple = (), taxes: tuple = (),
+              current: int | None = None) -> dict:
+    """A lineItems node: each amount a (shop, presentment) pair."""
+    return {"id": f"gid://shopify/LineItem/{line_id}", "quantity": quantity,
+            "currentQuantity": quantity if current is None else current, "title": f"Line {line_id}", "sku": None,
+            "product": {"id": f"gid://shopify/Product/{line_id + 1}"}, "variant": None, "sellingPlan": None,
+            "originalUnitPriceSet": bag(*price),
+            "discountAllocations": [{"allocatedAmountSet": bag(*a)} for a in allocations],
+            "taxLines": [{"priceSet": bag(*t)} for t in taxes]}
+
+
+def lines_node(*lines: dict, more: bool = False, **changes) -> dict:
+    return node(lineItems={"nodes": list(lines), "pageInfo": {"hasNextPage": more}}, **changes)
 
 
 def test_tax_inclusive_prices_leave_the_lines_net_of_tax():
-    """120.00 of lines holding 20.00 tax; two shipping lines holding 1.00 and 0.50 + 0.25: base 100.00."""
-    body = money_node(("120.00", "132.00"), ("21.75", "23.93"), [("1.00", "1.10")], [("0.50", "0.55"), ("0.25", "0.28")])
+    """2 × 60.00 holding 20.00 tax, less a 12.00 allocation holding 2.00 (18.00 tax left): base 90.00."""
+    body = lines_node(line_node(1, ("60.00", "66.00"), 2, [("12.00", "13.20")], [("18.00", "19.80")]),
+                      taxesIncluded=True)
     event = gql.order_event(body)
-    assert event.commission_base == Money(Decimal("100.00"), "EUR")
-    assert event.presentment_base == Money(Decimal("110.00"), "USD")
-
-
-def test_tax_inclusive_prices_without_shipping():
-    event = gql.order_event(money_node(("120.00", "132.00"), ("20.00", "22.00")))
-    assert event.commission_base == Money(Decimal("100.00"), "EUR")
+    assert event.commission_base == Money(Decimal("90.00"), "EUR")
+    assert event.presentment_base == Money(Decimal("99.00"), "USD")
+    (item,) = event.items
+    assert (item.line_id, item.product_id, item.variant_id, item.quantity, item.amount) == (
+        "1", "2", None, Decimal(2), Decimal("90.00"))
 
 
 def test_tax_is_not_read_when_prices_exclude_it():
-    """Then the subtotal holds no tax: total tax and shipping lines play no part (nor their truncation)."""
-    body = node(totalTaxSet=None, shippingLines={"nodes": [], "pageInfo": {"hasNextPage": True}})
-    assert gql.order_event(body).commission_base == Money(Decimal("59.50"), "EUR")
+    body = lines_node(line_node(1, ("60.00", "66.00"), 2, taxes=[("24.00", "26.40")]))
+    assert gql.order_event(body).commission_base == Money(Decimal("120.00"), "EUR")
 
 
 def test_presentment_base_needs_every_presentment_amount():
     body = node()
-    body["subtotalPriceSet"]["presentmentMoney"] = None
+    body["lineItems"]["nodes"][0]["originalUnitPriceSet"]["presentmentMoney"] = None
     event = gql.order_event(body)
     assert event.commission_base == Money(Decimal("59.50"), "EUR")
     assert event.presentment_base is None
     body = node(taxesIncluded=True)
-    body["shippingLines"]["nodes"][0]["taxLines"][0]["priceSet"]["presentmentMoney"] = None
+    body["lineItems"]["nodes"][1]["taxLines"][0]["priceSet"]["presentmentMoney"] = None
     event = gql.order_event(body)
     assert event.commission_base == Money(Decimal("47.60"), "EUR") and event.presentment_base is None
-    body = node(taxesIncluded=True)
-    body["totalTaxSet"]["presentmentMoney"] = None
-    assert gql.order_event(body).presentment_base is None
     body = node()  # prices without tax: a tax without presentment does not matter
-    body["totalTaxSet"]["presentmentMoney"] = None
+    body["lineItems"]["nodes"][1]["taxLines"][0]["priceSet"]["presentmentMoney"] = None
     assert gql.order_event(body).presentment_base == Money(Decimal("65.45"), "USD")
+
+
+def test_an_edited_line_counts_its_current_units_and_its_refunded_ones():
+    """Of 3 × 10.00 (less 3.00), an edit removed one and one was refunded: 2 units count, 27.00 × 2/3 = 18.00."""
+    refund = refund_node(lines=[refund_line(12.75, line_id=1)])
+    body = lines_node(line_node(1, ("10.00", "11.00"), 3, [("3.00", "3.30")], current=1), refunds=[refund])
+    event = gql.order_event(body)
+    (item,) = event.items
+    assert (item.quantity, item.amount) == (Decimal(2), Decimal("18.00"))
+    assert event.commission_base == Money(Decimal("18.00"), "EUR")
+    assert event.presentment_base == Money(Decimal("19.80"), "USD")
 
 
 def shop(amount: str) -> dict:
@@ -346,12 +318,21 @@ def shop(amount: str) -> dict:
     return {"shopMoney": {"amount": amount, "currencyCode": "EUR"}}
 
 
+SOCKS = 15873421223126  # the template's second line: 2 × 15.00 less 4.50
+
+
+def refund_line(subtotal: float | str, quantity: int = 1, line_id: int = SOCKS, tax: str | None = "2.55") -> dict:
+    """A refundLineItems node as the query reads it: shop money only."""
+    return {"quantity": quantity, "lineItem": {"id": f"gid://shopify/LineItem/{line_id}"},
+            "subtotalSet": shop(str(subtotal)), "totalTaxSet": None if tax is None else shop(tax)}
+
+
 def refund_node(*adjustments: dict, lines: list | None = None, more_lines: bool = False,
                 more_adjustments: bool = False, refund_id: str = "1028743659734") -> dict:
     return {
         "legacyResourceId": refund_id,
         "createdAt": "2026-11-29T10:14:03+01:00",
-        "refundLineItems": {"nodes": [{"subtotalSet": shop("12.75")}] if lines is None else lines,
+        "refundLineItems": {"nodes": [refund_line("12.75")] if lines is None else lines,
                             "pageInfo": {"hasNextPage": more_lines}},
         "orderAdjustments": {"nodes": list(adjustments), "pageInfo": {"hasNextPage": more_adjustments}},
     }
@@ -377,7 +358,7 @@ def test_amount_only_refund_takes_the_order_currency():
 
 def test_refund_lines_with_presentment_amounts_still_give_a_presentment_base():
     """Not what the query asks for, but a node that has them is read as the webhook's would be."""
-    refunds = [refund_node(lines=[{"subtotalSet": bag("12.75", "14.03")}])]
+    refunds = [refund_node(lines=[{**refund_line("12.75"), "subtotalSet": bag("12.75", "14.03")}])]
     (refund,) = gql.order_event(node(refunds=refunds)).refunds
     assert refund.presentment_base == Money(Decimal("14.03"), "USD")
 
@@ -395,11 +376,11 @@ def _refused(body: dict) -> str:
     return str(caught.value)
 
 
-def test_more_shipping_lines_than_a_page_is_refused_when_their_tax_is_needed():
-    body = node(taxesIncluded=True)
-    body["shippingLines"]["pageInfo"]["hasNextPage"] = True
+def test_more_line_items_than_a_page_is_refused():
+    body = node()
+    body["lineItems"]["pageInfo"]["hasNextPage"] = True
     message = _refused(body)
-    assert "order 820982911946154508 has more shipping lines" in message and "webhooks are authoritative" in message
+    assert "order 820982911946154508 has more line items" in message and "webhooks are authoritative" in message
 
 
 def test_more_refund_lines_than_a_page_is_refused():
@@ -436,13 +417,13 @@ def _extra(items: list, count: int) -> list:
     return [copy.deepcopy(items[0]) for _ in range(count)]
 
 
-def test_truncation_from_a_rest_order_too_many_shipping_lines():
-    order = taxes_included(samples.order())
-    order["shipping_lines"] += _extra(order["shipping_lines"], page_sizes()["shippingLines"])
+def test_truncation_from_a_rest_order_too_many_line_items():
+    order = samples.order()
+    order["line_items"] += _extra(order["line_items"], page_sizes()["lineItems"])
     converted = to_graphql_node(order)
-    assert len(converted["shippingLines"]["nodes"]) == page_sizes()["shippingLines"]
-    assert converted["shippingLines"]["pageInfo"]["hasNextPage"] is True
-    assert "more shipping lines" in _refused_from_rest(order)
+    assert len(converted["lineItems"]["nodes"]) == page_sizes()["lineItems"]
+    assert converted["lineItems"]["pageInfo"]["hasNextPage"] is True
+    assert "more line items" in _refused_from_rest(order)
 
 
 def test_truncation_from_a_rest_order_too_many_refund_lines():
@@ -485,8 +466,8 @@ def _tax_included(change):
     return apply
 
 
-def _shipping_tax(change):
-    return _tax_included(lambda body: change(body["shippingLines"]["nodes"][0]["taxLines"][0]))
+def _first_line(change):
+    return lambda body: change(body["lineItems"]["nodes"][0])
 
 
 MALFORMED = {
@@ -495,27 +476,33 @@ MALFORMED = {
     "legacyResourceId a gid": lambda b: b.update(legacyResourceId="gid://shopify/Order/1"),
     "currencyCode missing": lambda b: b.update(currencyCode=None),
     "currencyCode not ISO": lambda b: b.update(currencyCode="EURO"),
-    "subtotalPriceSet missing": lambda b: b.pop("subtotalPriceSet"),
-    "subtotalPriceSet null": lambda b: b.update(subtotalPriceSet=None),
-    "subtotal not an amount": lambda b: b["subtotalPriceSet"]["shopMoney"].update(amount="forty"),
-    "subtotal shopMoney missing": lambda b: b["subtotalPriceSet"].update(shopMoney=None),
-    "subtotal presentment amount junk": lambda b: b["subtotalPriceSet"]["presentmentMoney"].update(amount="x"),
-    "subtotal huge": lambda b: b["subtotalPriceSet"]["shopMoney"].update(amount="1E+999999999"),
-    "subtotal out of range": lambda b: b["subtotalPriceSet"]["shopMoney"].update(amount="100000000000000"),
-    "prices with tax, totalTaxSet null": _tax_included(lambda b: b.update(totalTaxSet=None)),
-    "prices with tax, total tax junk": _tax_included(lambda b: b["totalTaxSet"]["shopMoney"].update(amount="?")),
-    "prices with tax, shippingLines missing": _tax_included(lambda b: b.pop("shippingLines")),
-    "prices with tax, shippingLines a list": _tax_included(lambda b: b.update(shippingLines=[])),
-    "prices with tax, shippingLines nodes missing": _tax_included(lambda b: b["shippingLines"].pop("nodes")),
-    "prices with tax, shippingLines pageInfo missing": _tax_included(lambda b: b["shippingLines"].pop("pageInfo")),
-    "prices with tax, hasNextPage not a boolean": _tax_included(
-        lambda b: b["shippingLines"]["pageInfo"].update(hasNextPage="false")),
-    "prices with tax, hasNextPage missing": _tax_included(lambda b: b["shippingLines"].update(pageInfo={})),
-    "prices with tax, shipping tax not an amount": _shipping_tax(lambda t: t["priceSet"]["shopMoney"].update(amount="x")),
-    "prices with tax, shipping priceSet missing": _shipping_tax(lambda t: t.pop("priceSet")),
-    "prices with tax, shipping taxLines an object": _tax_included(
-        lambda b: b["shippingLines"]["nodes"][0].update(taxLines={"nodes": []})),
-    "prices with tax, a shipping line not an object": _tax_included(lambda b: b["shippingLines"]["nodes"].append(1)),
+    "lineItems missing": lambda b: b.pop("lineItems"),
+    "lineItems a list": lambda b: b.update(lineItems=[]),
+    "lineItems nodes missing": lambda b: b["lineItems"].pop("nodes"),
+    "lineItems pageInfo missing": lambda b: b["lineItems"].pop("pageInfo"),
+    "lineItems hasNextPage not a boolean": lambda b: b["lineItems"]["pageInfo"].update(hasNextPage="false"),
+    "a line not an object": lambda b: b["lineItems"]["nodes"].append(1),
+    "line price missing": _first_line(lambda line: line.pop("originalUnitPriceSet")),
+    "line price not an amount": _first_line(lambda line: line["originalUnitPriceSet"]["shopMoney"].update(amount="x")),
+    "line price shopMoney missing": _first_line(lambda line: line["originalUnitPriceSet"].update(shopMoney=None)),
+    "line presentment price junk": _first_line(
+        lambda line: line["originalUnitPriceSet"]["presentmentMoney"].update(amount="forty")),
+    "line price huge": _first_line(lambda line: line["originalUnitPriceSet"]["shopMoney"].update(amount="1E+999999999")),
+    "base out of range": _first_line(
+        lambda line: line["originalUnitPriceSet"]["shopMoney"].update(amount="100000000000000")),
+    "line quantity a string": _first_line(lambda line: line.update(quantity="1")),
+    "line quantity negative": _first_line(lambda line: line.update(quantity=-1)),
+    "line currentQuantity a float": _first_line(lambda line: line.update(currentQuantity=1.0)),
+    "line id not a gid": _first_line(lambda line: line.update(id="15873421190358")),
+    "line id of junk": _first_line(lambda line: line.update(id="gid://shopify/LineItem/abc")),
+    "line product an id": _first_line(lambda line: line.update(product="gid://shopify/Product/1")),
+    "line product id junk": _first_line(lambda line: line.update(product={"id": 8934521907414})),
+    "allocations an object": _first_line(lambda line: line.update(discountAllocations={"nodes": []})),
+    "allocation without amount": _first_line(lambda line: line.update(discountAllocations=[{}])),
+    "prices with tax, tax not an amount": _tax_included(
+        _first_line(lambda line: line["taxLines"][0]["priceSet"]["shopMoney"].update(amount="?"))),
+    "prices with tax, tax priceSet missing": _tax_included(_first_line(lambda line: line["taxLines"][0].pop("priceSet"))),
+    "prices with tax, taxLines an object": _tax_included(_first_line(lambda line: line.update(taxLines={"nodes": []}))),
     "createdAt missing": lambda b: b.update(processedAt=None, createdAt=None),
     "processedAt without offset": lambda b: b.update(processedAt="2026-11-22T15:02:59"),
     "cancelledAt junk": lambda b: b.update(cancelledAt="yesterday"),
@@ -523,7 +510,12 @@ MALFORMED = {
     "customAttributes an object": lambda b: b.update(customAttributes={"key": "_ref"}),
     "refunds an object": lambda b: b.update(refunds={"nodes": []}),
     "refund without id": lambda b: b.update(refunds=[{**refund_node(), "legacyResourceId": None}]),
-    "refund line without subtotal": lambda b: b.update(refunds=[refund_node(lines=[{}])]),
+    "refund line without subtotal": lambda b: b.update(refunds=[refund_node(lines=[{"quantity": 1}])]),
+    "refund line without quantity": lambda b: b.update(refunds=[refund_node(lines=[
+        {**refund_line("12.75"), "quantity": None}])]),
+    "refund line's line a string": lambda b: b.update(refunds=[refund_node(lines=[
+        {**refund_line("12.75"), "lineItem": "gid://shopify/LineItem/1"}])]),
+    "refund line tax junk": lambda b: b.update(refunds=[refund_node(lines=[{**refund_line("12.75"), "totalTaxSet": shop("x")}])]),
     "refund lines missing": lambda b: b.update(refunds=[{**refund_node(), "refundLineItems": None}]),
     "refund lines a list": lambda b: b.update(refunds=[{**refund_node(), "refundLineItems": []}]),
     "refund lines without pageInfo": lambda b: b.update(refunds=[{**refund_node(), "refundLineItems": {"nodes": []}}]),
@@ -566,7 +558,8 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=3)
     | st.dictionaries(st.sampled_from(["nodes", "amount", "shopMoney", "presentmentMoney", "currencyCode",
                                        "pageInfo", "hasNextPage", "taxLines", "priceSet", "lastVisit",
-                                       "reason"]) | st.text(max_size=6),
+                                       "reason", "id", "quantity", "currentQuantity", "lineItem",
+                                       "allocatedAmountSet"]) | st.text(max_size=6),
                       children, max_size=3),
     max_leaves=12,
 )
