@@ -261,8 +261,10 @@ def edit_adjustment(facts: OrderFacts, purchase: Purchase) -> tuple[OrderDecisio
     """
     event = facts.event
     unchanged = OrderDecision(notes=("already credited",))
+    # An older state never adjusts a newer one. The same second may be a newer state (platforms stamp updates to
+    # the second): it adjusts only if its base differs, and two states of one second cannot be told apart anyway.
     if facts.cancelled or event.updated_at is None or \
-            (purchase.base_as_of is not None and event.updated_at <= purchase.base_as_of):
+            (purchase.base_as_of is not None and event.updated_at < purchase.base_as_of):
         return unchanged, purchase
     newer = replace(unchanged, base_as_of=event.updated_at)
     target = max(event.commission_base.amount, purchase.reversed)

@@ -71,7 +71,7 @@ def _may_adjust(order: Order, event: OrderEvent) -> bool:
     """A newer state of a credited order with another base: an edit may adjust it (its lines are read then)."""
     if order.purchase_conversion_id is None or order.commission_base is None or event.updated_at is None:
         return False
-    if order.base_as_of is not None and event.updated_at <= order.base_as_of:
+    if order.base_as_of is not None and event.updated_at < order.base_as_of:
         return False
     return event.commission_base.amount != order.commission_base + (order.adjusted_base or 0)
 
