@@ -194,6 +194,14 @@ def test_stores_attribution_sets_the_model_window_and_precedence(cli):
                                                                  "--no-test-orders")
     assert "must list some of" in cli("stores", "attribution", "my-shop.myshopify.com", "--precedence", "clicks",
                                       code=1)
+    # returning customers and renewals: off and credited by default, then set, then kept by a later change
+    assert "returning customers off, renewals credit" in cli("stores", "attribution", "my-shop.myshopify.com")
+    both = cli("stores", "attribution", "my-shop.myshopify.com", "--lifetime-days", "365", "--renewals", "ignore",
+               "--precedence", "customer,promo_code")
+    assert "precedence customer,promo_code" in both and "returning customers 365 days, renewals ignore" in both
+    assert "returning customers 365 days" in cli("stores", "attribution", "my-shop.myshopify.com", "--model", "linear")
+    assert "--lifetime-days" in cli("stores", "attribution", "my-shop.myshopify.com", "--lifetime-days", "-1", code=2)
+    assert "--renewals" in cli("stores", "attribution", "my-shop.myshopify.com", "--renewals", "maybe", code=2)
 
 
 def test_every_list_command_speaks_json(cli, settings, sessions, store, client):
