@@ -20,65 +20,16 @@ With CONNECTOR_SCREENSHOTS=1 the tests also save docs/screenshots/*.png (the vie
 
 from __future__ import annotations
 
-import pytest
-
-from connector import create_app
-from connector.campaigns import directory
 from connector.db import transaction
 from connector.models import Store
-from connector.web.app.shell import APP_BRIDGE, POLARIS
-from standins.backend import Behaviour, StandinBackend
-from standins.shopify.store import StandinShopify
+from standins.backend import Behaviour
 
-from ..conftest import BACKEND_SECRET, SHOP, SHOPIFY_SECRET
-from ..helpers import API_KEY, session_token
+from ..conftest import SHOP
+from ..helpers import session_token
 from .conftest import needs_browser, wait_until
-from .merchant_page import ACCESS_TOKEN, DESKTOP, PHONE, STANDIN_APP_BRIDGE, VIEWS, AppPage, Merchant
+from .merchant_page import ACCESS_TOKEN, DESKTOP, PHONE, VIEWS, Merchant, app, merchant  # noqa: F401 (fixtures)
 
 pytestmark = needs_browser
-
-
-@pytest.fixture
-def merchant(_servers, settings, engine, sessions):
-    dispatch, url, _shop = _servers
-    with StandinShopify(API_KEY, SHOPIFY_SECRET) as shopify, StandinBackend(BACKEND_SECRET) as backend:
-        app_settings = settings.with_overrides(
-            public_url=url, shopify_api_key=API_KEY, shopify_admin_url=shopify.admin_url,
-            tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET)
-        with transaction(sessions) as session:
-            store_id = directory.add_store(session, settings.secret_key, "shopify", SHOP, access_token=ACCESS_TOKEN).id
-        shopify.grant_token(SHOP, ACCESS_TOKEN)
-        app = create_app(app_settings, engine=engine)
-        dispatch.app = app
-        merchant = Merchant(url, app_settings, sessions, store_id, shopify, backend)
-        merchant.client = app.test_client()
-        try:
-            yield merchant
-        finally:
-            dispatch.app = None
-
-
-@pytest.fixture
-def app(chromium, merchant):
-    context = chromium.new_context(viewport=DESKTOP, locale="en-US", timezone_id="UTC")
-    context.set_default_timeout(5000)
-    page = context.new_page()
-    shown = AppPage(page, merchant)
-    page.on("pageerror", lambda error: shown.problems.append(f"page error: {error}"))
-    page.on("console", lambda message: message.type == "error" and shown.problems.append(f"console: {message.text}"))
-    page.route(APP_BRIDGE, lambda route: route.fulfill(body=STANDIN_APP_BRIDGE, content_type="text/javascript"))
-    page.route(POLARIS, lambda route: route.fulfill(body="/* Polaris is not reachable here */",
-                                                    content_type="text/javascript"))
-
-    def mint() -> str:
-        shown.tokens.append(session_token())
-        return shown.tokens[-1]
-
-    page.expose_function("__standinIdToken", mint)
-    yield shown
-    context.close()
-    unexpected = [p for p in shown.problems if not any(a in p for a in shown.allowed)]
-    assert unexpected == [], "the page saw errors"
 
 
 def _failing_backend(merchant: Merchant) -> None:
@@ -295,14 +246,14 @@ def test_settings_are_saved_refused_next_to_the_field_and_discarded(app, merchan
     app.page.fill("input[name=window_days]", "14")
     app.page.select_option("select[name=precedence_0]", "click")  # swaps with the select that held it
     assert app.page.eval_on_selector_all("select[name^=precedence]", "(s) => s.map((e) => e.value)") == [
-        "click", "promo_code", "landing_page"]
+        "click", "promo_code", "renewal", "landing_page", "customer"]
     app.page.check("input[name=forward_test_orders]")
     app.page.get_by_text("Save", exact=True).click()
     wait_until(lambda: any(t["message"] == "Settings saved" for t in app.toasts()), message="the toast")
     assert not bar() and not error.is_visible()
     store = merchant.store()
     assert (store.attribution_model, store.attribution_window_days, store.precedence, store.forward_test_orders) == (
-        "time_decay", 14, "click,promo_code,landing_page", True)
+        "time_decay", 14, "click,promo_code,renewal,landing_page,customer", True)
 
     app.page.fill("input[name=window_days]", "90")
     assert bar()

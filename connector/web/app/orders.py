@@ -8,10 +8,11 @@ from flask import jsonify
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connector.core.payload import format_amount, format_share
+from connector.core.crediting import JOURNEY_WAIT
+from connector.core.payload import PURCHASE, format_amount, format_share
 from connector.models import AttributionRecord, Conversion, Order, Store, StorefrontReport
 from connector.web import services
-from connector.web.app import explain
+from connector.web.app import explain, record_details
 from connector.web.app.answers import PER_PAGE, choice, format_time, page_fields, page_number
 from connector.web.app.auth import merchant_store
 from connector.web.app.blueprint import PREFIX, AppError, bp
@@ -21,11 +22,14 @@ SHOW = ("all", "credited", "not_credited")
 REPORT_STATES = {"waiting": "Received, waiting for the order", "joined": "Matched to this order",
                  "rejected": "Refused: its proof is not this order's"}
 TYPES = {"conversion.purchase": "Purchase", "conversion.refund": "Refund", "conversion.cancellation": "Cancellation",
-         "conversion.lead": "Sign-up"}
+         "conversion.lead": "Sign-up", "conversion.adjustment": "Edit adjustment"}
 
 
 def _amount(order: Order) -> str | None:
-    return format_amount(order.commission_base) if order.commission_base is not None else None
+    """The commission base the order is credited on now: its purchase and the edits that adjusted it since."""
+    if order.commission_base is None:
+        return None
+    return format_amount(order.commission_base + (order.adjusted_base or Decimal(0)))
 
 
 def _row(order: Order, record: AttributionRecord | None, delivery: str | None) -> dict:
@@ -75,7 +79,20 @@ def _explanation(order: Order, record: AttributionRecord | None) -> list[str]:
     if record and record.outcome == "awaiting_report":
         notes.append("Orders with no promo code wait briefly, because the browser's report of the clicked link often "
                      "arrives just after the order.")
-    return [n for n in notes if n]
+    if record and record.outcome == "awaiting_visits":
+        notes.append("Orders with no promo code and no click wait a few minutes at most for Shopify's record of the "
+                     "shopper's visits, which says which page they came in on, and when.")
+    if record and (record.details or {}).get("adjustments"):
+        notes.append("The order was edited after it was credited: each edit's difference was sent to your tracking "
+                     "platform as an adjustment (see Edits).")
+    return notes
+
+
+def _conversion(conversion: Conversion) -> dict:
+    return {"id": conversion.id, "type": conversion.type, "type_text": TYPES.get(conversion.type, conversion.type),
+            "amount": format_amount(conversion.amount), "currency": conversion.currency, "status": conversion.status,
+            "attempts": conversion.attempts, "created_at": format_time(conversion.created_at),
+            "items": record_details.items_of(conversion.body)}
 
 
 def _detail(session: Session, store: Store, order: Order) -> dict:
@@ -84,26 +101,32 @@ def _detail(session: Session, store: Store, order: Order) -> dict:
     text, tone = explain.outcome_label(outcome)
     credits = record.credits if record else []
     signals = record.signals if record else []
+    details = (record.details if record else None) or {}
     reports = session.scalars(select(StorefrontReport).where(
         StorefrontReport.store_id == store.id, StorefrontReport.platform_order_id == order.platform_order_id)
         .order_by(StorefrontReport.id))
-    conversions = session.scalars(select(Conversion).where(Conversion.order_id == order.id).order_by(Conversion.created_at))
+    conversions = [_conversion(c) for c in session.scalars(
+        select(Conversion).where(Conversion.order_id == order.id).order_by(Conversion.created_at, Conversion.id))]
+    waits_until = order.first_seen_at + JOURNEY_WAIT if outcome == "awaiting_visits" else order.awaiting_report_until
+    purchase = next((c for c in conversions if c["type"] == PURCHASE), None)
     return {
         "order_id": order.platform_order_id, "order_name": order.order_name, "seen_at": format_time(order.first_seen_at),
         "decided_at": format_time(record.decided_at) if record else None, "outcome": outcome, "outcome_text": text,
         "tone": tone, "method": record.method if record else None,
         "method_text": explain.METHOD_LABELS.get(record.method) if record and record.method else None,
         "headline": explain.headline(outcome, credits, signals, record.method if record else None,
-                                     waits_until=order.awaiting_report_until),
+                                     waits_until=waits_until, details=details),
         "explanation": _explanation(order, record),
         "amount": _amount(order), "currency": order.currency,
         "credits": [{"tracking_id": c["tracking_id"], "share": format_share(Decimal(c["share"])),
                      "percent": format_share((Decimal(c["share"]) * 100).quantize(Decimal("0.01")))} for c in credits],
-        "signals": [explain.signal_text(s) for s in signals],
+        "provisional": outcome in explain.PROVISIONAL,
+        "signals": [explain.signal_text(s, provisional=outcome in explain.PROVISIONAL) for s in signals],
+        **record_details.describe(details, signals, outcome, order.currency),
+        "lines": purchase["items"] if purchase else [],
         "reports": [{"received_at": format_time(r.received_at), "touches": len(r.touches or []), "status": r.status,
                      "status_text": REPORT_STATES.get(r.status, r.status), "note": r.note} for r in reports],
-        "conversions": [{"id": c.id, "type_text": TYPES.get(c.type, c.type), "amount": format_amount(c.amount),
-                         "currency": c.currency, "status": c.status, "attempts": c.attempts} for c in conversions],
+        "conversions": conversions,
     }
 
 

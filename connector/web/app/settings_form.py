@@ -12,7 +12,7 @@ from flask import jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector.campaigns import influencers as registrations
-from connector.core.attribution import SIGNAL_KINDS
+from connector.core.attribution import SIGNAL_KINDS, ordered_kinds
 from connector.core.rules import CREDIT_ON
 from connector.db import transaction
 from connector.errors import ConnectorError
@@ -27,9 +27,10 @@ MODELS = {
     "linear": ("Shared equally", "Every influencer whose link was clicked in the window gets an equal share."),
     "time_decay": ("Time decay", "Every influencer gets a share; recent clicks weigh more (see half-life)."),
 }
-KINDS = {"renewal": "Subscription renewal (its start's influencers)", "promo_code": "Promo code",
-         "click": "Click on a link", "landing_page": "Ref in the landing page",
-         "customer": "Returning customer (their first credited order's influencers)"}
+#: the kinds of signal in the signal order's selects (short, for a phone; the field's help says what the two
+#: that go by an earlier order take from it)
+KINDS = {"renewal": "Subscription renewal", "promo_code": "Promo code", "click": "Click on a link",
+         "landing_page": "Ref in the landing page", "customer": "Returning customer"}
 RENEWAL_LABELS = {"credit": ("Credit renewals", "A renewal goes to the influencers of the order that started it."),
                   "ignore": ("Ignore renewals", "Only a subscription's first order is credited.")}
 CREDIT_ON_LABELS = {"paid": ("When the order is paid", "An unpaid order waits; most stores want this."),
@@ -57,8 +58,10 @@ class SettingsIn(BaseModel):
 
 
 def settings_of(store: Store) -> dict:
+    """The store's settings as the form shows them; a precedence saved with fewer kinds (before renewals and
+    returning customers, or by the CLI) is shown as attribution applies it: the kinds it leaves out after it."""
     return {"model": store.attribution_model, "window_days": store.attribution_window_days,
-            "half_life_days": store.half_life_days, "precedence": store.precedence.split(","),
+            "half_life_days": store.half_life_days, "precedence": ordered_kinds(store.precedence.split(",")),
             "forward_test_orders": store.forward_test_orders, "credit_on": store.credit_on,
             "lifetime_days": store.lifetime_days, "renewals": store.renewals}
 
@@ -83,7 +86,7 @@ def _refusal(exc: ValidationError) -> AppError:
         "window_days": "The attribution window is a whole number of days from 1 to 365.",
         "half_life_days": "The half-life is a whole number of days from 1 to 365.",
         "precedence": PRECEDENCE_MESSAGE,
-        "lifetime_days": "Returning customers: a whole number of days from 0 (off) to 3650.",
+        "lifetime_days": "A whole number of days from 0 (off) to 3650.",
         "renewals": "Choose whether renewals are credited or ignored.",
         "model": f"Choose one of: {', '.join(label for label, _help in MODELS.values())}.",
         "credit_on": "Choose when orders are credited: when paid, or when placed.",

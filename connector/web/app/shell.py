@@ -19,7 +19,7 @@ POLARIS = "https://cdn.shopify.com/shopifycloud/polaris.js"
 VIEWS = (("", "Home"), ("influencers", "Influencers"), ("orders", "Orders"), ("deliveries", "Deliveries"),
          ("settings", "Settings"))
 #: the page's scripts, in the order they run (app.js defines what the views use), and its style sheet
-SCRIPTS = ("app.js", "app-views.js", "app-ops.js")
+SCRIPTS = ("app.js", "app-views.js", "app-why.js", "app-ops.js")
 STYLE = "app.css"
 ASSETS = (*SCRIPTS, STYLE)
 

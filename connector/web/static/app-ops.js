@@ -1,4 +1,4 @@
-/* The connector's page, part 3 of 3: the views where the merchant changes something. Deliveries (what was
+/* The connector's page, part 4 of 4: the views where the merchant changes something. Deliveries (what was
    sent to the tracking platform, with a replay) and Settings (a form under App Bridge's save bar).
    Helpers come from app.js (window.Connector). */
 (() => {
@@ -101,7 +101,7 @@
 
   // ---- Settings ------------------------------------------------------------------------------------------------
 
-  const ORDINALS = ["First", "Then", "Last"];
+  const ORDINALS = ["First", "Second", "Third", "Fourth", "Last"];
 
   C.views.settings = (ctx) => {
     const el = C.page("Settings");
@@ -115,10 +115,13 @@
      The server is the one validator (novalidate), so its message shows next to the field it names. */
   function settingsForm({settings, choices}) {
     const f = {
-      model: select("model", choices.model), window_days: numberInput("window_days"),
-      half_life_days: numberInput("half_life_days"), precedence: ORDINALS.map((_o, i) => select(`precedence_${i}`, choices.precedence)),
+      model: select("model", choices.model), window_days: numberInput("window_days", 1, 365),
+      half_life_days: numberInput("half_life_days", 1, 365),
+      precedence: choices.precedence.map((_c, i) => select(`precedence_${i}`, choices.precedence,
+        `${ORDINALS[i] || i + 1} kind of signal`)),
       forward_test_orders: h("input", {type: "checkbox", name: "forward_test_orders", id: "field-forward_test_orders"}),
       credit_on: select("credit_on", choices.credit_on),
+      lifetime_days: numberInput("lifetime_days", 0, 3650), renewals: select("renewals", choices.renewals),
     };
     const helpOf = (list, control) => () => ((list.find((c) => c.value === control.value) || {}).help || "");
     const form = h("form", {"data-save-bar": true, "data-discard-confirmation": true, novalidate: true, class: "cnx-form"},
@@ -130,24 +133,45 @@
         field("half_life_days", "Half-life", suffixed(f.half_life_days, "days"), () => (f.model.value === "time_decay"
           ? "A click this many days older than another counts half as much."
           : "Only used by the Time decay model: with the model chosen above it changes nothing.")),
-        field("precedence", "When an order has more than one kind of signal", h("div", {class: "cnx-precedence"},
-          f.precedence.map((s, i) => h("label", {}, C.subdued(ORDINALS[i]), s))), () => "The first kind the order carries wins.")),
+        field("precedence", "When an order has more than one kind of signal", h("ol", {class: "cnx-precedence"},
+          f.precedence.map((s, i) => h("li", {}, C.subdued(`${i + 1}.`), s))),
+        () => "The first kind the order carries wins; the kinds below it are kept in the order's record as beaten. A "
+          + "renewal goes to the influencers of the order that started its subscription; a returning customer to those "
+          + "of their first credited order.")),
+      h("s-section", {heading: "Repeat orders"},
+        field("lifetime_days", "Returning customers", suffixed(f.lifetime_days, "days"), () => lifetimeHelp(f)),
+        field("renewals", "Subscription renewals", f.renewals, helpOf(choices.renewals, f.renewals))),
       h("s-section", {heading: "Orders"},
         field("credit_on", "Credit an order", f.credit_on, helpOf(choices.credit_on, f.credit_on)),
         field("forward_test_orders", null, h("label", {class: "cnx-check"}, f.forward_test_orders, " Credit test orders"),
           () => "Test orders are sent marked as tests. Off: they are listed here but never credited.")));
     put(f, settings);
+    // the help drawn with the controls' first values: now that the saved ones are in, draw what they mean
+    form.querySelectorAll(".cnx-field").forEach((el) => el.refresh());
     wire(form, f);
     return form;
   }
 
-  function select(name, options) {
-    return h("select", {name, id: `field-${name}`, class: "cnx-input"},
+  /* What the returning-customer setting does with the number of days now in the field. */
+  function lifetimeHelp(f) {
+    const days = Number(f.lifetime_days.value);
+    if (f.lifetime_days.value.trim() === "" || !Number.isInteger(days) || days < 0 || days > 3650) {
+      return "A customer's orders within this many days of their first credited order go to that order's influencers. "
+        + "0 turns this off.";
+    }
+    if (days === 0) return "Off (0): a customer's later orders are credited only by their own promo code, click or ref.";
+    return `A customer's orders within ${C.number(days)} days of their first credited order go to that order's `
+      + "influencers, in the same shares, unless the order carries a signal that comes before “Returning customer” "
+      + "in the signal order above. 0 turns this off.";
+  }
+
+  function select(name, options, label) {
+    return h("select", {name, id: `field-${name}`, class: "cnx-input", "aria-label": label || null},
       options.map((o) => h("option", {value: o.value}, o.label)));
   }
 
-  const numberInput = (name) => h("input", {type: "number", name, id: `field-${name}`, class: "cnx-input cnx-number",
-    min: 1, max: 365, step: 1, inputmode: "numeric"});
+  const numberInput = (name, min, max) => h("input", {type: "number", name, id: `field-${name}`,
+    class: "cnx-input cnx-number", min, max, step: 1, inputmode: "numeric"});
   const suffixed = (input, suffix) => h("span", {class: "cnx-suffixed"}, input, C.subdued(suffix));
 
   /* A labelled field with its help (redrawn on every change: it may depend on the values) and its error. */
@@ -171,8 +195,9 @@
     };
     choose(f.model, s.model);
     choose(f.credit_on, s.credit_on);
+    choose(f.renewals, s.renewals);
     f.precedence.forEach((sel, i) => choose(sel, s.precedence[i]));
-    for (const key of ["window_days", "half_life_days"]) f[key].defaultValue = f[key].value = String(s[key]);
+    for (const key of ["window_days", "half_life_days", "lifetime_days"]) f[key].defaultValue = f[key].value = String(s[key]);
     f.forward_test_orders.defaultChecked = f.forward_test_orders.checked = Boolean(s.forward_test_orders);
   }
 
@@ -180,15 +205,16 @@
     const whole = (input) => (input.value.trim() === "" ? null : Number(input.value));
     return {model: f.model.value, window_days: whole(f.window_days), half_life_days: whole(f.half_life_days),
       precedence: f.precedence.map((s) => s.value), forward_test_orders: f.forward_test_orders.checked,
-      credit_on: f.credit_on.value};
+      credit_on: f.credit_on.value, lifetime_days: whole(f.lifetime_days), renewals: f.renewals.value};
   }
 
   function wire(form, f) {
     let before = f.precedence.map((s) => s.value);
     const refresh = () => form.querySelectorAll(".cnx-field").forEach((el) => el.refresh());
+    form.addEventListener("input", refresh);  // the help that follows a number (returning customers) as it is typed
     form.addEventListener("change", (event) => {
       const i = f.precedence.indexOf(event.target);
-      if (i >= 0) {  // the three stay an order of the three kinds: the one that held the new value takes the old
+      if (i >= 0) {  // the selects stay an order of every kind: the one that held the new value takes the old
         const other = f.precedence.find((s, j) => j !== i && s.value === event.target.value);
         if (other) other.value = before[i];
         before = f.precedence.map((s) => s.value);

@@ -1,5 +1,5 @@
-/* The connector's page, part 2 of 3: the views that show what happened. Home (the setup checklist and the
-   overview), Influencers, Orders and an order's "why". Helpers come from app.js (window.Connector). */
+/* The connector's page, part 2 of 4: the views that show what happened. Home (the setup checklist and the
+   overview), Influencers and Orders; an order's "why" is app-why.js. Helpers come from app.js (window.Connector). */
 (() => {
   "use strict";
   const C = window.Connector;
@@ -174,9 +174,9 @@
     const [ownTone, label] = DELIVERY[status] || ["neutral", status || "—"];
     return C.badge(tone || ownTone, label);
   };
-  let ordersList = "/orders";  // the list the merchant came from, for the why's back link
+  C.ordersList = "/orders";  // the list the merchant came from, for the why's back link (app-why.js)
 
-  C.views.orders = (ctx) => (ctx.params.length ? orderWhy(ctx, ctx.params[0]) : orderList(ctx));
+  C.views.orders = (ctx) => (ctx.params.length ? C.orderWhy(ctx, ctx.params[0]) : orderList(ctx));
 
   function orderList(ctx) {
     const el = C.page("Orders");
@@ -186,7 +186,7 @@
     const filter = h("div", {});
     const load = () => {
       ctx.setQuery({show: show === "all" ? null : show, page: pageNo > 1 ? pageNo : null});
-      ordersList = location.pathname.slice(C.base.length) + location.search;
+      C.ordersList = location.pathname.slice(C.base.length) + location.search;
       filter.replaceChildren(C.choice("Show", SHOW, show, (value) => { show = value; pageNo = 1; load(); }));
       part.fill(async () => orderTable(await api(`/orders?${new URLSearchParams({show, page: pageNo})}`),
         (next) => { pageNo = next; load(); }));
@@ -211,69 +211,5 @@
         o.method_text || "—", C.amount(o.amount, o.currency), o.delivery ? C.deliveryBadge(o.delivery) : "—"]};
     });
     return h("div", {}, C.table(columns, rows), C.pager(data, rows.length, go));
-  }
-
-  /* An order's "why": the decision in a sentence, then everything it was made from. */
-  function orderWhy(ctx, orderId) {
-    const el = C.page("Order", {href: C.href(ordersList), label: "Orders"});
-    const part = C.slot(ctx);
-    part.fill(async () => {
-      const data = await api(`/orders/${encodeURIComponent(orderId)}`).catch((error) => {
-        if (error.status !== 404) throw error;
-        return null;
-      });
-      if (!data) return h("s-banner", {tone: "critical", heading: "This order is not known to the connector"},
-        C.paragraph("Shopify has not sent it, or it belongs to another store. Orders show up a few seconds after they are placed."));
-      const heading = data.order_name || `Order ${data.order_id}`;
-      el.setAttribute("heading", heading);
-      document.title = `${heading} · Connector`;
-      return h("div", {}, whySection(data), credits(data), signals(data), reports(data), sent(data));
-    });
-    el.append(part.el);
-    return el;
-  }
-
-  function whySection(d) {
-    const fact = (label, value) => (value ? [h("dt", {}, label), h("dd", {}, value)] : null);
-    return h("s-section", {heading: "Why"},
-      h("div", {class: "cnx-why-head"}, C.badge(d.tone, d.outcome_text), C.strong(d.headline)),
-      d.explanation.map((sentence) => C.paragraph(sentence)),
-      h("dl", {class: "cnx-facts"}, fact("Seen", C.when(d.seen_at)), fact("Decided", d.decided_at && C.when(d.decided_at)),
-        fact("Method", d.method_text), fact("Amount", d.amount !== null && C.amount(d.amount, d.currency))));
-  }
-
-  function credits(d) {
-    const body = d.credits.length ? C.table([{label: "Influencer"}, {label: "Share", numeric: true}],
-      d.credits.map((c) => ({cells: [C.strong(c.tracking_id), `${c.percent}%`]})))
-      : C.paragraph(C.subdued("No influencer was credited for this order."));
-    return h("s-section", {heading: "Credited to"}, body);
-  }
-
-  function signals(d) {
-    const columns = [{label: "Signal"}, {label: "From"}, {label: "Value"}, {label: "Influencer"}, {label: "When"},
-      {label: "Status"}, {label: "Why"}];
-    const body = d.signals.length ? C.table(columns, d.signals.map((s) => ({cells: [s.kind_text, s.source_text,
-      s.value ? h("span", {class: "cnx-mono"}, s.value) : "—", s.tracking_id || "—", C.when(s.at),
-      C.badge(s.tone, s.status_text), s.reason_text]})))
-      : C.paragraph(C.subdued("The order carried no promo code, tracking link or click that names an influencer."));
-    return h("s-section", {heading: "Signals"}, body);
-  }
-
-  function reports(d) {
-    const body = d.reports.length ? C.table([{label: "Received"}, {label: "Touches", numeric: true}, {label: "Status"},
-      {label: "Note"}], d.reports.map((r) => ({cells: [C.when(r.received_at), C.number(r.touches), r.status, r.note || "—"]})))
-      : C.paragraph(C.subdued("No report came from the shopper's browser. The web pixel sends one at checkout when "
-        + "the browser allows it; without it, only the order's own codes and links count."));
-    return h("s-section", {heading: "Browser reports"}, body);
-  }
-
-  function sent(d) {
-    const body = d.conversions.length ? C.table([{label: "Conversion"}, {label: "Amount", numeric: true}, {label: "Status"},
-      {label: "Attempts", numeric: true}], d.conversions.map((c) => ({cells: [c.type_text, C.amount(c.amount, c.currency),
-      C.deliveryBadge(c.status), C.number(c.attempts)]})))
-      : C.paragraph(C.subdued("Nothing was sent to your tracking platform for this order."));
-    return h("s-section", {heading: "Sent to tracking"}, body,
-      d.conversions.length ? h("div", {class: "cnx-actions"}, h("s-link", {href: C.href("/deliveries")}, "See every delivery"))
-        : null);
   }
 })();

@@ -1,5 +1,5 @@
-/* The connector's page in the Shopify admin, part 1 of 3: the router, the API client and the DOM helpers
-   every view uses. The views register themselves on window.Connector.views (app-views.js, app-ops.js);
+/* The connector's page in the Shopify admin, part 1 of 4: the router, the API client and the DOM helpers
+   every view uses. The views register themselves on window.Connector.views (app-views.js, app-why.js, app-ops.js);
    the router starts at DOMContentLoaded, which waits for every deferred script of the document.
 
    Every text from the server goes in as text: h() sets attributes with setAttribute and children as text
