@@ -244,6 +244,7 @@ def decision_details(facts: OrderFacts) -> dict:
         past = facts.inherited.customer
         details["customer"] = {"lifetime_days": facts.inherited.lifetime.days,
                                "first_credited_order": past.order_name or past.order_id if past else None,
+                               "first_credited_order_id": past.order_id if past else None,
                                "found_by": past.found_by if past else None}
     journey = event.journey if isinstance(event, OrderEvent) else None
     if journey is not None:

@@ -114,7 +114,8 @@ def test_a_returning_customer_inside_the_lifetime_is_credited_to_their_first_ord
     # Seen before by the connector: WooCommerce says nothing, the first order is proof enough.
     assert (first["customer"]["first_order"], again["customer"]["first_order"]) == (None, False)
     details = _record(sessions, 5302).details
-    assert details["customer"] == {"lifetime_days": 30, "first_credited_order": f"#{FIRST}", "found_by": "customer_id"}
+    assert details["customer"] == {"lifetime_days": 30, "first_credited_order": f"#{FIRST}",
+                                   "first_credited_order_id": str(FIRST), "found_by": "customer_id"}
     assert details["first_order"]["source"].startswith("connector:")
     assert all(r.verified for r in backend.delivered())
 

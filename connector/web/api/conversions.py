@@ -120,8 +120,9 @@ class RenewalOut(BaseModel):
 
 class CustomerLinkOut(BaseModel):
     lifetime_days: int
-    #: the customer's first credited order in the store, if any
+    #: the customer's first credited order in the store, if any: its name, and its platform id
     first_credited_order: str | None
+    first_credited_order_id: str | None = None
     #: customer_id or email_sha256
     found_by: str | None
 
