@@ -28,8 +28,8 @@ from .helpers import session_token
 
 SCARF = 15873421190358
 LATER = "2026-12-01T10:00:00+01:00"
-FOUND_AT_SHOPIFY = ("Found at Shopify: the subscription's contract names it, or it is the customer's subscription "
-                    "order there")
+FOUND_AMONG_ORDERS = ("Found among the customer's orders at the store: their latest earlier order that started a "
+                      "subscription like this one")
 
 
 @pytest.fixture
@@ -153,10 +153,10 @@ def test_a_renewal_goes_to_the_order_that_started_its_subscription(merchant):
         "marker": "source_name subscription_contract",
         "marker_text": "Made by the subscription's billing (the order's source is “subscription_contract”)",
         "policy": "credit", "start_id": "6001", "start_name": "#6001",
-        "found_by_text": FOUND_AT_SHOPIFY,
+        "found_by_text": "The subscription's own record names it (its first order)",
         "text": "It goes to the influencers of #6001, the order that started the subscription, in the same shares.",
         "tone": "success"}
-    won = signal(answer, "subscription.origin")
+    won = signal(answer, "subscription.subscription")
     assert won["reason_text"] == ("A subscription renewal: the order that started it, #6001, was this influencer's.")
     assert answer["returning"] is None  # a renewal goes by its subscription
     assert [line["title"] for line in answer["lines"]] == ["Wool Scarf", "Merino Socks"]
@@ -174,9 +174,9 @@ def test_a_recharge_renewal_is_found_by_the_customers_first_subscription_order(m
     at_shopify, by_email = why(merchant, 6102)["renewal"], why(merchant, 6103)["renewal"]
     assert at_shopify["marker_text"] == ("The order's tag “Subscription Recurring Order”, which the subscription app "
                                          "sets")
-    assert (at_shopify["start_name"], at_shopify["found_by_text"]) == ("#6101", FOUND_AT_SHOPIFY)
+    assert (at_shopify["start_name"], at_shopify["found_by_text"]) == ("#6101", FOUND_AMONG_ORDERS)
     assert (by_email["start_name"], by_email["found_by_text"]) == ("#6101", (
-        "Shopify does not name it: it is the customer's latest earlier order in this store that started a "
+        "The store does not name it: it is the customer's latest earlier order in this store that started a "
         "subscription"))
 
 

@@ -11,7 +11,8 @@ Read the same way from a webhook and from a GraphQL order (PLATFORMS-2.md G1, G2
   order webhooks, community.shopify.dev thread 23920) on an order that is not a renewal: the first order.
 
 Neither payload names the subscription contract or its start order (REST has no contract field; GraphQL
-`LineItem.contract` needs the read_own_subscription_contracts scope): `enrich` looks them up when asked.
+`LineItem.contract` needs the read_own_subscription_contracts scope and shows this app's contracts only): `enrich`
+looks them up when asked, among the customer's orders (customer_orders.py) when the contract cannot be read.
 """
 
 from __future__ import annotations

@@ -109,4 +109,4 @@ def renewal_origin(renewal: Renewal, subscription_id: str, subscription: dict) -
     if parent is None:
         return replace(renewal, lookup_error=f"subscription {subscription_id} has no start order (parent_id 0: made "
                                              "in the admin or imported)")
-    return replace(renewal, origin_order_id=parent, lookup_error=None)
+    return replace(renewal, origin_order_id=parent, lookup_error=None, found_by="subscription")

@@ -42,6 +42,9 @@ class Renewal:
     origin_order_id: str | None = None
     #: why the start order could not be read from the platform, for the record (missing scope, not found)
     lookup_error: str | None = None
+    #: how the platform's answer named the start: subscription (its contract or subscription record),
+    #: customer_orders (searched among the customer's orders there); None when the delivery named it
+    found_by: str | None = None
 
 
 @dataclass(frozen=True)

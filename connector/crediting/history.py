@@ -96,7 +96,9 @@ def renewal_origin(session: Session, store: Store, order: Order, event: OrderEve
     context = RenewalContext(marker=renewal.marker, policy=store.renewals)
     if store.renewals == RENEWALS_IGNORE:
         return context
-    start, found_by = None, "origin"
+    # "origin": the delivery named the start; else how the platform's answer did (its subscription record, or a
+    # search of the customer's orders there)
+    start, found_by = None, renewal.found_by or "origin"
     if renewal.origin_order_id:
         start = session.scalars(select(Order).where(Order.store_id == store.id,
                                                     Order.platform_order_id == renewal.origin_order_id)).first()

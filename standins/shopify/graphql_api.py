@@ -41,7 +41,10 @@ class GraphQL:
             problem = None
         except (graphql.GraphQLError, ValueError) as exc:
             chosen, fragments, problem = None, {}, str(exc)
-        roots = list(fields(chosen.selection_set, fragments)) if chosen else []
+        # A root field left out by @include/@skip is not answered (the variables are checked below).
+        given = payload.get("variables") if isinstance(payload, dict) else None
+        given = given if isinstance(given, dict) else {}
+        roots = list(fields(chosen.selection_set, fragments, given)) if chosen else []
         self._shops.record(shop, "graphql", roots[0].name.value if roots else None, token)
         with self._shops.lock:
             grant = state.access.get(token or "")

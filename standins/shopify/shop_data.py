@@ -4,7 +4,7 @@
 connector's documents use (webhookSubscriptions, webhookSubscriptionCreate/Update, orders, order, shop, customer);
 discounts, codes and the web pixel are standins/shopify/discounts.py's, journeys journeys.py's and subscription
 contracts subscriptions.py's. Lists are answered as connections
-(`page`), and orders are searched the one way the connector searches them (`updated_after`).
+(`page`), and orders are searched the two ways the connector searches them (`order_filter`).
 """
 
 from __future__ import annotations
@@ -106,16 +106,26 @@ class ShopData:
         return node
 
     def _orders(self, args: dict) -> dict:
-        keep = updated_after(args.get("query"))
-        nodes = [to_graphql_node(o, self.shop, self.contracts.selling_plans)
-                 for o in self.orders.values() if keep(parse_time(o["updated_at"]))]
-        if args.get("sortKey") == "UPDATED_AT":
-            nodes.sort(key=lambda n: (parse_time(n["updatedAt"]), int(n["legacyResourceId"])))
+        """orders(query:): reconciliation's page (orders_updated_since.graphql), or a customer's orders
+        (order_context.graphql's customerOrders, their lines cut where that document cuts them)."""
+        keep, customers = order_filter(args.get("query")), "customer_id:" in str(args.get("query"))
+        nodes = [self._order_node(o, customers) for o in self.orders.values() if keep(o)]
+        if args.get("sortKey") in ("UPDATED_AT", "CREATED_AT"):
+            field = "updatedAt" if args["sortKey"] == "UPDATED_AT" else "createdAt"
+            nodes.sort(key=lambda n: (parse_time(n[field]), int(n["legacyResourceId"])))
         else:  # Shopify's default order is by id
             nodes.sort(key=lambda n: int(n["legacyResourceId"]))
         if args.get("reverse"):
             nodes.reverse()
         return page(nodes, lambda n: n["legacyResourceId"], args.get("first"), args.get("after"))
+
+    def _order_node(self, order: dict, context_sizes: bool) -> dict:
+        node = to_graphql_node(order, self.shop, self.contracts.selling_plans)
+        if context_sizes:
+            lines = line_nodes(order, self.contracts.selling_plans)
+            size = page_sizes("order_context").get("lineItems", 250)
+            node["lineItems"] = {"nodes": lines[:size], "pageInfo": {"hasNextPage": len(lines) > size}}
+        return node
 
     def _taken(self, topic: str, uri: str, other_than: dict | None = None) -> bool:
         return any(s is not other_than and s["topic"] == topic and s["uri"] == uri for s in self.subscriptions)
@@ -188,22 +198,60 @@ def page(items: list, key: Callable[[Any], str], first: Any, after: Any) -> dict
     }
 
 
-SEARCH_TERM = re.compile(r"""^\s*updated_at:(>=|>)\s*(['"]?)([^'"\s]+)\2\s*$""")
+# --- order searches (`orders(query:)`) --------------------------------------------------------------
+# The connector searches two ways: reconciliation by `updated_at:>='…'`, and a renewal's start among a customer's
+# orders, `customer_id:N created_at:<'…' -source_name:… tag_not:'…'`. Terms are ANDed, `-` negates a term, values
+# may be quoted with ' or " (shopify.dev/docs/api/usage/search-syntax); the filter names are those the schema lists
+# for QueryRoot.orders(query:). Any other term is a ValueError: the stand-in says so rather than silently ignoring
+# it as Shopify does, so a test cannot pass on a filter that was never applied.
+
+TERM = re.compile(r"""(?P<negated>-?)(?P<name>[a-z_]+):(?P<op><=|>=|<|>)?
+                       (?:'(?P<single>[^']*)'|"(?P<double>[^"]*)"|(?P<bare>[^\s'"]+))""", re.VERBOSE)
+#: the time filters read, each the REST field of the same name
+TIMES = ("updated_at", "created_at")
+COMPARE: dict[str, Callable[[datetime, datetime], bool]] = {
+    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+Keep = Callable[[dict], bool]
 
 
-def updated_after(query: Any) -> Callable[[datetime], bool]:
-    """The filter of `updated_at:>'2026-11-23T10:00:00Z'` (or `>=`); no query keeps every order.
-
-    Any other search syntax is a ValueError: the stand-in says so rather than silently ignoring it
-    as Shopify does, so a test cannot pass on a filter that was never applied.
-    """
+def order_filter(query: Any) -> Keep:
+    """Whether a REST order matches the search; no query keeps every order; ValueError for what is not read."""
     if query is None or (isinstance(query, str) and not query.strip()):
-        return lambda _updated: True
-    match = SEARCH_TERM.match(query) if isinstance(query, str) else None
-    if match is None:
-        raise ValueError(f"the stand-in reads only updated_at:>'…' or >= searches, not {query!r}")
-    since = parse_time(match.group(3))
-    return (lambda updated: updated >= since) if match.group(1) == ">=" else (lambda updated: updated > since)
+        return lambda _order: True
+    if not isinstance(query, str):
+        raise ValueError(f"the search must be a string, not {query!r}")
+    tests: list[Keep] = []
+    position, text = 0, query.strip()
+    while position < len(text):
+        match = TERM.match(text, position)
+        if match is None:
+            raise ValueError(f"the stand-in cannot read the search {query!r} from {text[position:]!r}")
+        tests.append(_term(match, query))
+        position = match.end()
+        while position < len(text) and text[position].isspace():
+            position += 1
+    return lambda order: all(test(order) for test in tests)
+
+
+def _term(match: re.Match, query: str) -> Keep:
+    name, op, negated = match.group("name"), match.group("op"), match.group("negated") == "-"
+    value = next(v for v in (match.group("single"), match.group("double"), match.group("bare")) if v is not None)
+    if name in TIMES and op and not negated:
+        bound = parse_time(value)
+        return lambda order: bool(order.get(name)) and COMPARE[op](parse_time(order[name]), bound)
+    if name == "customer_id" and not op and not negated and value.isdigit():
+        return lambda order: str((order.get("customer") or {}).get("id")) == value
+    if name == "source_name" and not op:
+        return lambda order: (order.get("source_name") == value) != negated
+    if name == "tag_not" and not op and not negated:
+        return lambda order: value.casefold() not in {tag.casefold() for tag in rest_tags(order)}
+    raise ValueError(f"the stand-in does not read the search term {match.group(0)!r} (in {query!r})")
+
+
+def rest_tags(order: dict) -> list[str]:
+    tags = order.get("tags")
+    return [tag.strip() for tag in tags.split(",") if tag.strip()] if isinstance(tags, str) else []
 
 
 def parse_time(value: str) -> datetime:

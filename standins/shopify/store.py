@@ -160,7 +160,8 @@ class StandinShopify:
                            topics=("orders/create", "orders/paid")) -> str:
         """Place `order` as bought with a selling plan on every line, starting a contract; the contract's number.
 
-        `own=False` makes it another subscription app's contract; `origin=False` one without an originOrder.
+        `own=False` makes it another subscription app's contract, the normal case (the connector is no subscription
+        app, so Shopify hides the contract from it); `origin=False` one without an originOrder.
         """
         self.place_order(shop, order, topics=())
         with self._lock:
@@ -192,6 +193,10 @@ class StandinShopify:
                 edits.add_line(order, line)
             order["updated_at"] = self._shops.now()
         return [answer for topic in topics for answer in self.send_webhook(shop, topic, self._stored(shop, order_id))]
+
+    def order(self, shop: str, order_id: int | str) -> dict:
+        """The REST order as the shop holds it now: what its next webhook would carry."""
+        return self._stored(shop, order_id)
 
     def _stored(self, shop: str, order_id: int | str) -> dict:
         with self._lock:

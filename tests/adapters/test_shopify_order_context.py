@@ -111,7 +111,8 @@ def test_a_ready_journey_gives_the_first_and_last_visits(run):
     ))
     (sent,) = fake.seen
     assert sent["query"].lstrip().startswith("# enrich") and "query OrderContext(" in sent["query"]
-    assert sent["variables"] == {"id": f"gid://shopify/Order/{ORDER_ID}", "journey": True, "renewal": False}
+    assert sent["variables"] == {"id": f"gid://shopify/Order/{ORDER_ID}", "journey": True, "renewal": False,
+                                 "history": False}
     assert enriched.renewal is None and enriched.commission_base == event().commission_base
 
 
@@ -236,12 +237,20 @@ def contract(number: int = 555, origin: str | None = "820982911946150001") -> di
             "originOrder": None if origin is None else {"legacyResourceId": origin}}
 
 
+#: the customer's orders, none of them before the renewal (order_context.graphql's history part)
+NO_ORDERS = {"data": {"order": {"legacyResourceId": ORDER_ID, "renewalLines": {"nodes": []}},
+                      "customerOrders": {"nodes": [], "pageInfo": {"hasNextPage": False}}}}
+
+
 @responses.activate
 def test_the_start_order_is_read_through_the_lines_contract(run):
     fake = Fake(answer(..., lines(None, contract())))
     renewal = run(event(RENEWAL), ORIGIN).renewal
-    assert renewal == Renewal("source_name subscription_contract", "555", "820982911946150001")
-    assert fake.seen[0]["variables"] == {"id": f"gid://shopify/Order/{ORDER_ID}", "journey": False, "renewal": True}
+    assert renewal == Renewal("source_name subscription_contract", "555", "820982911946150001",
+                              found_by="subscription")
+    assert fake.seen[0]["variables"] == {"id": f"gid://shopify/Order/{ORDER_ID}", "journey": False, "renewal": True,
+                                         "history": False}
+    assert len(fake.seen) == 1  # the contract named the start: the customer's orders are not asked
 
 
 @responses.activate
@@ -266,20 +275,25 @@ def test_both_parts_in_one_call(run):
 ])
 @responses.activate
 def test_a_start_order_that_cannot_be_read_is_a_lookup_error(run, reply, expected):
-    Fake(reply)
+    """Then the customer's orders are asked (test_shopify_customer_orders.py); here they name no start either."""
+    fake = Fake(reply, NO_ORDERS)
     renewal = run(event(RENEWAL), ORIGIN).renewal
     assert renewal.marker == RENEWAL.marker and renewal.origin_order_id is None and expected in renewal.lookup_error
+    assert "none of the customer's 0 latest earlier orders" in renewal.lookup_error
+    assert [sent["variables"]["history"] for sent in fake.seen] == [False, True]
 
 
-@pytest.mark.parametrize("needs, calls", [(ORIGIN, 0), (Needs(journey=True, renewal_origin=True), 1)])
+@pytest.mark.parametrize("needs", [ORIGIN, Needs(journey=True, renewal_origin=True)])
 @responses.activate
-def test_a_store_granted_no_contract_scope_is_not_asked_for_the_contract(run, sessions, store, needs, calls):
+def test_a_store_granted_no_contract_scope_is_not_asked_for_the_contract(run, sessions, store, needs):
+    """It is asked for the customer's orders instead, in the same one call as the journey."""
     with transaction(sessions) as session:
         session.get(type(store), store.id).scopes = "read_orders,write_discounts"
-    fake = Fake(answer(None))
+    fake = Fake(NO_ORDERS)
     enriched = run(event(RENEWAL), needs)
     assert "no read_own_subscription_contracts scope" in enriched.renewal.lookup_error
-    assert len(fake.seen) == calls and all(not sent["variables"]["renewal"] for sent in fake.seen)
+    assert len(fake.seen) == 1 and not fake.seen[0]["variables"]["renewal"] and fake.seen[0]["variables"]["history"]
+    assert fake.seen[0]["variables"]["journey"] is needs.journey
 
 
 @responses.activate
@@ -293,7 +307,7 @@ def test_a_store_granted_the_contract_scope_is_asked(run, sessions, store):
 @responses.activate
 def test_a_refused_contract_leaves_the_journey_read(run):
     Fake(answer({"ready": True, "firstVisit": visit_answer()}, lines(None),
-                errors=[denied("order", "lineItems", "nodes", 0, "contract")]))
+                errors=[denied("order", "lineItems", "nodes", 0, "contract")]), NO_ORDERS)
     enriched = run(event(RENEWAL), Needs(journey=True, renewal_origin=True))
     assert enriched.journey.error is None and enriched.journey.visits[0].ref == "dana"
     assert "Access denied" in enriched.renewal.lookup_error
@@ -363,10 +377,12 @@ def test_the_standin_refuses_the_contract_field_not_the_order_without_the_scope(
     renewal = OrderEvent(**{**renewal.__dict__, "order_id": "7200"})
     both = Needs(journey=True, renewal_origin=True)
     refused = at_standin(renewal, both)
+    # This event says the renewal was placed when the first order was, so no order of the customer is before it.
     assert "Access denied for contract field" in refused.renewal.lookup_error
+    assert "none of the customer's 0 latest earlier orders" in refused.renewal.lookup_error
     assert refused.journey == Journey(ready=True)  # a renewal has no online session
     read = at_standin(renewal, both, scope="read_orders,read_own_subscription_contracts")
-    assert read.renewal == Renewal(RENEWAL.marker, number, "7100")
+    assert read.renewal == Renewal(RENEWAL.marker, number, "7100", found_by="subscription")
     # The journey alone never touches the contract, so a token without the scope is not refused anything.
     assert at_standin(renewal, JOURNEY).journey.error is None
 
@@ -378,24 +394,3 @@ def test_the_standin_hides_another_apps_contract(shopify, at_standin):
     renewal = OrderEvent(**{**event(RENEWAL).__dict__, "order_id": "7400"})
     found = at_standin(renewal, ORIGIN, scope="read_orders,read_own_subscription_contracts").renewal
     assert "another app's contracts are hidden" in found.lookup_error and found.origin_order_id is None
-
-
-def test_the_standin_reports_the_documents_cost(shopify):
-    shopify.place_order(STANDIN_SHOP, samples.order(shop=STANDIN_SHOP), deliver=False)
-    token = grant(shopify, "read_orders")
-    document = (adapter_documents() / "order_context.graphql").read_text()
-    url = shopify.admin_url.format(shop=STANDIN_SHOP) + "/admin/api/2026-10/graphql.json"
-    costs = {}
-    for journey, renewal in ((True, False), (True, True)):
-        body = requests.post(url, timeout=5, headers={"X-Shopify-Access-Token": token}, json={
-            "query": document, "variables": {"id": f"gid://shopify/Order/{ORDER_ID}", "journey": journey,
-                                             "renewal": renewal}}).json()
-        costs[renewal] = body["extensions"]["cost"]["requestedQueryCost"]
-        assert ("lineItems" in body["data"]["order"]) is renewal
-    assert costs == {False: 6, True: 28}
-
-
-def adapter_documents():
-    from adapters.shopify.admin_api import DOCUMENTS
-
-    return DOCUMENTS

@@ -331,7 +331,7 @@ SUBSCRIPTION = f"{API}/subscriptions/9001"
 def test_the_start_of_a_renewal_is_its_subscription_s_parent(client):
     responses.get(SUBSCRIPTION, json={"id": 9001, "parent_id": 5123, "status": "active", "billing_period": "month"})
     assert order_context.renewal_origin(the(client), RENEWAL) == Renewal(
-        marker="meta _subscription_renewal", subscription_id="9001", origin_order_id="5123")
+        marker="meta _subscription_renewal", subscription_id="9001", origin_order_id="5123", found_by="subscription")
 
 
 @responses.activate

@@ -197,7 +197,8 @@ def test_a_recharge_renewal_of_a_credited_start_goes_to_its_influencer(shop, sho
     assert (renewal["method"], renewal["renewal_of"], renewal["tracking_id"]) == ("renewal", "3001", "alice")
     assert first["renewal_of"] is None
     details = _record(sessions, 3002).details["renewal"]
-    assert (details["marker"], details["found_by"]) == ("tag Subscription Recurring Order", "customer_subscription")
+    # Found at Shopify among the customer's orders (the first one's tag says it started a subscription).
+    assert (details["marker"], details["found_by"]) == ("tag Subscription Recurring Order", "customer_orders")
 
 
 def test_a_renewal_of_an_uncredited_start_or_in_a_store_ignoring_renewals_is_not_credited(

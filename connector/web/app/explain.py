@@ -26,7 +26,9 @@ SOURCES = {
     "journey.last_visit": "Shopify's record of the shopper's last visit",
     "customer.customer_id": "The customer's first credited order (same customer account)",
     "customer.email_sha256": "The customer's first credited order (same email address)",
-    "subscription.origin": "The order that started the subscription (found at Shopify)",
+    "subscription.origin": "The order that started the subscription, as the order names it",
+    "subscription.subscription": "The order that started the subscription, as the subscription's record names it",
+    "subscription.customer_orders": "The order that started the subscription, found among the customer's orders",
     "subscription.customer_subscription": "The customer's earlier order that started a subscription",
     "subscription": "The subscription this order renews",
 }

@@ -31,11 +31,14 @@ FIRST_ORDER_SOURCES = {
 CUSTOMER_TEXT = {True: "New customer", False: "Returning customer", None: "Not known"}
 FOUND_BY_CUSTOMER = {"customer_id": "found by the same customer account", "email_sha256": "found by the same email "
                                                                                           "address"}
-#: how a renewal's start was found: given by the platform (Shopify: the contract's originOrder, else the latest
-#: subscription order among the customer's orders there), or by the connector among the orders it saw
-FOUND_BY_START = {"origin": "Found at Shopify: the subscription's contract names it, or it is the customer's "
-                            "subscription order there",
-                  "customer_subscription": "Shopify does not name it: it is the customer's latest earlier order in "
+#: how a renewal's start was found: named by the order itself, by the platform's subscription record (Shopify's
+#: contract, WooCommerce Subscriptions' parent order), searched among the customer's orders at Shopify, or by the
+#: connector among the orders it saw
+FOUND_BY_START = {"origin": "The order names the order that started its subscription",
+                  "subscription": "The subscription's own record names it (its first order)",
+                  "customer_orders": "Found among the customer's orders at the store: their latest earlier order "
+                                     "that started a subscription like this one",
+                  "customer_subscription": "The store does not name it: it is the customer's latest earlier order in "
                                            "this store that started a subscription"}
 _MARKERS = (
     (re.compile(r"source_name (.+)"), lambda v: f"Made by the subscription's billing (the order's source is “{v}”)"),
