@@ -242,7 +242,8 @@ def test_enrich_finds_a_renewal_s_start_or_says_why_not(sessions, woo_settings, 
     event = adapter.normalise("order.created", body)
     needs = Needs(renewal_origin=True)
     found = adapter.enrich(woo_settings, sessions, store_id, event, needs).renewal
-    assert found == Renewal("meta _subscription_renewal", str(subscription["id"]), origin_order_id="6001")
+    assert found == Renewal("meta _subscription_renewal", str(subscription["id"]), origin_order_id="6001",
+                           found_by="subscription")
     standin.set_subscriptions_active(SITE, False)
     off = adapter.enrich(woo_settings, sessions, store_id, event, needs).renewal
     assert off.origin_order_id is None and "not active" in off.lookup_error
