@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from connector.core.backend_events import parse_types
 from connector.errors import ConfigurationError
 
 # First wait 5 s (the contract wants the first retry within 10 s); the waits add up to about 27.7 h
@@ -87,6 +88,8 @@ class Settings:
     http_timeout: float = 10.0
     #: requests of one web process that may wait on another server at once (installs call the store)
     inline_calls: int = 4
+    #: the store, code and privacy events the backend is told of besides conversions (none: conversions only)
+    backend_events: frozenset[str] = frozenset()
 
     @property
     def secret_keys(self) -> tuple[str, ...]:
@@ -333,6 +336,13 @@ def _tuning(env: Mapping[str, str]) -> dict:
     }
 
 
+def _backend_events(env: Mapping[str, str]) -> frozenset[str]:
+    try:
+        return parse_types(env.get("CONNECTOR_BACKEND_EVENTS"))
+    except ValueError as exc:
+        raise ConfigurationError(f"CONNECTOR_BACKEND_EVENTS {exc}") from None
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
     """Read and validate the configuration; raise ConfigurationError naming the first bad setting."""
     env = _environment_of(env, read_dotenv)
@@ -353,6 +363,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         app_name=env.get("CONNECTOR_APP_NAME", "").strip() or Settings.app_name,
         metrics_token=env.get("CONNECTOR_METRICS_TOKEN", "").strip() or None,
         code_collision=code_collision,
+        backend_events=_backend_events(env),
         **_alerts(env, environment, backend_secrets),
         **_logging(env, environment),
         **public,

@@ -27,7 +27,7 @@ from connector.core.platform import Money
 CONTRACT_DATA_KEYS = {
     "conversion_id", "platform", "store", "order_id", "order_name", "occurred_at", "amount", "currency",
     "tracking_id", "campaign_id", "method", "promo_code", "click_id", "credits", "customer", "reverses", "test",
-    "items", "renewal_of",
+    "items", "renewal_of", "backfill",
 }
 UTC_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 DECIMAL_STRING = re.compile(r"^-?\d+\.\d{2,}$")

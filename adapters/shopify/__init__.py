@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Iterator, Mapping, Sequence
 
 from connector.core import storable
-from connector.core.platform import (AppUninstalled, CodeBatch, CodeRemoval, CodeRequest, CustomerCreated, Delivery,
+from connector.core.platform import (AppUninstalled, BackfillItem, CodeBatch, CodeRemoval, CodeRequest, CustomerCreated, Delivery,
                                 DeliveryHeaders, LifecycleEvent, Needs, NeutralEvent, OrderEvent, SetupReport,
                                 StoreView, WebhookHealth)
 from connector.settings import Settings
 
+from . import backfill as _backfill
 from . import binding as _binding
 from . import compliance as _compliance
 from . import discounts as _discounts
@@ -66,6 +67,8 @@ class ShopifyAdapter:
         # Every value is checked storable here, so a lone surrogate or a year-1 date is rejected at once.
         if topic in _compliance.LIFECYCLE_TOPICS:
             return storable.checked(_compliance.normalise_lifecycle(topic, body))
+        if topic == _backfill.TOPIC:
+            return _backfill.normalise(body)
         if topic == _remote.RECONCILE_TOPIC:
             from . import normalise_graphql
 
@@ -86,6 +89,11 @@ class ShopifyAdapter:
 
     def reconcile(self, settings: Settings, sessions, store_id: int, since: datetime) -> Iterator[Delivery]:
         return _remote.reconcile(settings, sessions, store_id, since)
+
+    def backfill_orders(self, settings: Settings, sessions, store_id: int, since: datetime,
+                        resume: str | None) -> Iterator[BackfillItem]:
+        """One bulk operation over the orders created since `since`, polled, its JSONL file read back."""
+        return _backfill.backfill_orders(settings, sessions, store_id, since, resume)
 
     def create_codes(self, settings: Settings, sessions, store_id: int, requests: Sequence[CodeRequest],
                      discounts: Mapping[str, str]) -> CodeBatch:

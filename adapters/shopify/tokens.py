@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector import crypto, outbound
 from connector.db import transaction
 from connector.errors import PlatformAuthError, PlatformError
-from connector.installs.setup import mark_needs_reauth
+from connector.installs.setup import mark_needs_reauth, mark_reauthorized
 from connector.models import Store
 from connector.settings import Settings
 
@@ -107,7 +107,7 @@ def _refresh(sessions, settings: Settings, store_id: int, *, http, clock, stale:
                 store.refresh_token_expires_at is not None and store.refresh_token_expires_at <= now
             ):
                 refused = PlatformAuthError(f"{domain}: the access token expired and there is no usable refresh token")
-                mark_needs_reauth(store, refused)
+                mark_needs_reauth(store, refused, settings.backend_events)
             elif store.token_refresh_until is not None and store.token_refresh_until > now:
                 refused = None  # another worker is refreshing: wait for its token
             else:
@@ -131,13 +131,12 @@ def _refresh(sessions, settings: Settings, store_id: int, *, http, clock, stale:
             store = session.get(Store, store_id)
             store.token_refresh_until = None
             if isinstance(exc, PlatformAuthError):
-                mark_needs_reauth(store, exc)
+                mark_needs_reauth(store, exc, settings.backend_events)
         raise
     with transaction(sessions) as session:
         store = session.scalars(select(Store).where(Store.id == store_id).with_for_update(key_share=True)).one()
         save_grant(session, settings.secret_key, store, grant)
         store.token_refresh_until = None
-        if store.status == "needs_reauth":
-            store.status, store.status_reason = "active", None
+        mark_reauthorized(store, settings.backend_events)  # a store that needed authorising again: active
     log.info("%s: access token refreshed, valid until %s", domain, grant.expires_at)
     return grant.access_token

@@ -116,7 +116,8 @@ def _complete(shop: str, grant: oauth.Grant) -> None:
         raise InstallError("scopes_missing", f"the app was not granted {', '.join(missing)}; install it again and "
                                              "approve every permission")
     with transaction(svc.sessions) as session:
-        store = record_install(session, "shopify", shop, now, setup_inline=False)
+        store = record_install(session, "shopify", shop, now, setup_inline=False,
+                               backend_events=settings.backend_events)
         tokens.save_grant(session, settings.secret_key, store, grant)
     log.info("Shopify store %s installed (token valid until %s); setup queued for the worker", shop, grant.expires_at)
 

@@ -6,10 +6,11 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from connector.core import storable
-from connector.core.platform import (CodeBatch, CodeRemoval, CodeRequest, Delivery, DeliveryHeaders, Needs,
+from connector.core.platform import (BackfillItem, CodeBatch, CodeRemoval, CodeRequest, Delivery, DeliveryHeaders, Needs,
                                      NeutralEvent, OrderDeleted, OrderEvent, StoreView, WebhookHealth)
 from connector.settings import Settings
 
+from . import backfill as _backfill
 from . import binding as _binding
 from . import coupons as _coupons
 from . import normalise as _normalise
@@ -76,6 +77,11 @@ class WooCommerceAdapter:
     ) -> Iterator[Delivery]:
         """Orders modified since `since`, each as an order.updated delivery keyed by its modification time."""
         return _remote.reconcile(settings, sessions, store_id, since)
+
+    def backfill_orders(self, settings: Settings, sessions: "sessionmaker", store_id: int, since: datetime,
+                        resume: str | None) -> Iterator[BackfillItem]:
+        """Orders placed since `since`, in REST pages of 100 by modification time, a checkpoint after each page."""
+        return _backfill.backfill_orders(settings, sessions, store_id, since, resume)
 
     def create_codes(self, settings: Settings, sessions: "sessionmaker", store_id: int,
                      requests: Sequence[CodeRequest], discounts: Mapping[str, str]) -> CodeBatch:

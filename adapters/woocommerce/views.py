@@ -130,7 +130,7 @@ def _install(svc, settings, now, user_id: str, consumer_key: str, consumer_secre
         log.warning("WooCommerce callback for %s refused: the store did not accept the keys (%s)", store_url, exc)
         return jsonify(outcome="keys_refused", error="the store did not accept these keys"), 400
     with transaction(svc.sessions) as session:
-        store = record_install(session, "woocommerce", store_url, now)
+        store = record_install(session, "woocommerce", store_url, now, backend_events=settings.backend_events)
         store.access_token_encrypted = crypto.encrypt(settings.secret_key, store.id, f"{consumer_key}:{consumer_secret}")
         store_id = store.id
         install_state.mark_completed(session, settings.secret_keys, USER_ID_PURPOSE, user_id)

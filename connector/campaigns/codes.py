@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Collection
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector import registry
+from connector.backend_events import queue as queue_event
+from connector.core import backend_events as told
 from connector.core.attribution import match_key
 from connector.campaigns.influencers import terms_of
 from connector.db import transaction
@@ -116,9 +118,12 @@ def sync_codes(settings: Settings, sessions: sessionmaker[Session], store_id: in
         removals = [CodeRemoval(i.id, i.promo_code or i.requested_code or "", i.code_remote_id, i.code_discount_id)
                     for i in _due_removals(session, store)]
     tally = CodeSync()
+    told_to = settings.backend_events
     if removals:
         batch = adapter.remove_codes(settings, sessions, store_id, removals)
-        tally = _record(sessions, store_id, batch.results, {}, now, tally, batch.calls)
+        removed = {r.influencer_id: r.code for r in removals}
+        tally = _record(sessions, store_id, batch.results, {}, now, tally, batch.calls, removed=removed,
+                        backend_events=told_to)
         if progress is not None:
             progress(len(removals))
     # Read after the removals, so a replaced code's successor is made in the same turn.
@@ -133,7 +138,8 @@ def sync_codes(settings: Settings, sessions: sessionmaker[Session], store_id: in
             Discount.store_id == store_id))}
     if requests:
         batch = adapter.create_codes(settings, sessions, store_id, requests, discounts)
-        tally = _record(sessions, store_id, batch.results, batch.discounts, now, tally, batch.calls, asked)
+        tally = _record(sessions, store_id, batch.results, batch.discounts, now, tally, batch.calls, asked,
+                        backend_events=told_to)
         if progress is not None:
             progress(len(requests))
     with transaction(sessions) as session:
@@ -152,10 +158,14 @@ def postpone_codes(sessions: sessionmaker[Session], store_id: int, now: datetime
 
 def _record(sessions: sessionmaker[Session], store_id: int, results: tuple[CodeResult, ...],
             discounts: dict[str, str], now: datetime, tally: CodeSync, calls: int,
-            asked: dict[int, tuple] | None = None) -> CodeSync:
+            asked: dict[int, tuple] | None = None, *, removed: dict[int, str] | None = None,
+            backend_events: Collection[str] = ()) -> CodeSync:
+    """What became of each code, and the backend told of it in the same transaction (code.created, code.failed,
+    code.removed; `removed`: the codes a removal batch asked to take down, by influencer)."""
     counts = {"created": tally.created, "adopted": tally.adopted, "removed": tally.removed,
               "failed": tally.failed, "retrying": tally.retrying}
     with transaction(sessions) as session:
+        store = session.get(Store, store_id)
         for group_key, remote_id in discounts.items():
             row = session.scalar(select(Discount).where(Discount.store_id == store_id,
                                                         Discount.group_key == group_key))
@@ -171,8 +181,27 @@ def _record(sessions: sessionmaker[Session], store_id: int, results: tuple[CodeR
             if wanted is not None and wanted != (influencer.requested_code, terms_of(influencer)):
                 counts[_stale(session, influencer, result, now)] += 1
             else:
-                counts[_apply(session, influencer, result, now)] += 1
+                outcome = _apply(session, influencer, result, now)
+                counts[outcome] += 1
+                _tell(session, store, influencer, outcome, removed, backend_events, now)
     return CodeSync(**counts, calls=tally.calls + calls)
+
+
+def _tell(session: Session, store: Store, influencer: Influencer, outcome: str, removed: dict[int, str] | None,
+          backend_events: Collection[str], now: datetime) -> None:
+    """The backend's event for what just became of the influencer's code (a retry to come tells nothing yet)."""
+    who = {"tracking_id": influencer.tracking_id, "campaign_id": influencer.campaign_id}
+    if outcome in ("created", "adopted"):
+        queue_event(session, store, told.CODE_CREATED, backend_events, now, code=influencer.promo_code,
+                    requested_code=influencer.requested_code, **who)
+    elif outcome == "removed":
+        code = (removed or {}).get(influencer.id) or influencer.promo_code
+        queue_event(session, store, told.CODE_REMOVED, backend_events, now, code=code, **who)
+    elif outcome == "failed":
+        action = "remove" if removed is not None else "create"
+        code = removed.get(influencer.id) if removed is not None else influencer.requested_code
+        queue_event(session, store, told.CODE_FAILED, backend_events, now, code=code, action=action,
+                    reason=influencer.code_error, **who)
 
 
 def _stale(session: Session, influencer: Influencer, result: CodeResult, now: datetime) -> str:

@@ -7,6 +7,7 @@ from importlib.metadata import entry_points
 import click
 
 from connector import registry
+from connector.cli.backfill import backfill
 from connector.cli.conversions import conversions
 from connector.cli.db import db
 from connector.cli.events import events
@@ -61,3 +62,4 @@ def main(ctx: click.Context) -> None:
 for _command in (serve, worker, workers, reconcile, db, stores, influencers, conversions, events, keys, privacy,
                  prune):
     main.add_command(_command)
+main.add_command(backfill)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from connector.campaigns import directory
 from connector.cli.shared import Context, fail_on_connector_errors, in_batches, lines_wanted, pass_context, progress
+from connector.core.backend_events import is_conversion
 from connector.db import transaction
 from connector.delivery import outbox
 from connector.models import AttributionRecord, Conversion, DeliveryAttempt, Store
@@ -28,7 +29,7 @@ def conversions() -> None:
 @pass_context
 @fail_on_connector_errors
 def conversions_list(obj: Context, status, store_key, limit: int, as_json: bool) -> None:
-    """Newest conversions first, with their delivery state."""
+    """Newest first, with their delivery state: conversions, and the backend's events (CONNECTOR_BACKEND_EVENTS)."""
     with obj.sessions() as session:
         query = select(Conversion, Store.domain).join(Store, Store.id == Conversion.store_id)
         if status:
@@ -38,7 +39,9 @@ def conversions_list(obj: Context, status, store_key, limit: int, as_json: bool)
         rows = session.execute(query.order_by(Conversion.created_at.desc(), Conversion.id.desc()).limit(limit)).all()
     listing = [
         {
-            "id": c.id, "type": c.type, "store": domain, "amount": str(c.amount), "currency": c.currency,
+            # The backend's other events (store.installed, code.created, ...) are rows here too, without an amount.
+            "id": c.id, "type": c.type, "store": domain, "amount": str(c.amount) if is_conversion(c.type) else None,
+            "currency": c.currency if is_conversion(c.type) else None,
             "tracking_id": c.tracking_id, "status": c.status, "attempts": c.attempts, "reverses": c.reverses,
             "next_attempt_at": c.next_attempt_at.isoformat() if c.status == "pending" else None,
             "last_error": c.last_error,
@@ -48,7 +51,8 @@ def conversions_list(obj: Context, status, store_key, limit: int, as_json: bool)
     if not lines_wanted(listing, as_json, "no conversions"):
         return
     for c in listing:
-        click.echo(f"{c['id']}  {c['type']:<23} {c['amount']:>10} {c['currency']}  {c['tracking_id'] or '-':<14} "
+        click.echo(f"{c['id']}  {c['type']:<23} {c['amount'] or '-':>10} {c['currency'] or '-':<3}  "
+                   f"{c['tracking_id'] or '-':<14} "
                    f"{c['status']:<9} attempts {c['attempts']}" + (f"  last error: {c['last_error'][:60]}" if c["last_error"] else ""))
 
 

@@ -94,6 +94,7 @@ def conversion_body(
     test: bool,
     items: Sequence[LineItem] = (),
     renewal_of: str | None = None,
+    backfill: bool = False,
 ) -> str:
     """The JSON text of a conversion exactly as the contract shows it (plus `presentment`, an extension)."""
     document = {
@@ -119,6 +120,8 @@ def conversion_body(
             "test": test,
             "items": [item_document(item) for item in items],
             "renewal_of": renewal_of,
+            # Always present, like every key here: true only for a purchase a backfill credited (connector/backfill).
+            "backfill": backfill,
             "presentment": (
                 {"amount": format_amount(presentment.amount), "currency": presentment.currency}
                 if presentment is not None

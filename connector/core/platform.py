@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Iterator, Mapping, Protocol, Sequence
 
 # The order's parts live in their own module; adapters name them as the seam's.
 from connector.core.order_parts import Journey, LineItem, Needs, Renewal, Visit  # noqa: F401
+from connector.core.past_orders import BackfillItem, BackfillRefused, PastOrder, ReadCheckpoint  # noqa: F401
 from connector.core.webhook_health import (DISABLED, ELSEWHERE, MISSING, OTHER_SECRET, PAUSED,  # noqa: F401
                                            WebhookHealth, WebhookRepair)
 
@@ -366,6 +367,15 @@ class PlatformAdapter(Protocol):
 
     def reconcile(self, settings: "Settings", sessions: "sessionmaker", store_id: int, since: datetime) -> Iterator[Delivery]:
         """Orders updated since `since`, as deliveries the worker handles like webhooks."""
+
+    def backfill_orders(self, settings: "Settings", sessions: "sessionmaker", store_id: int, since: datetime,
+                        resume: str | None) -> Iterator[BackfillItem]:
+        """Orders placed since `since` for a backfill (past_orders.py), in as few calls as the platform allows.
+
+        Optional. PastOrders, a ReadCheckpoint after each piece of work (a page, a poll, a download), the last one
+        `done`; resumed from a checkpoint's `resume`, the orders after it (some again at the boundary). Raises
+        BackfillRefused (a scope not granted: the message says what to do), PlatformAuthError, PlatformError.
+        """
 
     def create_codes(self, settings: "Settings", sessions: "sessionmaker", store_id: int,
                      requests: Sequence[CodeRequest], discounts: Mapping[str, str]) -> CodeBatch:

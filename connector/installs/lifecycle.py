@@ -8,10 +8,13 @@ idempotent, so a replayed event changes nothing more.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Collection
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from connector.backend_events import erased_by_store_redact, queue as queue_event
+from connector.core import backend_events as told
 from connector.core.attribution import SIGNAL_KINDS
 from connector.core.platform import AppUninstalled, CustomerDataRequest, CustomerRedact, LifecycleEvent, StoreRedact
 from connector.installs.privacy import REDACTED_CUSTOMER, customer_redact, data_request
@@ -32,20 +35,22 @@ def apply_lifecycle(
     now: datetime,
     current_event_id: int | None,
     secret_key: str,
+    backend_events: Collection[str] = (),
 ) -> str:
     """Apply one lifecycle event to the store; returns a one-line note for the log.
 
     `secret_key` is part of the seam for handlers that need credentials; today's handlers only drop
-    them, never decrypt them.
+    them, never decrypt them. `backend_events` (the setting's types): what the backend is told of, in this
+    transaction, when the event changed something (an uninstall, an erasure).
     """
     if isinstance(event, AppUninstalled):
-        return _uninstall(session, store, now, current_event_id)
+        return _uninstall(session, store, now, current_event_id, backend_events)
     if isinstance(event, CustomerDataRequest):
         return data_request(session, store, event, now, current_event_id)
     if isinstance(event, CustomerRedact):
-        return customer_redact(session, store, event, now, current_event_id)
+        return customer_redact(session, store, event, now, current_event_id, backend_events)
     if isinstance(event, StoreRedact):
-        return _store_redact(session, store, current_event_id)
+        return _store_redact(session, store, now, current_event_id, backend_events)
     raise TypeError(f"not a lifecycle event: {type(event).__name__}")
 
 
@@ -67,7 +72,13 @@ def _happened_at(session: Session, event_id: int | None) -> datetime | None:
     return (row.triggered_at or row.received_at) if row else None
 
 
-def _uninstall(session: Session, store: Store, now: datetime, current_event_id: int | None) -> str:
+def _caused_by(event_id: int | None) -> str | None:
+    """The dedupe key of what a webhook delivery caused: a replay of the same delivery tells the backend nothing new."""
+    return f"event:{event_id}" if event_id is not None else None
+
+
+def _uninstall(session: Session, store: Store, now: datetime, current_event_id: int | None,
+               backend_events: Collection[str]) -> str:
     if store.status in ("uninstalled", "redacted"):
         return f"app/uninstalled: the store is {store.status} already; nothing to do"
     # When Shopify says the uninstall happened, else when it arrived: a delivery retried for hours can
@@ -78,6 +89,8 @@ def _uninstall(session: Session, store: Store, now: datetime, current_event_id: 
         return f"app/uninstalled: received before the install of {store.installed_at.isoformat()}; ignored"
     store.status, store.status_reason, store.uninstalled_at = "uninstalled", "app uninstalled", now
     _drop_credentials(store)
+    queue_event(session, store, told.STORE_UNINSTALLED, backend_events, now, occurred_at=received,
+                key=_caused_by(current_event_id))
     # Conversions already queued are left alone: they were earned and are still delivered.
     return "app/uninstalled: store uninstalled, credentials dropped; its later events are skipped"
 
@@ -88,7 +101,8 @@ def _uninstall(session: Session, store: Store, now: datetime, current_event_id: 
 SHOP_REDACT_DELAY = timedelta(hours=48)
 
 
-def _store_redact(session: Session, store: Store, current_event_id: int | None) -> str:
+def _store_redact(session: Session, store: Store, now: datetime, current_event_id: int | None,
+                  backend_events: Collection[str]) -> str:
     received = _happened_at(session, current_event_id)
     if (store.status == "active" and store.installed_at is not None and received is not None
             and store.installed_at > received - SHOP_REDACT_DELAY):
@@ -96,12 +110,15 @@ def _store_redact(session: Session, store: Store, current_event_id: int | None) 
         # in use, and erasing it now would silently stop it. (An install older than that means the
         # uninstall came after it, its webhook perhaps missed: the redaction applies.)
         return f"shop/redact: the store was installed again on {store.installed_at.isoformat()}; ignored"
-    conversions = select(Conversion.id).where(Conversion.store_id == store.id).scalar_subquery()
+    # The store's own lifecycle events stay (store.installed, …: nothing personal in them): one not yet delivered
+    # still reaches the backend, and a replayed shop/redact finds its store.redacted told already.
+    erased = (Conversion.store_id == store.id, erased_by_store_redact())
+    conversions = select(Conversion.id).where(*erased).scalar_subquery()
     orders = select(Order.id).where(Order.store_id == store.id).scalar_subquery()
     # Children first, by hand: not every SQLite connection enforces the foreign keys' cascades.
     counts = {}
     session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.conversion_id.in_(conversions)))
-    counts["conversions"] = session.execute(delete(Conversion).where(Conversion.store_id == store.id)).rowcount
+    counts["conversions"] = session.execute(delete(Conversion).where(*erased)).rowcount
     session.execute(delete(AttributionRecord).where(AttributionRecord.order_id.in_(orders)))
     counts["orders"] = session.execute(delete(Order).where(Order.store_id == store.id)).rowcount
     for table in (ConversionCredit, Click, StorefrontReport, Customer, Discount, Campaign):
@@ -125,4 +142,6 @@ def _store_redact(session: Session, store: Store, current_event_id: int | None) 
     store.precedence = ",".join(SIGNAL_KINDS)
     store.attribution_model, store.attribution_window_days, store.half_life_days = "last_click", 30, 7
     store.storefront_url = store.currency = store.codes_due_at = None
+    queue_event(session, store, told.STORE_REDACTED, backend_events, now, occurred_at=received,
+                key=_caused_by(current_event_id))
     return "shop/redact: erased " + ", ".join(f"{count} {name}" for name, count in counts.items())

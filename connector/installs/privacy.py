@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Collection
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from connector.backend_events import queue as queue_event
+from connector.core import backend_events as told
 from connector.core.payload import format_amount
 from connector.core.platform import CustomerDataRequest, CustomerRedact
 from connector.installs.customer_data import Target, chunks, find_customer_data
@@ -164,8 +166,11 @@ def _earlier_exports(session: Session, store: Store, target: Target) -> list[Pri
 
 
 def customer_redact(
-    session: Session, store: Store, event: CustomerRedact, now: datetime, current_event_id: int | None
+    session: Session, store: Store, event: CustomerRedact, now: datetime, current_event_id: int | None,
+    backend_events: Collection[str] = (),
 ) -> str:
+    """Erase what is held about the customer, and tell the backend whose data it must erase too (customer.redacted:
+    their id and email hash, never the email)."""
     target = Target.of(event)
     found = find_customer_data(session, store, target)
     order_ids = [order.id for order in found.orders]
@@ -177,6 +182,10 @@ def customer_redact(
             signals = _without_identity(record.signals)
             if signals != record.signals:
                 record.signals = signals  # a new list, so the JSON column is seen as changed
+            manual = (record.details or {}).get("manual")
+            if manual and manual.get("note"):
+                # A note typed by whoever credited the order by hand may name the customer: free text goes.
+                record.details = {**record.details, "manual": {**manual, "note": None}}
 
     # The request's own delivery carries the customer's email and phone: it goes too. Its status is the
     # worker's to set.
@@ -198,11 +207,16 @@ def customer_redact(
     signups = _erase_signups(session, store, target)
 
     erased_events = len([i for i in event_ids if i != current_event_id])
+    received = _received_at(session, current_event_id) or now
     session.add(PrivacyRequest(
         store_id=store.id, kind="customer_redact", request_id=None, customer_id=None,
-        received_at=_received_at(session, current_event_id) or now, completed_at=now,
+        received_at=received, completed_at=now,
         summary={"orders": len(order_ids), "events": erased_events, "exports": len(exports), "signups": signups},
     ))
+    # Once per request: a replayed delivery (same event row) finds it told already.
+    queue_event(session, store, told.CUSTOMER_REDACTED, backend_events, now, occurred_at=received,
+                key=f"event:{current_event_id}" if current_event_id is not None else None,
+                customer_id=target.customer_id, email_sha256=target.email_hash)
     note = f"customers/redact: {len(order_ids)} orders and {erased_events} events erased"
     if exports:
         note += f", {len(exports)} earlier exports dropped"

@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Collection
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from connector import registry
+from connector.backend_events import queue as queue_event
+from connector.core import backend_events as told
 from connector.core.attribution import SIGNAL_KINDS
 from connector.core.platform import SetupReport, SetupStep
 from connector.db import insert, transaction
@@ -27,25 +30,34 @@ log = logging.getLogger("connector.installs")
 SETUP_LEASE = timedelta(minutes=5)
 
 
-def record_install(session: Session, platform: str, key: str, now: datetime, *, setup_inline: bool = True) -> Store:
+def record_install(session: Session, platform: str, key: str, now: datetime, *, setup_inline: bool = True,
+                   backend_events: Collection[str] = ()) -> Store:
     """The store's row, created or reused (a reinstall keeps its influencers and history), set active.
 
     The caller stores the credentials on it in the same transaction. `setup_inline`: the caller runs setup
-    itself next; otherwise setup is left to the worker, which takes the store up at once.
+    itself next; otherwise setup is left to the worker, which takes the store up at once. The backend is told
+    (`backend_events`, the setting's types): store.installed for a new, uninstalled or erased store,
+    store.reauthorized for one that needed authorising again; an install of an active store changes nothing it
+    needs to know.
     """
     domain = canonical_store_key(platform, key)
     # Insert-if-absent, then lock: two installs of a new store at once (a callback and an embedded
     # load) both end on the one row instead of one of them failing on the unique constraint.
-    session.execute(
+    created = session.execute(
         insert(session, Store.__table__)
         .values(platform=platform, domain=domain, created_at=now, status="active", credit_on="paid",
                 forward_test_orders=False, precedence=",".join(SIGNAL_KINDS), setup_pending=True)
         .on_conflict_do_nothing(index_elements=["platform", "domain"])
-    )
+        .returning(Store.__table__.c.id)  # a row only when it was inserted (rowcount is no answer on psycopg)
+    ).first() is not None
     store = session.scalars(
         select(Store).where(Store.platform == platform, Store.domain == domain)
         .with_for_update().execution_options(populate_existing=True)
     ).one()
+    if created or store.status in ("uninstalled", "redacted"):
+        queue_event(session, store, told.STORE_INSTALLED, backend_events, now)
+    elif store.status == "needs_reauth":
+        queue_event(session, store, told.STORE_REAUTHORIZED, backend_events, now)
     store.status, store.status_reason = "active", None
     store.installed_at, store.uninstalled_at = now, None
     store.setup_pending, store.setup_error = True, None
@@ -58,16 +70,27 @@ def record_install(session: Session, platform: str, key: str, now: datetime, *, 
     return store
 
 
-def mark_needs_reauth(store: Store, reason: object) -> None:
-    """The platform refused the store's credentials: say so loudly, in the log and on the store.
+def mark_needs_reauth(store: Store, reason: object, backend_events: Collection[str] = ()) -> None:
+    """The platform refused the store's credentials: say so loudly, in the log and on the store, and tell the
+    backend (store.needs_reauth, in the transaction the store row is changed in) when it was active until now.
 
     Its webhooks are still handled; only calls into the store wait until the merchant authorises again.
     """
     if store.status not in ("active", "needs_reauth"):
         return  # uninstalled or redacted: nothing to re-authorise
+    if store.status == "active":
+        queue_event(object_session(store), store, told.STORE_NEEDS_REAUTH, backend_events, reason=str(reason))
     store.status, store.status_reason = "needs_reauth", str(reason)[:500]
     log.error("%s NEEDS RE-AUTHORISATION: %s. Its webhooks are still handled; calls into the store wait until "
               "the merchant authorises the app again.", store.domain, reason)
+
+
+def mark_reauthorized(store: Store, backend_events: Collection[str] = ()) -> None:
+    """The platform takes the store's credentials again (a refresh went through): active, and the backend told."""
+    if store.status != "needs_reauth":
+        return
+    queue_event(object_session(store), store, told.STORE_REAUTHORIZED, backend_events)
+    store.status, store.status_reason = "active", None
 
 
 @dataclass(frozen=True)
@@ -84,7 +107,7 @@ def run_setup(settings: Settings, sessions: sessionmaker[Session], store_id: int
     try:
         report = registry.get(platform).setup(settings, sessions, store_id)
     except PlatformAuthError as exc:
-        _record(sessions, store_id, now, error=str(exc), needs_reauth=True)
+        _record(sessions, store_id, now, error=str(exc), needs_reauth=True, backend_events=settings.backend_events)
         return SetupOutcome(False, f"refused: {exc}")
     except PlatformError as exc:
         _record(sessions, store_id, now, error=str(exc))
@@ -98,7 +121,7 @@ def run_setup(settings: Settings, sessions: sessionmaker[Session], store_id: int
 
 
 def _record(sessions, store_id: int, now: datetime, *, error: str | None, needs_reauth: bool = False,
-            steps: tuple[SetupStep, ...] = ()) -> None:
+            steps: tuple[SetupStep, ...] = (), backend_events: Collection[str] = ()) -> None:
     with transaction(sessions) as session:
         store = session.get(Store, store_id)
         store.setup_at, store.setup_error = now, error[:1000] if error else None
@@ -109,4 +132,4 @@ def _record(sessions, store_id: int, now: datetime, *, error: str | None, needs_
         if needs_reauth:
             # setup stays pending: the worker only maintains active stores, and takes it up again once the
             # merchant has authorised the app again.
-            mark_needs_reauth(store, error)
+            mark_needs_reauth(store, error, backend_events)

@@ -33,3 +33,4 @@ __all__ = [
     "WorkerBeat",
     "Alert",
 ]
+from connector.models.backfill import BackfillOrder, BackfillRun  # noqa: E402,F401 (backfills; issue 17)

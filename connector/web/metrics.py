@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import case, func, select
 
 from connector import registry
+from connector.core.backend_events import is_conversion
 from connector.models import Conversion, DeliveryAttempt, Event, Store
 from connector.models.events import RECONCILE_TOPIC
 from connector.models.operations import ALERT_KINDS, Alert
@@ -43,7 +44,9 @@ class DatabaseNumbers:
         with self.engine.connect() as connection:
             pending, oldest = connection.execute(select(func.count(), func.min(Event.received_at)).where(
                 Event.status == "pending")).one()
-            conversions = connection.execute(select(Conversion.status, func.count()).group_by(Conversion.status)).all()
+            # By type too, so the backend's other events (CONNECTOR_BACKEND_EVENTS) are not counted as conversions.
+            by_type = connection.execute(select(Conversion.type, Conversion.status, func.count())
+                                         .group_by(Conversion.type, Conversion.status)).all()
             outcome = case((DeliveryAttempt.status_code.between(200, 299), "delivered"),
                            (DeliveryAttempt.status_code.is_(None), "unreachable"), else_="refused")
             attempts = connection.execute(select(outcome, func.count()).group_by(outcome)).all()
@@ -57,7 +60,10 @@ class DatabaseNumbers:
         age = (now - oldest).total_seconds() if oldest is not None else 0.0
         yield GaugeMetricFamily("connector_oldest_pending_event_seconds", "Age of the oldest waiting event",
                                 value=max(age, 0.0))
+        conversions, told = _by_kind(by_type)
         yield _by("connector_conversions", "Conversions by delivery status", "status", conversions, gauge=True)
+        yield _by("connector_backend_events", "The backend's store, code and privacy events by delivery status",
+                  "status", told, gauge=True)
         yield _by("connector_delivery_attempts", "Delivery attempts to the tracking backend by outcome", "outcome",
                   attempts)
         yield _by("connector_stores", "Stores by status", "status", stores, gauge=True)
@@ -77,6 +83,16 @@ def _webhooks_repaired(totals: dict):
     for platform in sorted(registry.adapters()):
         family.add_metric([platform], int(totals.get(platform) or 0))
     return family
+
+
+def _by_kind(rows) -> tuple[list, list]:
+    """(status, count) of the conversions, and of the other events for the backend, from (type, status, count)."""
+    conversions: dict[str, int] = {}
+    told: dict[str, int] = {}
+    for kind, status, count in rows:
+        totals = conversions if is_conversion(kind) else told
+        totals[status] = totals.get(status, 0) + count
+    return sorted(conversions.items()), sorted(told.items())
 
 
 def _by(name: str, documentation: str, label: str, rows, *, gauge: bool = False):

@@ -174,7 +174,7 @@ class HandlesEvents(WorkerBase):
         elif isinstance(neutral, LifecycleEvent):
             # Uninstall and privacy requests are honoured whatever state the store is in.
             note = apply_lifecycle(session, store, neutral, now=now, current_event_id=row.id,
-                                   secret_key=self.settings.secret_key)
+                                   secret_key=self.settings.secret_key, backend_events=self.settings.backend_events)
         elif store.status not in PROCESSED_STATUSES:
             # Kept for `connector events replay` should the store come back.
             status, error = "skipped", f"store is {store.status}"

@@ -7,6 +7,7 @@ import logging
 import time
 from datetime import datetime
 
+from connector.backfill import engine as backfill_engine
 from connector.campaigns.codes import CODE_RETRY, postpone_codes, sync_codes
 from connector.db import transaction
 from connector.errors import PlatformAuthError, PlatformError
@@ -49,6 +50,8 @@ class MaintainsStores(WatchesForAlerts):
         if self._stop.is_set():
             return 0
         self.watch_alerts()
+        # A slice of a backfill the merchant page asked for (seconds at most); the stores' maintenance follows.
+        backfilled = backfill_engine.work_for_worker(self.settings, self.sessions, self.worker_id, self.clock)
         now = self.clock()
         with transaction(self.sessions) as session:
             store_id = claim_store_for_maintenance(session, now, self.settings)
@@ -56,7 +59,7 @@ class MaintainsStores(WatchesForAlerts):
                 install_state.prune(session, now)
         if store_id is None:
             self._prune(now)
-            return 0
+            return 1 if backfilled else 0
         done = False
         try:
             with self.sessions() as session:
@@ -86,7 +89,7 @@ class MaintainsStores(WatchesForAlerts):
             # Credentials refused (revoked keys, a token Shopify no longer takes): retrying cannot help
             # until the merchant authorises again. Its webhooks are still handled meanwhile.
             with transaction(self.sessions) as session:
-                mark_needs_reauth(session.get(Store, store_id), exc)
+                mark_needs_reauth(session.get(Store, store_id), exc, self.settings.backend_events)
         except PlatformError as exc:
             log.warning("store %s: maintenance failed, will retry after the lease: %s", store_id, exc)
         except Exception:  # noqa: BLE001 - one store's trouble must never stop the worker

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from standins.shopify import journeys
+from standins.shopify.bulk import BulkOperations
 from standins.shopify.discounts import DiscountData
 from standins.shopify.order_node import line_nodes, page_sizes, to_graphql_node
 from standins.shopify.samples import shop_number
@@ -56,6 +57,8 @@ class ShopData:
         self.journeys: dict[str, dict | None] = {}
         #: subscription contracts and their lines (not the webhook subscriptions above)
         self.contracts = Subscriptions()
+        #: bulk query operations and their files (standins/shopify/bulk.py)
+        self.bulk = BulkOperations(self)
         #: what `shop` answers; tests change it to play a shop with its own domain or currency
         self.details = {"id": f"gid://shopify/Shop/{shop_number(shop)}", "name": shop.split(".")[0],
                         "myshopifyDomain": shop, "currencyCode": "EUR",
@@ -64,9 +67,12 @@ class ShopData:
     #: the root fields of the connector's documents, the only ones answered
     ROOT_FIELDS = frozenset({"webhookSubscriptions", "webhookSubscriptionCreate", "webhookSubscriptionUpdate",
                              "webhookSubscriptionDelete", "orders", "order", "shop", "customer"}) | DiscountData.ROOT_FIELDS
+    ROOT_FIELDS |= BulkOperations.ROOT_FIELDS
 
     def resolve(self, name: str, args: dict, *, now: str, new_id: Callable[[], int]) -> Any:
         """The full object for one root field (one of ROOT_FIELDS); ValueError for a bad cursor or search."""
+        if name in BulkOperations.ROOT_FIELDS:
+            return self.bulk.resolve(name, args, now=now, new_id=new_id)
         if name in DiscountData.ROOT_FIELDS:
             return self.discounts.resolve(name, args, now=now, new_id=new_id)
         if name == "shop":

@@ -39,7 +39,7 @@ import requests
 from flask import Flask, Response, redirect
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from standins.shopify import edits
+from standins.shopify import bulk, edits
 from standins.shopify.discounts import active, declared_pixel_fields
 from standins.shopify.graphql_api import GraphQL
 from standins.shopify.oauth import OAuth, query_hmac
@@ -115,6 +115,7 @@ class StandinShopify:
         app.add_url_rule("/<shop>/admin/oauth/access_token", view_func=self._oauth.access_token, methods=["POST"])
         app.add_url_rule("/<shop>/admin/api/<version>/graphql.json", view_func=self._graphql.answer, methods=["POST"])
         app.add_url_rule("/<shop>/admin/apps/<api_key>", view_func=self._open_app, methods=["GET"])
+        bulk.add_file_route(app, self._shops)  # bulk operations' JSONL files (bulk.py)
         return app
 
     def _open_app(self, shop: str, api_key: str):

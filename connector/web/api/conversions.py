@@ -83,6 +83,8 @@ class SignalOut(BaseModel):
     share: str | None = None
     status: str
     reason: str
+    #: the order was credited by hand afterwards: what this signal decided no longer stands
+    superseded: bool = False
 
 
 class CreditOut(BaseModel):
@@ -153,12 +155,33 @@ class AdjustmentOut(BaseModel):
     floor: str | None = None
 
 
+class SupersededOut(BaseModel):
+    outcome: str | None
+    method: str | None
+    credits: list[CreditOut]
+    decided_at: str | None
+
+
+class ManualOut(BaseModel):
+    #: backend (the API token) or merchant (the merchant page)
+    by: str
+    #: the merchant's staff user id (Shopify's session token `sub`), when the merchant did it
+    user: str | None = None
+    at: str
+    #: erased with the customer's data on customers/redact
+    note: str | None = None
+    #: what the signals had decided before the credit by hand
+    superseded: SupersededOut | None = None
+
+
 class RecordDetails(BaseModel):
     first_order: FirstOrderOut | None = None
     renewal: RenewalOut | None = None
     customer: CustomerLinkOut | None = None
     journey: JourneyOut | None = None
     adjustments: list[AdjustmentOut] = []
+    #: the order was credited by hand (method manual): who, when, the note
+    manual: ManualOut | None = None
 
 
 class AttributionRecordOut(BaseModel):

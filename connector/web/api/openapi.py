@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document of /api/v1, built from each resource module's operations and models, and its route.
+"""The OpenAPI 3.1 document of /api/v1, built from each resource module's operations and models, and its route;
+its `webhooks` describe every body the backend receives (connector/web/api/outgoing.py).
 
 The same models validate requests and describe them, so the document cannot drift from the code;
 schemathesis runs against it in the tests.
@@ -12,12 +13,15 @@ from flask import jsonify
 from pydantic.json_schema import models_json_schema
 
 from connector.web.api import campaigns, conversions, influencers, stores
+from connector.web.api import orders
+from connector.web.api import outgoing
 from connector.web.api.blueprint import bp
 from connector.web.api.describe import error_responses
 from connector.web.api.errors import Error
 
 #: in the document's order
 RESOURCES = (stores, campaigns, influencers, conversions)
+RESOURCES += (orders,)  # an order credited by hand
 DESCRIPTION = ("For the tracking backend: stores, campaigns, influencers and their promo codes, conversions and "
                "their delivery, attribution records and stats. Every call but this document needs "
                "`Authorization: Bearer <CONNECTOR_API_TOKEN>`. Errors are "
@@ -46,8 +50,9 @@ def openapi_document() -> dict:
     """OpenAPI 3.1 for /api/v1; the components are the pydantic models' own JSON schemas."""
     requests = [model for resource in RESOURCES for model in resource.REQUESTS]
     responses = [model for resource in RESOURCES for model in resource.RESPONSES] + [Error]
+    # What the backend receives (the `webhooks`) is described by the same means: the bodies are the models' schemas.
     _, definitions = models_json_schema(
-        [(m, "validation") for m in requests] + [(m, "serialization") for m in responses],
+        [(m, "validation") for m in requests + outgoing.MODELS] + [(m, "serialization") for m in responses],
         ref_template="#/components/schemas/{model}",
     )
     return {
@@ -56,6 +61,8 @@ def openapi_document() -> dict:
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": _paths(),
+        # What the connector POSTs to TRACKING_BACKEND_URL, signed with Standard Webhooks: one entry per `type`.
+        "webhooks": outgoing.webhooks(),
         "components": {"schemas": definitions["$defs"],
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }

@@ -6,6 +6,7 @@ from flask import jsonify
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connector.core.backend_events import TEXTS as EVENT_TEXTS, is_conversion
 from connector.core.payload import format_amount
 from connector.db import transaction
 from connector.delivery import outbox
@@ -40,11 +41,15 @@ def _attempts(session: Session, ids: list[str]) -> dict[str, list[dict]]:
 
 
 def _row(conversion: Conversion, order: Order | None, attempts: list[dict]) -> dict:
+    # The backend's other events (a store connected, a code made, ...) are sent alike, and have no amount.
+    event = not is_conversion(conversion.type)
     return {
-        "id": conversion.id, "type": conversion.type, "type_text": TYPES.get(conversion.type, conversion.type),
+        "id": conversion.id, "type": conversion.type,
+        "type_text": TYPES.get(conversion.type) or EVENT_TEXTS.get(conversion.type, conversion.type),
         "order_name": order.order_name if order else None, "order_id": order.platform_order_id if order else None,
-        "tracking_id": conversion.tracking_id, "amount": format_amount(conversion.amount),
-        "currency": conversion.currency, "status": conversion.status, "tone": TONES.get(conversion.status, "neutral"),
+        "tracking_id": conversion.tracking_id, "amount": None if event else format_amount(conversion.amount),
+        "currency": None if event else conversion.currency, "status": conversion.status,
+        "tone": TONES.get(conversion.status, "neutral"),
         "attempts": conversion.attempts, "last_error": conversion.last_error,
         "next_attempt_at": format_time(conversion.next_attempt_at) if conversion.status == "pending" else None,
         "delivered_at": format_time(conversion.delivered_at), "created_at": format_time(conversion.created_at),

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from connector.db import transaction
 from connector.models import Conversion, DeliveryAttempt, Influencer, Store
 from connector.web import services
+from connector.web.app import backfill_panel
 from connector.web.app.answers import format_time
 from connector.web.app.auth import merchant_store
 from connector.web.app.blueprint import PREFIX, bp
@@ -142,6 +143,7 @@ def _codes_step(session: Session, store: Store) -> dict:
 
 def _answer(session: Session, store: Store) -> dict:
     steps = _store_steps(store) + [_backend_step(session, store), _codes_step(session, store)]
+    steps += backfill_panel.onboarding_steps(session, store)  # the offer to credit past orders (issue 17)
     return {"store": {"domain": store.domain, "platform": store.platform, "status": store.status,
                       "status_reason": store.status_reason},
             "setup_pending": store.setup_pending, "complete": all(s["state"] == "done" for s in steps),

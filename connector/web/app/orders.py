@@ -1,4 +1,8 @@
-"""GET /admin/api/orders (the orders the connector saw, newest first) and /admin/api/orders/<id> (why)."""
+"""GET /admin/api/orders (the orders the connector saw, newest first) and /admin/api/orders/<id> (why).
+
+An order credited by hand (connector.web.app.manual_credit, or the backend's API) says who did it, when and why, and
+what the signals had decided before; one not credited says whether it can be credited by hand, or why not.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,10 @@ SHOW = ("all", "credited", "not_credited")
 #: a browser report's state (StorefrontReport.status) in the merchant's words
 REPORT_STATES = {"waiting": "Received, waiting for the order", "joined": "Matched to this order",
                  "rejected": "Refused: its proof is not this order's"}
+#: how an order was credited, in the merchant's words (by hand too)
+METHOD_LABELS = {**explain.METHOD_LABELS, "manual": "By hand"}
+#: who credited an order by hand (the record's details.manual.by)
+BY_HAND = {"backend": "Your tracking platform, through the connector's API", "merchant": "Someone in this app"}
 TYPES = {"conversion.purchase": "Purchase", "conversion.refund": "Refund", "conversion.cancellation": "Cancellation",
          "conversion.lead": "Sign-up", "conversion.adjustment": "Edit adjustment"}
 
@@ -39,7 +47,7 @@ def _row(order: Order, record: AttributionRecord | None, delivery: str | None) -
         "order_id": order.platform_order_id, "order_name": order.order_name, "seen_at": format_time(order.first_seen_at),
         "outcome": outcome, "outcome_text": text, "tone": tone,
         "method": record.method if record else None,
-        "method_text": explain.METHOD_LABELS.get(record.method) if record and record.method else None,
+        "method_text": METHOD_LABELS.get(record.method) if record and record.method else None,
         "influencers": [c["tracking_id"] for c in (record.credits if record else [])],
         "amount": _amount(order), "currency": order.currency, "test": order.test, "delivery": delivery,
     }
@@ -95,6 +103,43 @@ def _conversion(conversion: Conversion) -> dict:
             "items": record_details.items_of(conversion.body)}
 
 
+def _share_percent(share: str) -> str:
+    return format_share((Decimal(share) * 100).quantize(Decimal("0.01")))
+
+
+def _by_hand(order: Order, record: AttributionRecord | None, details: dict) -> dict:
+    """Who credited the order by hand, when, why and what the signals had decided; or whether it can be, or why not."""
+    done = details.get("manual")
+    if order.purchase_conversion_id is not None and isinstance(done, dict):
+        before = done.get("superseded") or {}
+        user = done.get("user")
+        by = BY_HAND.get(done.get("by"), str(done.get("by")))
+        return {"done": True, "by": done.get("by"), "by_text": by + (f" (Shopify staff member {user})" if user else ""),
+                "at": done.get("at"), "note": done.get("note"),
+                "before_text": explain.headline(before.get("outcome"), before.get("credits") or [], [],
+                                                before.get("method"), waits_until=None) if before else None}
+    outcome = record.outcome if record else None
+    why_not = None
+    if order.purchase_conversion_id is not None:
+        why_not = "It is credited already."
+    elif order.cancelled or outcome == "cancelled":
+        why_not = "A cancelled order is never credited."
+    elif outcome == "test_order":
+        why_not = "Test orders are not credited in this store (Settings)."
+    elif outcome == "wait":
+        why_not = "It is not paid yet, and this store credits orders once they are paid (Settings)."
+    elif order.last_event_id is None:
+        why_not = "The connector has not received the order itself yet, so it does not know its amount."
+    return {"done": False, "possible": why_not is None, "why_not": why_not}
+
+
+def _headline(outcome, credits: list[dict], signals: list[dict], method: str | None, waits_until, details: dict) -> str:
+    if method == "manual" and outcome == "credit":
+        return "Credited by hand to " + ", ".join(
+            f"{c['tracking_id']} ({_share_percent(c['share'])}%)" for c in credits) + "."
+    return explain.headline(outcome, credits, signals, method, waits_until=waits_until, details=details)
+
+
 def _detail(session: Session, store: Store, order: Order) -> dict:
     record = session.get(AttributionRecord, order.id)
     outcome = record.outcome if record else None
@@ -102,6 +147,7 @@ def _detail(session: Session, store: Store, order: Order) -> dict:
     credits = record.credits if record else []
     signals = record.signals if record else []
     details = (record.details if record else None) or {}
+    method = record.method if record else None
     reports = session.scalars(select(StorefrontReport).where(
         StorefrontReport.store_id == store.id, StorefrontReport.platform_order_id == order.platform_order_id)
         .order_by(StorefrontReport.id))
@@ -109,20 +155,21 @@ def _detail(session: Session, store: Store, order: Order) -> dict:
         select(Conversion).where(Conversion.order_id == order.id).order_by(Conversion.created_at, Conversion.id))]
     waits_until = order.first_seen_at + JOURNEY_WAIT if outcome == "awaiting_visits" else order.awaiting_report_until
     purchase = next((c for c in conversions if c["type"] == PURCHASE), None)
+    provisional = outcome in explain.PROVISIONAL
     return {
         "order_id": order.platform_order_id, "order_name": order.order_name, "seen_at": format_time(order.first_seen_at),
         "decided_at": format_time(record.decided_at) if record else None, "outcome": outcome, "outcome_text": text,
-        "tone": tone, "method": record.method if record else None,
-        "method_text": explain.METHOD_LABELS.get(record.method) if record and record.method else None,
-        "headline": explain.headline(outcome, credits, signals, record.method if record else None,
-                                     waits_until=waits_until, details=details),
+        "tone": tone, "method": method, "method_text": METHOD_LABELS.get(method) if method else None,
+        "headline": _headline(outcome, credits, signals, method, waits_until, details),
         "explanation": _explanation(order, record),
         "amount": _amount(order), "currency": order.currency,
         "credits": [{"tracking_id": c["tracking_id"], "share": format_share(Decimal(c["share"])),
-                     "percent": format_share((Decimal(c["share"]) * 100).quantize(Decimal("0.01")))} for c in credits],
-        "provisional": outcome in explain.PROVISIONAL,
-        "signals": [explain.signal_text(s, provisional=outcome in explain.PROVISIONAL) for s in signals],
+                     "percent": _share_percent(c["share"])} for c in credits],
+        "provisional": provisional,
+        "signals": [{**explain.signal_text(s, provisional=provisional), "superseded": bool(s.get("superseded"))}
+                    for s in signals],
         **record_details.describe(details, signals, outcome, order.currency),
+        "by_hand": _by_hand(order, record, details),
         "lines": purchase["items"] if purchase else [],
         "reports": [{"received_at": format_time(r.received_at), "touches": len(r.touches or []), "status": r.status,
                      "status_text": REPORT_STATES.get(r.status, r.status), "note": r.note} for r in reports],

@@ -20,6 +20,7 @@ VIEWS = (("", "Home"), ("influencers", "Influencers"), ("orders", "Orders"), ("d
          ("settings", "Settings"))
 #: the page's scripts, in the order they run (app.js defines what the views use), and its style sheet
 SCRIPTS = ("app.js", "app-views.js", "app-why.js", "app-ops.js")
+SCRIPTS += ("app-backfill.js",)  # Home's "Past orders" panel (a backfill), after the views it joins
 STYLE = "app.css"
 ASSETS = (*SCRIPTS, STYLE)
 
