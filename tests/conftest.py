@@ -23,6 +23,7 @@ from connector.migrate import upgrade
 from connector.models import Base
 from connector.settings import Settings
 from standins.backend import StandinBackend
+from standins.live_server import LiveServer
 from standins.woocommerce.store import StandinWooCommerce
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -176,6 +177,18 @@ def woo():
     """The WooCommerce stand-in: one local server playing any number of sites."""
     with StandinWooCommerce() as standin:
         yield standin
+
+
+@pytest.fixture
+def live(settings, engine, backend):
+    """The app on a live port (the WooCommerce stand-in's store URLs are private ones, allowed), delivering to the
+    stand-in backend: (the server, its settings). A module whose tests need another app defines its own."""
+    server = LiveServer()
+    live_settings = settings.with_overrides(public_url=server.url, woocommerce_allow_private=True,
+                                            tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET)
+    server.start(create_app(live_settings, engine=engine))
+    yield server, live_settings
+    server.stop()
 
 
 @pytest.fixture

@@ -16,28 +16,15 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from connector import create_app
 from connector.campaigns import directory
 from connector.db import transaction
 from connector.models import AttributionRecord, Order, Store
 from connector.worker import Worker
-from standins.live_server import LiveServer
 from standins.woocommerce import samples
 
-from ..conftest import BACKEND_SECRET
 
 SITE = "depth-woo"
 FIRST = 5301
-
-
-@pytest.fixture
-def live(settings, engine, backend):
-    server = LiveServer()
-    live_settings = settings.with_overrides(public_url=server.url, woocommerce_allow_private=True,
-                                            tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET)
-    server.start(create_app(live_settings, engine=engine))
-    yield server, live_settings
-    server.stop()
 
 
 @pytest.fixture

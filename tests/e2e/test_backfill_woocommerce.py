@@ -15,16 +15,13 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from connector import create_app
 from connector.backfill import engine, runs
 from connector.campaigns import directory
 from connector.db import transaction
 from connector.models import AttributionRecord, BackfillOrder, BackfillRun, Conversion, Order, Store
 from connector.worker import Worker
-from standins.live_server import LiveServer
 from standins.woocommerce import samples
 
-from ..conftest import BACKEND_SECRET
 
 SITE = "backfill-woo"
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -32,16 +29,6 @@ NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 def _gmt(days_ago: float, minutes: int = 0) -> str:
     return (NOW - timedelta(days=days_ago) + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-@pytest.fixture
-def live(settings, engine, backend):
-    server = LiveServer()
-    live_settings = settings.with_overrides(public_url=server.url, woocommerce_allow_private=True,
-                                            tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET)
-    server.start(create_app(live_settings, engine=engine))
-    yield server, live_settings
-    server.stop()
 
 
 @pytest.fixture

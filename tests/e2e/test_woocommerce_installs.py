@@ -11,28 +11,15 @@ import requests
 from sqlalchemy import func, select
 
 from standins.woocommerce import samples
-from connector import create_app
 from connector.campaigns import directory
 from connector.db import transaction
-from standins.live_server import LiveServer
 from connector.models import Conversion, Event, Store
 from connector.intake.reconcile import reconcile_store
 from connector.worker import Worker
 
-from ..conftest import BACKEND_SECRET
 from .test_shopify_installs import _dump, _now
 
 SITE = "e2e-woo"
-
-
-@pytest.fixture
-def live(settings, engine, backend):
-    server = LiveServer()
-    live_settings = settings.with_overrides(public_url=server.url, woocommerce_allow_private=True,
-                                            tracking_backend_url=backend.url, tracking_backend_secret=BACKEND_SECRET)
-    server.start(create_app(live_settings, engine=engine))
-    yield server, live_settings
-    server.stop()
 
 
 def _install(server, woo) -> requests.Response:
